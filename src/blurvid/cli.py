@@ -1,0 +1,175 @@
+"""The ``blurvid`` command line: ``extract``, ``train``, ``eval``, ``convert-vgg19``.
+
+Thin by design: it parses arguments, calls the Python API and turns :class:`BlurvidError`
+into one line on stderr with a non-zero exit code (1; 2 for usage errors; 130 on Ctrl-C).
+``--debug`` shows the full traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Callable
+
+from ._version import __version__
+from .errors import BlurvidError, InvalidImageError
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+# ----------------------------------------------------------------------------- extract
+def _collect_inputs(items: Sequence[str]) -> list[Path]:
+    from .io import list_images
+
+    paths: list[Path] = []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            found = list_images(p)
+            if not found:
+                raise InvalidImageError(f"folder {p} holds no images ({', '.join(('png', 'jpg', '...'))})")
+            paths.extend(found)
+        else:
+            paths.append(p)
+    return paths
+
+
+def _cmd_extract(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .api import extract_frames, interpolate_recursive, resolve_device
+    from .hub import load_model
+    from .io import save_gif, save_mp4, save_pngs
+
+    formats = [f.strip().lower() for f in args.format.split(",") if f.strip()]
+    bad = sorted(set(formats) - {"png", "gif", "mp4"})
+    if bad or not formats:
+        raise InvalidImageError(f"--format takes png, gif and/or mp4 (comma-separated), got {args.format!r}")
+    inputs = _collect_inputs(args.images)
+    device = resolve_device(args.device)
+    model = load_model(args.model, device=device, revision=args.revision)
+    out = Path(args.output)
+    fps = args.fps if args.fps is not None else (8.0 if args.depth == 1 else 24.0)
+    failures = 0
+    for path in tqdm(inputs, desc="extract", unit="img", disable=len(inputs) < 2 or args.quiet):
+        try:
+            kw = dict(model=model, device=device, tile=args.tile)
+            if args.depth == 1:
+                frames = extract_frames(path, **kw)
+            else:
+                frames = interpolate_recursive(path, args.depth, **kw)
+            stem = path.stem
+            written = []
+            if "png" in formats:
+                written += save_pngs(frames, out / stem, prefix="frame", overwrite=args.overwrite)[:1]
+            if "gif" in formats:
+                written.append(save_gif(frames, out / f"{stem}.gif", fps=fps, boomerang=args.boomerang, overwrite=args.overwrite))
+            if "mp4" in formats:
+                written.append(save_mp4(frames, out / f"{stem}.mp4", fps=fps, boomerang=args.boomerang, overwrite=args.overwrite))
+            if not args.quiet:
+                print(f"{path}: {len(frames)} frames -> {', '.join(str(w) for w in written)}")
+        except BlurvidError as exc:
+            if len(inputs) == 1:
+                raise
+            failures += 1
+            print(f"blurvid: error: {exc}", file=sys.stderr)
+    if failures:
+        print(f"blurvid: {failures} of {len(inputs)} inputs failed", file=sys.stderr)
+        return EXIT_ERROR
+    return 0
+
+
+def _add_extract(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "extract",
+        help="blurry image(s) -> sharp frames (PNG / GIF / MP4)",
+        description="Extract the 7 sharp frames hidden in each blurry image (42 with --depth 2).",
+    )
+    p.add_argument("images", nargs="+", help="image files and/or folders of images")
+    p.add_argument("-o", "--output", required=True, help="output folder")
+    p.add_argument("--format", default="png,gif", help="comma-separated: png, gif, mp4 (mp4 needs blurvid[video]); default png,gif")
+    p.add_argument("--depth", type=int, default=1, help="recursion depth: 1 -> 7 frames, 2 -> 42, 3 -> 287")
+    p.add_argument("--fps", type=float, default=None, help="frames per second of GIF/MP4 (default 8, or 24 with --depth > 1)")
+    p.add_argument("--boomerang", action="store_true", help="play forward then backward (the frame order is ambiguous)")
+    p.add_argument("--model", default="default", help="'default' (bundled), a folder, or a Hub repo id")
+    p.add_argument("--revision", default=None, help="Hub revision (branch, tag or commit)")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+    p.add_argument("--tile", type=int, default=None, help="process in tiles of this size (bounded memory)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    p.set_defaults(handler=_cmd_extract)
+
+
+# ----------------------------------------------------------------------------- registry
+def _lazy(module: str, adder: str) -> Callable[[argparse._SubParsersAction], None]:
+    """Subcommands from modules that are imported only when their parser is built."""
+
+    def add(sub: argparse._SubParsersAction) -> None:
+        import importlib
+
+        getattr(importlib.import_module(module), adder)(sub)
+
+    return add
+
+
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _add_extract,
+    _lazy("blurvid.train.cli", "add_train_parser"),
+    _lazy("blurvid.evaluate", "add_eval_parser"),
+    _lazy("blurvid.train.cli", "add_convert_vgg19_parser"),
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="blurvid",
+        description="Turn one motion-blurred photo into the short sharp video hidden inside it.",
+    )
+    parser.add_argument("--version", action="version", version=f"blurvid {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for add in SUBCOMMANDS:
+        try:
+            add(sub)
+        except ModuleNotFoundError as exc:  # a subcommand whose module is not present
+            if not (exc.name or "").startswith("blurvid"):
+                raise
+    return parser
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"blurvid: warning: {message}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    previous_showwarning = warnings.showwarning
+    if not args.debug:
+        warnings.showwarning = _show_warning
+    try:
+        return int(args.handler(args) or 0)
+    except KeyboardInterrupt:
+        print("blurvid: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BlurvidError as exc:
+        if args.debug:
+            raise
+        print(f"blurvid: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    finally:  # main() may be called in-process (tests, notebooks): leave no global change
+        warnings.showwarning = previous_showwarning
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,259 @@
+"""``blurvid eval``: PSNR / SSIM / EPE as in the paper's Table 1, with stated protocols.
+
+Every table has two reference rows beside the models:
+
+* **identity** -- the blurry input repeated 7 times: a model below it is worse than nothing;
+* **oracle-static** -- the true centre frame repeated 7 times: the best any pure deblurrer
+  (no motion) can score. A model above it has recovered real motion.
+
+Data sources (``--data``):
+
+* ``val:DIR`` -- the project's fixed validation set built from the shared data folder
+  ``DIR`` (:func:`blurvid.train.data.validation_set`);
+* ``gopro:DIR`` or a folder with ``test/``: a GOPRO_Large_all-style folder, 7 consecutive
+  sharp frames averaged into the blurry input (``--blur linear`` averages in linear light);
+* ``cases:DIR`` or a folder of sub-folders each holding ``blurry.*`` and 7 sharp frames
+  (any names, sorted);
+* ``photos:DIR`` -- a synthetic set rendered on the fly (seeded camera shake) from photos.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+
+from .errors import DataError
+from .hub import atomic_write_bytes
+from .metrics import CENTER, PAPER, STRICT, Protocol, sequence_metrics
+
+__all__ = ["EvalRow", "evaluate", "format_table", "iter_samples", "PROTOCOLS"]
+
+PROTOCOLS = {"paper": PAPER, "strict": STRICT, "center": CENTER}
+Sample = tuple[str, torch.Tensor, torch.Tensor]  # (name, blurry (3,H,W), frames (7,3,H,W))
+
+
+# ----------------------------------------------------------------------------- data
+def _cases(root: Path) -> Iterator[Sample]:
+    from .io import list_images, read_image
+
+    dirs = sorted(d for d in root.iterdir() if d.is_dir())
+    if not dirs:
+        raise DataError(f"{root} holds no case folders (each: blurry.* + 7 sharp frames)")
+    for d in dirs:
+        images = list_images(d)
+        blurry = [p for p in images if p.stem.lower() == "blurry"]
+        frames = [p for p in images if p.stem.lower() != "blurry"]
+        if len(blurry) != 1 or len(frames) != 7:
+            raise DataError(f"{d}: expected one blurry.* and 7 frame images, found {len(blurry)} and {len(frames)}")
+        yield d.name, read_image(blurry[0]), torch.stack([read_image(p) for p in frames])
+
+
+def _from_dataset(ds, prefix: str) -> Iterator[Sample]:
+    for i in range(len(ds)):
+        item = ds[i]
+        yield f"{prefix}{i:04d}", item["blurry"], item["frames"]
+
+
+def iter_samples(
+    spec: str, *, blur: str = "srgb", seed: int = 0, size: int = 256, count: int = 64
+) -> Iterator[Sample]:
+    """Samples ``(name, blurry (3,H,W), frames (7,3,H,W))`` from a ``--data`` spec
+    (``count`` synthetic samples of ``size`` pixels for ``photos:``)."""
+    kind, _, rest = spec.partition(":")
+    if not rest or len(kind) < 2:  # no prefix (or a Windows drive letter): auto-detect
+        kind, rest = "", spec
+    path = Path(rest)
+    if not path.exists():
+        raise DataError(f"evaluation data {path} does not exist")
+    if not kind:
+        if (path / "test").is_dir():
+            kind = "gopro"
+        elif path.is_dir() and any(p.is_dir() for p in path.iterdir()):
+            kind = "cases"
+        else:
+            kind = "photos"
+    if kind == "val":
+        from .train.data import validation_set
+
+        val = validation_set(path)
+        names = val.get("source", [f"val{i:04d}" for i in range(len(val["blurry"]))])
+        for i in range(len(val["blurry"])):
+            yield f"{names[i]}_{i:03d}", val["blurry"][i], val["frames"][i]
+    elif kind == "gopro":
+        from .train.data import GoproDataset
+
+        yield from _from_dataset(GoproDataset(path, split="test", crop=None, gamma_linear=blur == "linear", seed=seed), "gopro")
+    elif kind == "cases":
+        yield from _cases(path)
+    elif kind == "photos":
+        from .train.data import SyntheticShakeDataset
+        from .train.synthetic import ShakeConfig
+
+        cfg = ShakeConfig(size=size, linear_light=blur == "linear")
+        ds = SyntheticShakeDataset(path, cfg, length=count, seed=seed)
+        yield from _from_dataset(ds, "photo")
+    else:
+        raise DataError(f"unknown data kind {kind!r}: use val:, gopro:, cases: or photos:")
+
+
+# ----------------------------------------------------------------------------- scoring
+@dataclass
+class EvalRow:
+    """One row of the table: a method and its mean scores."""
+
+    name: str
+    psnr: float = float("nan")
+    ssim: float = float("nan")
+    epe: float = float("nan")
+    seconds: float = float("nan")
+    n: int = 0
+    per_frame_psnr: list[float] = field(default_factory=list)
+    reversed_fraction: float = float("nan")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class _Acc:
+    def __init__(self, name: str) -> None:
+        self.name, self.sums, self.n, self.seconds, self.rev = name, {}, 0, 0.0, 0.0
+        self.frames = torch.zeros(7, dtype=torch.float64)
+
+    def add(self, res: dict[str, torch.Tensor], seconds: float = 0.0) -> None:
+        for k in ("psnr", "ssim", "epe"):
+            self.sums[k] = self.sums.get(k, 0.0) + float(res[k].double().sum())
+        self.frames += res["psnr_per_frame"].double().sum(0).cpu()
+        self.rev += float(res["reversed"].double().sum())
+        self.n += int(res["psnr"].numel())
+        self.seconds += seconds
+
+    def row(self, timed: bool) -> EvalRow:
+        n = max(self.n, 1)
+        return EvalRow(
+            self.name, self.sums.get("psnr", 0) / n, self.sums.get("ssim", 0) / n, self.sums.get("epe", 0) / n,
+            self.seconds / n if timed else float("nan"), self.n, (self.frames / n).tolist(), self.rev / n,
+        )  # fmt: skip
+
+
+def evaluate(
+    models: dict[str, Any],
+    samples: Iterable[Sample],
+    *,
+    protocol: Protocol = PAPER,
+    compute_epe: bool = True,
+    limit: Optional[int] = None,
+    device: Optional[str] = None,
+    save_frames: Optional[Path] = None,
+    progress: bool = True,
+) -> list[EvalRow]:
+    """Score each model and the two reference rows on ``samples`` under ``protocol``.
+
+    Returns rows in the order: identity, oracle-static, then the models.
+    """
+    from tqdm import tqdm
+
+    from .api import extract_frames
+
+    accs = {"identity": _Acc("identity (blurry x7)"), "oracle": _Acc("oracle-static (true centre x7)")}
+    accs.update({name: _Acc(name) for name in models})
+    count = 0
+    for name, blurry, frames in tqdm(samples, total=limit, desc="eval", unit="img", disable=not progress):
+        if limit is not None and count >= limit:
+            break
+        true = frames.unsqueeze(0).float()
+        kw = dict(compute_epe=compute_epe)
+        accs["identity"].add(sequence_metrics(blurry.unsqueeze(0).unsqueeze(1).expand_as(true).contiguous(), true, protocol, **kw))
+        accs["oracle"].add(sequence_metrics(true[:, 3:4].expand_as(true).contiguous(), true, protocol, **kw))
+        for label, model in models.items():
+            t0 = time.perf_counter()
+            pred = extract_frames(blurry.unsqueeze(0), model=model, device=device).float().cpu()
+            dt = time.perf_counter() - t0
+            accs[label].add(sequence_metrics(pred, true, protocol, **kw), dt)
+            if save_frames is not None:
+                from .io import save_pngs
+
+                save_pngs(torch.cat([blurry.unsqueeze(0), pred[0]]), Path(save_frames) / label.replace("/", "_") / name, overwrite=True)
+        count += 1
+    if count == 0:
+        raise DataError("no evaluation samples found")
+    rows = [accs["identity"].row(False), accs["oracle"].row(False)]
+    rows += [accs[m].row(True) for m in models]
+    return rows
+
+
+def format_table(rows: list[EvalRow], protocol: Protocol, compute_epe: bool = True) -> str:
+    """A Markdown table like the paper's Table 1 (PSNR, SSIM, EPE, seconds/image)."""
+    head = "| Method | PSNR (dB) | SSIM | EPE (px) | s/image |\n|---|---|---|---|---|\n"
+    lines = []
+    for r in rows:
+        epe = f"{r.epe:.2f}" if compute_epe else "-"
+        sec = f"{r.seconds:.3f}" if r.seconds == r.seconds else "-"
+        lines.append(f"| {r.name} | {r.psnr:.2f} | {r.ssim:.3f} | {epe} | {sec} |")
+    n = rows[0].n if rows else 0
+    return head + "\n".join(lines) + f"\n\nProtocol: {protocol.name}; {n} samples."
+
+
+# ----------------------------------------------------------------------------- CLI
+def _parse_models(items: list[str]) -> dict[str, Any]:
+    from .hub import load_model
+
+    models = {}
+    for item in items:
+        label, sep, name = item.partition("=")
+        if not sep:
+            label, name = item, item
+        models[label] = load_model(name)
+    return models
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    protocol = PROTOCOLS[args.protocol]
+    if args.border:
+        protocol = dataclasses.replace(protocol, border=args.border)
+    models = _parse_models(args.model or ["default"])
+    samples = iter_samples(args.data, blur=args.blur, seed=args.seed, size=args.size, count=args.limit or 64)
+    rows = evaluate(
+        models, samples, protocol=protocol, compute_epe=not args.no_epe, limit=args.limit,
+        device=args.device, save_frames=Path(args.save_frames) if args.save_frames else None,
+        progress=not args.quiet,
+    )  # fmt: skip
+    print(format_table(rows, protocol, not args.no_epe))
+    if args.json:
+        payload = {
+            "protocol": {**dataclasses.asdict(protocol), "name": protocol.name, "blur": args.blur},
+            "data": args.data, "flow_estimator": protocol.flow if not args.no_epe else None,
+            "rows": [r.to_dict() for r in rows],
+        }  # fmt: skip
+        atomic_write_bytes(args.json, (json.dumps(payload, indent=2) + "\n").encode())
+    return 0
+
+
+def add_eval_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "eval",
+        help="PSNR / SSIM / EPE like the paper's Table 1",
+        description="Score models against the identity and oracle-static references.",
+    )
+    p.add_argument("--data", required=True, help="val:DIR, gopro:DIR, cases:DIR or photos:DIR (auto-detected without prefix)")
+    p.add_argument("--model", action="append", help="'default', a folder or a Hub id; LABEL=NAME to name a row; repeatable")
+    p.add_argument("--protocol", choices=sorted(PROTOCOLS), default="paper", help="paper: all frames, best order; strict: given order; center: centre frame only")
+    p.add_argument("--border", type=int, default=0, help="pixels cropped from each side before scoring")
+    p.add_argument("--blur", choices=("srgb", "linear"), default="srgb", help="how blur is synthesised from sharp frames")
+    p.add_argument("--limit", type=int, default=None, help="score at most N samples")
+    p.add_argument("--no-epe", action="store_true", help="skip the flow EPE (no OpenCV needed)")
+    p.add_argument("--save-frames", help="write the predicted frames here for inspection")
+    p.add_argument("--json", default="blurvid_eval.json", help="where to write the JSON results ('' to skip)")
+    p.add_argument("--device")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--size", type=int, default=256, help="crop size for photos: synthetic sets")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(handler=_cmd_eval)

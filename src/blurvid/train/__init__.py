@@ -1,0 +1,19 @@
+"""Training for blurvid: the paper's three stages on one weight-shared G.
+
+Imported on demand only (``import blurvid`` does not load it). The pieces:
+
+* :mod:`blurvid.train.losses` -- one function per equation (Eq. 1-8);
+* :mod:`blurvid.train.features` -- VGG19 features for Eq. 1 and Eq. 6-7;
+* :mod:`blurvid.train.discriminator` -- D of Eq. 3;
+* :mod:`blurvid.train.data`, :mod:`blurvid.train.synthetic` -- GOPRO-layout folders, videos,
+  frame folders, synthetic camera shake, sample banks, the fixed validation set;
+* :mod:`blurvid.train.loop` -- :class:`Trainer`, :func:`train`, :func:`finetune`;
+* :mod:`blurvid.train.config` -- :class:`TrainConfig`, the one source of truth.
+
+Command line: ``blurvid train --stage base|gram|hepta|all --data ... --out runs/x [--resume]``.
+"""
+
+from .config import STAGES, TrainConfig
+from .loop import Trainer, finetune, train
+
+__all__ = ["STAGES", "TrainConfig", "Trainer", "finetune", "train"]

@@ -1,0 +1,109 @@
+"""``blurvid train`` and ``blurvid convert-vgg19`` (also ``python -m blurvid.train``)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import ConfigError
+from .config import STAGES, TrainConfig
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from ..model import GeneratorConfig
+    from .loop import train
+
+    if args.config:
+        cfg = TrainConfig.from_json(args.config)
+    else:
+        cfg = TrainConfig.fast() if args.recipe == "fast" else TrainConfig.paper()
+    overrides = {}
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    for key in ("steps", "batch_size", "crop", "lr", "lr_min", "seed", "num_workers", "device",
+                "bank_size", "val_every", "ckpt_every", "sample_every", "log_every", "vgg19_weights",
+                "flow", "init", "gram_mode", "hepta_source", "adv_weight", "flow_weight",
+                "perceptual_weight"):  # fmt: skip
+        value = getattr(args, key, None)
+        if value is not None and key in fields:
+            overrides[key] = value
+    if args.data:
+        overrides["data"] = tuple(args.data)
+    if args.width:
+        overrides["generator"] = GeneratorConfig(width=args.width)
+    cfg = cfg.replace(**overrides)
+    if not cfg.data:
+        raise ConfigError("no training data: pass --data (photos:DIR, frames:DIR, video:FILE, gopro:DIR, bank:FILE)")
+    stages = STAGES if args.stage == "all" else (args.stage,)
+    val = None
+    if args.val:
+        from .data import validation_set
+
+        val = validation_set(args.val, size=min(cfg.crop, 128))
+    try:
+        train(cfg, args.out, stages=stages, resume=args.resume, val_data=val, progress=not args.quiet)
+    except KeyboardInterrupt:
+        return 130
+    last = Path(args.out) / stages[-1] / "model"
+    print(f"trained model saved in {last} (load it with blurvid.load_model({str(last)!r}))")
+    return 0
+
+
+def add_train_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train or fine-tune G (BaseGAN -> GramGAN -> HeptaGAN)",
+        description="Train G through the paper's three stages; resumable with --resume.",
+    )
+    p.add_argument("--stage", choices=(*STAGES, "all"), default="base", help="stage to run, or all three in order")
+    p.add_argument("--data", action="append", help="data source, repeatable: photos:DIR, frames:DIR, video:FILE, gopro:DIR, bank:FILE")
+    p.add_argument("--out", required=True, help="run folder (checkpoints, logs, model/ export)")
+    p.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
+    p.add_argument("--recipe", choices=("paper", "fast"), default="paper", help="hyper-parameter preset (default: the paper's)")
+    p.add_argument("--config", help="a train_config.json to start from")
+    p.add_argument("--steps", type=int)
+    p.add_argument("--batch-size", dest="batch_size", type=int)
+    p.add_argument("--crop", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--lr-min", dest="lr_min", type=float)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--workers", dest="num_workers", type=int)
+    p.add_argument("--device")
+    p.add_argument("--width", type=int, help="G's base width (new models only)")
+    p.add_argument("--init", help="start from this model folder")
+    p.add_argument("--bank-size", dest="bank_size", type=int, help="pre-render this many samples (fast CPU training)")
+    p.add_argument("--val", help="shared data folder to build the fixed validation set from")
+    p.add_argument("--val-every", dest="val_every", type=int)
+    p.add_argument("--ckpt-every", dest="ckpt_every", type=int)
+    p.add_argument("--sample-every", dest="sample_every", type=int)
+    p.add_argument("--log-every", dest="log_every", type=int)
+    p.add_argument("--vgg19-weights", dest="vgg19_weights", help="local VGG19 safetensors (see convert-vgg19)")
+    p.add_argument("--flow", help="flow estimator for Eq. 4: dis, dis-fast, dis-ultrafast")
+    p.add_argument("--gram-mode", dest="gram_mode", choices=("prediction", "ground_truth"))
+    p.add_argument("--hepta-source", dest="hepta_source", choices=("prediction", "ground_truth"))
+    p.add_argument("--adv-weight", dest="adv_weight", type=float)
+    p.add_argument("--flow-weight", dest="flow_weight", type=float)
+    p.add_argument("--perceptual-weight", dest="perceptual_weight", type=float)
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(handler=_cmd_train)
+
+
+def _cmd_convert(args: argparse.Namespace) -> int:
+    from .features import convert_torchvision_vgg19
+
+    out = convert_torchvision_vgg19(args.src, args.dst, overwrite=args.overwrite)
+    print(f"wrote {out}; use it with --vgg19-weights {out} or BLURVID_VGG19_WEIGHTS={out}")
+    return 0
+
+
+def add_convert_vgg19_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "convert-vgg19",
+        help="convert torchvision's vgg19-*.pth into safetensors for the perceptual loss",
+        description="Read torchvision's VGG19 ImageNet file with torch.load(weights_only=True) once, keep features.*, write safetensors.",
+    )
+    p.add_argument("src", help="torchvision vgg19-dcbb9e9d.pth")
+    p.add_argument("dst", help="output .safetensors")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(handler=_cmd_convert)

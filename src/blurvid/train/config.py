@@ -1,0 +1,191 @@
+"""Typed training configuration: one dataclass, saved beside every checkpoint.
+
+Defaults are the paper's (Sec. 4.2): N(0, 0.01) initialisation, batch 4, 128x128 crops
+with horizontal flips, Adam with a learning rate annealed from 1e-4 to 1e-5, and
+alpha = 0.0005, beta = 0.001 in Eq. 5. Everything the paper leaves open (number of steps,
+curriculum, how stage 2/3 inputs are formed) is a named field with its reading documented.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Union
+
+from ..errors import ConfigError
+from ..model import GeneratorConfig
+
+__all__ = ["STAGES", "TrainConfig"]
+
+STAGES = ("base", "gram", "hepta")
+
+
+@dataclass
+class TrainConfig:
+    """All knobs of one training stage.
+
+    Attributes:
+        stage: ``"base"`` (BaseGAN, Eq. 1-5), ``"gram"`` (GramGAN, Eq. 6-7) or
+            ``"hepta"`` (HeptaGAN, Eq. 8). All stages train the same weight-shared G.
+        steps: optimisation steps of this stage.
+        batch_size: samples per step per process (paper: 4).
+        crop: training crop size (paper: 128).
+        lr, lr_min: learning rate, cosine-annealed from ``lr`` to ``lr_min`` (paper: 1e-4 -> 1e-5).
+        betas, weight_decay: Adam(W) parameters.
+        warmup_steps: linear learning-rate warm-up.
+        grad_clip: max gradient norm (0 = off).
+        central_weight, perceptual_weight: Eq. 1 (MSE + VGG19 conv5_4 feature MSE).
+        pair_weight, pair_diff_weight: Eq. 2 sum and difference terms.
+        adv_weight: alpha of Eq. 5 (0 disables D entirely).
+        flow_weight: beta of Eq. 5 (cycle-flow loss, Eq. 4; 0 disables flow estimation).
+        frames_weight: extra best-order MSE over all 7 frames (0 in the paper recipe; the
+            calibration notes found it the fastest signal on small compute).
+        reblur_weight: L1 between the linear-light mean of the predicted frames and the
+            linear-light blurry input (0 in the paper).
+        ramp_start, ramp_end: curriculum, as fractions of ``steps``: the difference, flow and
+            adversarial terms are 0 before ``ramp_start`` and reach full weight at
+            ``ramp_end`` (both 0 = the paper's constant weights).
+        base_weight: in stages ``gram``/``hepta``, weight of the stage-1 loss kept on
+            ordinary samples so G does not forget (the paper fine-tunes without saying
+            what else stays on; 0 = stage loss only).
+        gram_weight, gram_mode: Eq. 7 weight, and where the three frames averaged into the
+            stage-2 input come from: ``"prediction"`` (the stage-1 G's output, the paper's
+            text) or ``"ground_truth"``.
+        gram_layer: VGG19 layer whose feature maps form the Gram matrices.
+        hepta_source: stage-3 input frames: ``"ground_truth"`` (seven sharp frames, Fig. 5)
+            or ``"prediction"`` (the previous stage's outputs, Sec. 3.3 text).
+        flow: flow estimator of Eq. 4 (``"dis"``, ``"dis-fast"``...).
+        vgg19_weights: local VGG19 weights file (safetensors); None = env
+            ``BLURVID_VGG19_WEIGHTS`` or the seeded random fallback (warns once).
+        generator: architecture of G (ignored when starting from ``init``).
+        init: folder (``save_pretrained`` output) to start from; a stage starts from the
+            previous stage's result when run through ``--stage all``.
+        data: data sources (``photos:DIR``, ``frames:DIR``, ``video:FILE``, ``gopro:DIR``,
+            ``bank:FILE``; a plain path is auto-detected).
+        bank_size: when > 0, pre-render this many samples into ``out/bank.safetensors``
+            once and train from it (CPU recipe: the model trains instead of rendering).
+        val_every, ckpt_every, log_every, sample_every: intervals in steps.
+        num_workers: data-loading worker processes.
+        seed: seeds everything (data order, augmentation, init).
+        device: ``"cpu"``, ``"cuda"``; None = CUDA when available.
+        amp: bf16 autocast on CUDA.
+        channels_last: channels-last memory format on CUDA.
+        compile: ``torch.compile`` G (CUDA).
+    """
+
+    stage: str = "base"
+    steps: int = 10_000
+    batch_size: int = 4
+    crop: int = 128
+    lr: float = 1e-4
+    lr_min: float = 1e-5
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = 0.0
+    warmup_steps: int = 0
+    grad_clip: float = 0.0
+    central_weight: float = 1.0
+    perceptual_weight: float = 1.0
+    pair_weight: float = 1.0
+    pair_diff_weight: float = 1.0
+    adv_weight: float = 0.0005
+    flow_weight: float = 0.001
+    frames_weight: float = 0.0
+    reblur_weight: float = 0.0
+    ramp_start: float = 0.0
+    ramp_end: float = 0.0
+    base_weight: float = 1.0
+    gram_weight: float = 1.0
+    gram_mode: str = "prediction"
+    gram_layer: str = "relu3_1"
+    hepta_source: str = "ground_truth"
+    flow: str = "dis"
+    vgg19_weights: Optional[str] = None
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    init: Optional[str] = None
+    data: tuple[str, ...] = ()
+    bank_size: int = 0
+    val_every: int = 1000
+    ckpt_every: int = 500
+    log_every: int = 10
+    sample_every: int = 1000
+    num_workers: int = 0
+    seed: int = 0
+    device: Optional[str] = None
+    amp: bool = True
+    channels_last: bool = True
+    compile: bool = False
+
+    def __post_init__(self) -> None:
+        if isinstance(self.generator, dict):
+            self.generator = GeneratorConfig.from_dict(self.generator)
+        self.betas = tuple(float(b) for b in self.betas)  # type: ignore[assignment]
+        self.data = tuple(str(d) for d in self.data)
+        if self.stage not in STAGES:
+            raise ConfigError(f"stage must be one of {STAGES}, got {self.stage!r}")
+        if self.steps < 1 or self.batch_size < 1:
+            raise ConfigError("steps and batch_size must be >= 1")
+        if self.crop < 16 or self.crop % self.generator.size_multiple:
+            raise ConfigError(
+                f"crop must be a multiple of {self.generator.size_multiple} and >= 16, got {self.crop}"
+            )
+        if not 0 <= self.ramp_start <= self.ramp_end <= 1:
+            raise ConfigError("need 0 <= ramp_start <= ramp_end <= 1")
+        if self.gram_mode not in ("prediction", "ground_truth"):
+            raise ConfigError(f"gram_mode must be 'prediction' or 'ground_truth', got {self.gram_mode!r}")
+        if self.hepta_source not in ("prediction", "ground_truth"):
+            raise ConfigError(f"hepta_source must be 'prediction' or 'ground_truth', got {self.hepta_source!r}")
+        if self.lr <= 0 or self.lr_min < 0 or self.lr_min > self.lr:
+            raise ConfigError(f"need 0 <= lr_min <= lr and lr > 0, got lr={self.lr}, lr_min={self.lr_min}")
+
+    # -- presets ---------------------------------------------------------------------
+    @classmethod
+    def paper(cls, **overrides: Any) -> TrainConfig:
+        """The paper's settings (Sec. 4.2) -- the defaults."""
+        return cls(**overrides)
+
+    @classmethod
+    def fast(cls, **overrides: Any) -> TrainConfig:
+        """The small-compute recipe of ``docs/training.md`` (what the release weights use):
+        AdamW 1e-3 (0.9, 0.9), batch 8, best-order frame MSE + linear re-blur from the
+        start, difference/flow/adversarial terms ramped in over 30-60 % of the steps, DIS
+        "fast" flow, and no perceptual term (a VGG19 pass costs several times G's on a CPU,
+        and without the pretrained VGG19 file its features carry little; pass
+        ``perceptual_weight=1.0`` and ``vgg19_weights=`` to restore Eq. 1 in full)."""
+        base = dict(
+            lr=1e-3, lr_min=1e-6, betas=(0.9, 0.9), weight_decay=1e-3, batch_size=8,
+            warmup_steps=200, grad_clip=1.0, frames_weight=1.0, reblur_weight=1.0,
+            perceptual_weight=0.0, ramp_start=0.3, ramp_end=0.6, flow="dis-fast",
+        )  # fmt: skip
+        base.update(overrides)
+        return cls(**base)
+
+    # -- (de)serialisation ---------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["generator"] = self.generator.to_dict()
+        d["betas"] = list(self.betas)
+        d["data"] = list(self.data)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown training config keys {unknown}")
+        return cls(**data)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, path: Union[str, Path]) -> TrainConfig:
+        try:
+            return cls.from_dict(json.loads(Path(path).read_text()))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"cannot read training config {path}: {exc}") from exc
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        return dataclasses.replace(self, **changes)

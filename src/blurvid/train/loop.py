@@ -1,0 +1,555 @@
+"""The training loop: three stages on one weight-shared G, resumable, multi-GPU.
+
+Plain PyTorch. :class:`Trainer` runs one stage (``base`` -> ``gram`` -> ``hepta``, paper
+Sec. 3 and 4.2); :func:`train` chains stages, each starting from the previous stage's
+weights; :func:`finetune` is the short in-process API for a user's own data.
+
+Reproducibility: every random choice derives from ``config.seed`` and the step number (data
+order, per-step augmentation) or is saved in the checkpoint (RNG states), so ``--resume``
+continues bit-identically on CPU. Checkpoints are written atomically every
+``ckpt_every`` steps, at the end, and on Ctrl-C / SIGTERM.
+
+Multi-GPU / multi-node: launch with ``torchrun --nproc-per-node N -m blurvid.train ...``;
+each rank trains on its own shard of every step's samples (a rank-strided, step-addressed
+sampler, i.e. a DistributedSampler that can resume mid-epoch) and gradients are averaged by
+DDP (NCCL on GPUs, gloo on CPUs).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import math
+import os
+import signal
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from ..errors import ConfigError, DataError
+from ..hub import load_pretrained, save_folder
+from ..model import Generator, srgb_to_linear
+from . import checkpoint as ckpt
+from .config import STAGES, TrainConfig
+from .discriminator import PatchDiscriminator, discriminator_step
+from .losses import base_gan_loss, bicycle_loss, gram_loss, gram_stage_batch, gram_stage_loss
+
+__all__ = ["Trainer", "finetune", "lr_at", "ramp_at", "train"]
+
+CHECKPOINT_NAME = "checkpoint.safetensors"
+LOG_NAME = "log.jsonl"
+
+
+# ----------------------------------------------------------------------------- schedules
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Linear warm-up, then cosine annealing from ``cfg.lr`` to ``cfg.lr_min`` (Sec. 4.2)."""
+    if cfg.warmup_steps and step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    span = max(cfg.steps - cfg.warmup_steps, 1)
+    t = min(max(step - cfg.warmup_steps, 0) / span, 1.0)
+    return cfg.lr_min + 0.5 * (cfg.lr - cfg.lr_min) * (1.0 + math.cos(math.pi * t))
+
+
+def ramp_at(step: int, cfg: TrainConfig) -> float:
+    """Curriculum factor in [0, 1] for the difference, flow and adversarial terms."""
+    if cfg.ramp_end <= 0:
+        return 1.0
+    start, end = cfg.ramp_start * cfg.steps, cfg.ramp_end * cfg.steps
+    if step < start:
+        return 0.0
+    if step >= end or end <= start:
+        return 1.0
+    return (step - start) / (end - start)
+
+
+# ----------------------------------------------------------------------------- data order
+class StepSampler(Sampler[int]):
+    """Step-addressed, rank-strided sampler: position ``k`` of the global stream (``k =
+    (step * world + rank) * batch + j``) maps to ``perm_epoch[k % n]`` with one seeded
+    permutation per epoch. Starting at any step reproduces the same stream."""
+
+    def __init__(self, n: int, batch: int, steps: int, start: int, seed: int, rank: int = 0, world: int = 1):
+        if n < 1:
+            raise DataError("the training dataset is empty")
+        self.n, self.batch, self.steps, self.start = n, batch, steps, start
+        self.seed, self.rank, self.world = seed, rank, world
+        self._perm: tuple[int, Optional[torch.Tensor]] = (-1, None)
+
+    def _index(self, k: int) -> int:
+        epoch = k // self.n
+        if self._perm[0] != epoch:
+            g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            self._perm = (epoch, torch.randperm(self.n, generator=g))
+        return int(self._perm[1][k % self.n])  # type: ignore[index]
+
+    def __iter__(self) -> Iterator[int]:
+        for step in range(self.start, self.steps):
+            base = (step * self.world + self.rank) * self.batch
+            for j in range(self.batch):
+                yield self._index(base + j)
+
+    def __len__(self) -> int:
+        return max(self.steps - self.start, 0) * self.batch
+
+
+def augment_batch(blurry: torch.Tensor, frames: torch.Tensor, seed: int, step: int):
+    """Per-step, seeded augmentation on the batch: horizontal flip (Sec. 4.2), vertical flip
+    and time reversal, each with probability 1/2 per sample (varies crops across epochs)."""
+    g = torch.Generator().manual_seed(seed * 7919 + step)
+    b = blurry.shape[0]
+    flips = torch.rand(b, 3, generator=g) < 0.5
+    blurry, frames = blurry.clone(), frames.clone()
+    for i in range(b):
+        if flips[i, 0]:
+            blurry[i], frames[i] = blurry[i].flip(-1), frames[i].flip(-1)
+        if flips[i, 1]:
+            blurry[i], frames[i] = blurry[i].flip(-2), frames[i].flip(-2)
+        if flips[i, 2]:
+            frames[i] = frames[i].flip(0)
+    return blurry, frames
+
+
+def best_order_mse(pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
+    """MSE over all frames in the better of forward / reversed order, per sample."""
+    fwd = (pred - true).pow(2).flatten(1).mean(1)
+    rev = (pred.flip(1) - true).pow(2).flatten(1).mean(1)
+    return torch.minimum(fwd, rev).mean()
+
+
+def reblur_l1(pred: torch.Tensor, blurry: torch.Tensor) -> torch.Tensor:
+    """L1 between the linear-light mean of the frames and the linear-light blurry input."""
+    return (srgb_to_linear(pred).mean(1) - srgb_to_linear(blurry)).abs().mean()
+
+
+# ----------------------------------------------------------------------------- distributed
+def _dist_info() -> tuple[int, int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    return world, rank, local
+
+
+class _Stop(Exception):
+    pass
+
+
+# ----------------------------------------------------------------------------- trainer
+class Trainer:
+    """One training stage.
+
+    Args:
+        config: the stage's :class:`TrainConfig`.
+        out: run folder (checkpoint, ``log.jsonl``, samples, ``model/`` export).
+        dataset: a dataset of ``{"blurry": (3,h,w), "frames": (7,3,h,w)}``; default: built
+            from ``config.data``.
+        val_data: ``{"blurry": (N,3,h,w), "frames": (N,7,3,h,w)}`` scored every
+            ``val_every`` steps against the identity and oracle-static references.
+        model: start from this G instead of ``config.init`` / a fresh one.
+        resume: continue from ``out/checkpoint.safetensors``.
+        progress: show a tqdm bar.
+    """
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        out: Union[str, os.PathLike],
+        *,
+        dataset: Optional[Dataset] = None,
+        val_data: Optional[dict[str, torch.Tensor]] = None,
+        model: Optional[Generator] = None,
+        resume: bool = False,
+        progress: bool = True,
+    ) -> None:
+        self.cfg = config
+        self.out = Path(out)
+        self.progress = progress
+        self.world, self.rank, local = _dist_info()
+        if self.world > 1 and not torch.distributed.is_initialized():
+            backend = "nccl" if torch.cuda.is_available() else "gloo"
+            torch.distributed.init_process_group(backend)
+        if config.device:
+            self.device = torch.device(config.device)
+        elif torch.cuda.is_available():
+            self.device = torch.device("cuda", local)
+        else:
+            self.device = torch.device("cpu")
+        if self.device.type == "cuda":
+            torch.cuda.set_device(self.device)
+        self.is_main = self.rank == 0
+        if self.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+        torch.manual_seed(config.seed + self.rank)
+
+        # -- models ------------------------------------------------------------------
+        if model is not None:
+            g = model
+        elif config.init:
+            g = load_pretrained(config.init)
+        else:
+            g = Generator(config.generator)
+        self.G = g.to(self.device).train()
+        self.ref: Optional[Generator] = None
+        if (config.stage == "gram" and config.gram_mode == "prediction") or (
+            config.stage == "hepta" and config.hepta_source == "prediction"
+        ):
+            self.ref = copy.deepcopy(self.G).eval().requires_grad_(False)
+        self.D = PatchDiscriminator().to(self.device) if config.adv_weight > 0 else None
+        self.optG = torch.optim.AdamW(
+            self.G.parameters(), lr=config.lr, betas=config.betas, weight_decay=config.weight_decay
+        )
+        self.optD = (
+            torch.optim.Adam(self.D.parameters(), lr=config.lr, betas=(0.5, 0.999)) if self.D else None
+        )
+        if self.device.type == "cuda" and config.channels_last:
+            self.G.to(memory_format=torch.channels_last)
+        self.G_train: torch.nn.Module = self.G
+        if self.world > 1:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.G_train = DDP(self.G, device_ids=ids)
+            if self.D is not None:
+                self.D = DDP(self.D, device_ids=ids)  # type: ignore[assignment]
+        if config.compile and self.device.type == "cuda":
+            self.G_train = torch.compile(self.G_train)  # type: ignore[assignment]
+
+        # -- loss helpers --------------------------------------------------------------
+        self.features = None
+        self.gram_features = None
+        if config.perceptual_weight > 0:
+            from .features import vgg19_features
+
+            self.features = vgg19_features(config.vgg19_weights, layers="features.34").to(self.device)
+        if config.stage == "gram":
+            from .features import vgg19_features
+
+            self.gram_features = vgg19_features(config.vgg19_weights, layers=config.gram_layer).to(self.device)
+        self.flow = None
+        if config.flow_weight > 0:
+            from ..flow import get_flow_estimator
+
+            self.flow = get_flow_estimator(config.flow)
+
+        # -- data ----------------------------------------------------------------------
+        if dataset is None:
+            from .data import dataset_from_specs
+
+            dataset = dataset_from_specs(config.data, crop=config.crop, seed=config.seed,
+                                         bank_size=config.bank_size, bank_dir=self.out)
+        self.dataset = dataset
+        self.val_data = val_data
+        self.step = 0
+        if resume:
+            self._load(self.out / CHECKPOINT_NAME)
+        self._stop_requested = False
+
+    # -- checkpoints ---------------------------------------------------------------------
+    def _unwrap(self, m):
+        return getattr(m, "module", m)
+
+    def save(self) -> None:
+        """Write ``out/checkpoint.safetensors`` atomically (main rank only)."""
+        if not self.is_main:
+            return
+        ckpt.save_checkpoint(
+            self.out / CHECKPOINT_NAME,
+            step=self.step,
+            modules={"G": self.G, "D": self._unwrap(self.D) if self.D else None, "ref": self.ref},
+            optimizers={"optG": self.optG, "optD": self.optD},
+            config=self.cfg.to_dict(),
+        )
+
+    def _load(self, path: Path) -> None:
+        tensors, meta = ckpt.load_checkpoint(path)
+        saved = TrainConfig.from_dict(meta["config"])
+        if saved.stage != self.cfg.stage:
+            raise ConfigError(
+                f"checkpoint {path} is from stage {saved.stage!r}, not {self.cfg.stage!r}; "
+                f"resume with the same settings or use a new --out"
+            )
+        ckpt.load_module(self.G, "G", tensors)
+        if self.D is not None:
+            ckpt.load_module(self._unwrap(self.D), "D", tensors)
+        if self.ref is not None:
+            ckpt.load_module(self.ref, "ref", tensors)
+        ckpt.load_optimizer(self.optG, "optG", tensors, meta)
+        if self.optD is not None:
+            ckpt.load_optimizer(self.optD, "optD", tensors, meta)
+        ckpt.restore_rng(tensors, meta["rng"])
+        self.step = int(meta["step"])
+
+    # -- one step --------------------------------------------------------------------------
+    def _autocast(self):
+        if self.device.type == "cuda" and self.cfg.amp:
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _base_terms(self, pred, frames, blurry, r: float):
+        c = self.cfg
+        fake_logits = None
+        if self.D is not None and c.adv_weight * r > 0:
+            fake_logits = self.D(pred.flatten(0, 1))
+        total, parts = base_gan_loss(
+            pred, frames, fake_logits,
+            features=self.features, flow=self.flow or "dis",
+            central_weight=c.central_weight, perceptual_weight=c.perceptual_weight,
+            pair_weight=c.pair_weight, pair_diff_weight=c.pair_diff_weight * r,
+            adv_weight=c.adv_weight * r if fake_logits is not None else 0.0,
+            flow_weight=c.flow_weight * r if self.flow is not None else 0.0,
+        )  # fmt: skip
+        if c.frames_weight:
+            f = best_order_mse(pred, frames)
+            total = total + c.frames_weight * f
+            parts["frames"] = float(f.detach())
+        if c.reblur_weight:
+            rb = reblur_l1(pred, blurry)
+            total = total + c.reblur_weight * rb
+            parts["reblur"] = float(rb.detach())
+        return total, parts
+
+    def train_step(self, blurry: torch.Tensor, frames: torch.Tensor) -> dict[str, float]:
+        """One optimisation step of G (and D); returns the logged loss parts."""
+        c = self.cfg
+        r = ramp_at(self.step, c)
+        lr = lr_at(self.step, c)
+        for group in self.optG.param_groups:
+            group["lr"] = lr
+        blurry, frames = augment_batch(blurry, frames, c.seed + self.rank, self.step)
+        blurry = blurry.to(self.device, non_blocking=True)
+        frames = frames.to(self.device, non_blocking=True)
+        b = blurry.shape[0]
+        with self._autocast():
+            if c.stage == "base":
+                pred = self.G_train(blurry).float()
+                total, parts = self._base_terms(pred, frames, blurry, r)
+            elif c.stage == "gram":
+                with torch.no_grad():
+                    stage1 = self.ref(blurry).float() if self.ref is not None else None
+                gb = gram_stage_batch(stage1, c.gram_mode, true_frames=frames)
+                out = self.G_train(torch.cat([blurry, gb.blurry])).float()
+                pred, pred3 = out[:b], out[b:]
+                g_total, g_parts = gram_stage_loss(pred3, gb.targets, self.gram_features)
+                g9 = gram_loss(pred, frames, self.gram_features)
+                total = c.gram_weight * (g_total + g9)
+                parts = {"gram_stage": g_parts["total"], "gram9": float(g9.detach())}
+                if c.base_weight:
+                    b_total, b_parts = self._base_terms(pred, frames, blurry, r)
+                    total = total + c.base_weight * b_total
+                    parts.update({f"base_{k}": v for k, v in b_parts.items()})
+            else:  # hepta, Eq. 8
+                if c.hepta_source == "prediction":
+                    with torch.no_grad():
+                        src = self.ref(blurry).float().clamp(0, 1)  # type: ignore[misc]
+                else:
+                    src = frames
+                out = self.G_train(torch.cat([blurry, src.mean(1)])).float()
+                pred, cyc = out[:b], out[b:]
+                h_total, h_parts = bicycle_loss(src, cyc)
+                total = h_total
+                parts = {f"hepta_{k}": v for k, v in h_parts.items()}
+                if c.base_weight:
+                    b_total, b_parts = self._base_terms(pred, frames, blurry, r)
+                    total = total + c.base_weight * b_total
+                    parts.update({f"base_{k}": v for k, v in b_parts.items()})
+        if not torch.isfinite(total):
+            raise FloatingPointError(f"loss became {float(total)} at step {self.step}; lower the learning rate")
+        self.optG.zero_grad(set_to_none=True)
+        total.backward()
+        if c.grad_clip:
+            torch.nn.utils.clip_grad_norm_(self.G.parameters(), c.grad_clip)
+        self.optG.step()
+        if self.D is not None and self.optD is not None and c.adv_weight * r > 0:
+            for group in self.optD.param_groups:
+                group["lr"] = lr
+            parts["d_loss"] = discriminator_step(
+                self.D, self.optD, frames.flatten(0, 1), pred.detach().flatten(0, 1)
+            )
+        parts["loss"] = float(total.detach())
+        parts["lr"] = lr
+        parts["ramp"] = r
+        return parts
+
+    # -- validation ----------------------------------------------------------------------
+    @torch.no_grad()
+    def validate(self) -> dict[str, float]:
+        """Best-order PSNR of G vs the identity and oracle-static references on ``val_data``."""
+        from ..metrics import PAPER, sequence_metrics
+
+        if not self.val_data:
+            return {}
+        blurry, frames = self.val_data["blurry"], self.val_data["frames"]
+        self.G.eval()
+        preds = []
+        for i in range(0, blurry.shape[0], 16):
+            preds.append(self.G(blurry[i : i + 16].to(self.device)).float().clamp(0, 1).cpu())
+        self.G.train()
+        pred = torch.cat(preds)
+        res = {"val_psnr": float(sequence_metrics(pred, frames, PAPER, compute_epe=False)["psnr"].mean())}
+        if not hasattr(self, "_refs"):
+            ident = blurry.unsqueeze(1).expand_as(frames).contiguous()
+            oracle = frames[:, 3:4].expand_as(frames).contiguous()
+            self._refs = {
+                "val_identity": float(sequence_metrics(ident, frames, PAPER, compute_epe=False)["psnr"].mean()),
+                "val_oracle_static": float(sequence_metrics(oracle, frames, PAPER, compute_epe=False)["psnr"].mean()),
+            }
+        res.update(self._refs)
+        res["val_gain_db"] = res["val_psnr"] - res["val_identity"]
+        res["val_motion_ratio"] = float(
+            (pred[:, 0] - pred[:, -1]).abs().mean() / (frames[:, 0] - frames[:, -1]).abs().mean().clamp_min(1e-8)
+        )
+        return res
+
+    def save_samples(self) -> None:
+        if not (self.is_main and self.val_data):
+            return
+        from ..io import save_pngs
+
+        with torch.no_grad():
+            self.G.eval()
+            blurry = self.val_data["blurry"][:2].to(self.device)
+            pred = self.G(blurry).float().clamp(0, 1).cpu()
+            self.G.train()
+        true = self.val_data["frames"][:2]
+        rows = []
+        for i in range(pred.shape[0]):
+            rows.append(torch.cat([blurry[i].cpu(), *pred[i].unbind(0)], dim=-1))
+            rows.append(torch.cat([blurry[i].cpu(), *true[i].unbind(0)], dim=-1))
+        grid = torch.cat(rows, dim=-2).unsqueeze(0)
+        save_pngs(grid, self.out / "samples", prefix=f"step{self.step:07d}", overwrite=True)
+
+    # -- loop ------------------------------------------------------------------------------
+    def _log(self, record: dict[str, Any]) -> None:
+        if self.is_main:
+            with open(self.out / LOG_NAME, "a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+
+    def _request_stop(self, signum, frame) -> None:  # SIGTERM -> save and leave cleanly
+        self._stop_requested = True
+
+    def fit(self) -> Generator:
+        """Train until ``config.steps``; returns G (in train mode). Saves ``out/model/``."""
+        from tqdm import tqdm
+
+        c = self.cfg
+        if self.is_main:
+            (self.out / "train_config.json").write_text(c.to_json())
+        sampler = StepSampler(len(self.dataset), c.batch_size, c.steps, self.step, c.seed, self.rank, self.world)
+        g = torch.Generator().manual_seed(c.seed)
+        loader = DataLoader(
+            self.dataset, batch_size=c.batch_size, sampler=sampler, num_workers=c.num_workers,
+            pin_memory=self.device.type == "cuda", drop_last=True, generator=g,
+            persistent_workers=False,
+        )  # fmt: skip
+        old = None
+        if self.is_main:
+            with contextlib.suppress(ValueError):  # not in the main thread
+                old = signal.signal(signal.SIGTERM, self._request_stop)
+        bar = tqdm(total=c.steps, initial=self.step, desc=f"train {c.stage}", disable=not (self.progress and self.is_main))
+        t0 = time.time()
+        try:
+            for batch in loader:
+                parts = self.train_step(batch["blurry"], batch["frames"])
+                self.step += 1
+                bar.update(1)
+                if self.step % c.log_every == 0 or self.step == c.steps:
+                    rec = {"stage": c.stage, "step": self.step, "time": round(time.time() - t0, 2), **parts}
+                    self._log(rec)
+                    bar.set_postfix(loss=f"{parts['loss']:.4f}", lr=f"{parts['lr']:.1e}")
+                if c.val_every and self.step % c.val_every == 0 and self.val_data:
+                    val = self.validate()
+                    self._log({"stage": c.stage, "step": self.step, **val})
+                    bar.write(f"step {self.step}: " + ", ".join(f"{k}={v:.3f}" for k, v in val.items()))
+                if c.sample_every and self.step % c.sample_every == 0:
+                    self.save_samples()
+                if self.step % c.ckpt_every == 0:
+                    self.save()
+                if self._stop_requested:
+                    raise _Stop
+        except (KeyboardInterrupt, _Stop):
+            self.save()
+            bar.close()
+            if self.is_main:
+                bar.write(f"stopped at step {self.step}; checkpoint saved, continue with --resume")
+            raise KeyboardInterrupt from None
+        finally:
+            bar.close()
+            if old is not None:
+                signal.signal(signal.SIGTERM, old)
+        self.save()
+        if self.is_main:
+            save_folder(self.G, self.out / "model", metadata={
+                "placeholder": "false", "stage": c.stage, "steps": str(self.step),
+            })  # fmt: skip
+        return self.G
+
+
+# ----------------------------------------------------------------------------- chaining
+def train(
+    config: TrainConfig,
+    out: Union[str, os.PathLike],
+    *,
+    stages: Sequence[str] = ("base",),
+    resume: bool = False,
+    dataset: Optional[Dataset] = None,
+    val_data: Optional[dict[str, torch.Tensor]] = None,
+    progress: bool = True,
+) -> Generator:
+    """Run ``stages`` in order in ``out/<stage>/``, each from the previous stage's
+    ``model/`` (weight sharing across stages, Sec. 3). ``resume`` skips finished stages
+    and continues an interrupted one."""
+    out = Path(out)
+    g: Optional[Generator] = None
+    prev: Optional[Path] = None
+    for name in stages:
+        if name not in STAGES:
+            raise ConfigError(f"unknown stage {name!r}; choose from {STAGES}")
+        stage_dir = out / name
+        cfg = config.replace(stage=name)
+        if prev is not None:
+            cfg = cfg.replace(init=str(prev))
+        prev = stage_dir / "model"
+        if resume and (prev / "model.safetensors").is_file():
+            g = load_pretrained(prev)
+            continue
+        can_resume = resume and (stage_dir / CHECKPOINT_NAME).is_file()
+        trainer = Trainer(cfg, stage_dir, dataset=dataset, val_data=val_data, resume=can_resume, progress=progress)
+        g = trainer.fit()
+    if g is None:
+        raise ConfigError("no stage to run: pass at least one of " + ", ".join(STAGES))
+    return g
+
+
+def finetune(
+    model: Generator,
+    dataset: Dataset,
+    steps: int = 1000,
+    *,
+    out: Union[str, os.PathLike, None] = None,
+    stage: str = "base",
+    progress: bool = True,
+    **overrides: Any,
+) -> Generator:
+    """Fine-tune ``model`` on ``dataset`` (``{"blurry", "frames"}`` samples) in place.
+
+    Uses the :meth:`TrainConfig.fast` recipe with a lower learning rate (2e-4) unless
+    overridden; ``out`` (default: a temporary folder) receives checkpoints and the export.
+
+    Example:
+        >>> from blurvid.train.data import FrameFolderDataset  # doctest: +SKIP
+        >>> model = blurvid.train.finetune(blurvid.load_model(), FrameFolderDataset("clip/"), steps=500)  # doctest: +SKIP
+    """
+    import tempfile
+
+    defaults: dict[str, Any] = dict(lr=2e-4, ramp_start=0.0, ramp_end=0.0, warmup_steps=min(100, steps // 10))
+    defaults.update(overrides)
+    cfg = TrainConfig.fast(stage=stage, steps=steps, generator=model.config, **defaults)
+    with contextlib.ExitStack() as stack:
+        folder = out if out is not None else stack.enter_context(tempfile.TemporaryDirectory())
+        Trainer(cfg, folder, dataset=dataset, model=model, progress=progress).fit()
+    return model.eval()

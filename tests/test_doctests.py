@@ -1,0 +1,27 @@
+"""Run the docstring examples of the installed package (known answers in the docs)."""
+
+import doctest
+import importlib
+import warnings
+
+import pytest
+
+MODULES = [
+    "blurvid.api",
+    "blurvid.errors",
+    "blurvid.flow",
+    "blurvid.hub",
+    "blurvid.metrics",
+    "blurvid.model",
+    "blurvid.train.losses",
+    "blurvid.train.features",
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    module = importlib.import_module(name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0, f"{result.failed} docstring example(s) failed in {name}"
