@@ -45,6 +45,7 @@ def run_case(args: argparse.Namespace) -> dict:
     import blurvid
 
     torch.set_num_threads(args.threads)
+    args.depth = args.depth[0]
     w, h = (int(v) for v in args.case.split("x"))
     device = torch.device(args.device)
     model = blurvid.load_model(args.model, device=device)
@@ -53,7 +54,11 @@ def run_case(args: argparse.Namespace) -> dict:
     if args.compile:
         model.forward = torch.compile(model.forward)  # type: ignore[method-assign]
     x = torch.rand(1, 3, h, w, device=device)
-    fn = blurvid.extract_frames if args.depth == 1 else (lambda x, **k: blurvid.interpolate_recursive(x, args.depth, **k))
+    fn = (
+        blurvid.extract_frames
+        if args.depth == 1
+        else (lambda x, **k: blurvid.interpolate_recursive(x, args.depth, **k))
+    )
     kw = dict(model=model, dtype=args.dtype, tile=args.tile)
     for _ in range(args.warmup):
         fn(x, **kw)
@@ -67,7 +72,11 @@ def run_case(args: argparse.Namespace) -> dict:
         if device.type == "cuda":
             torch.cuda.synchronize()
         times.append(time.perf_counter() - t0)
-    gflops_per_pass = _gflops(model.to("cpu").float(), min(h, 1024), min(w, 1024)) * (h * w) / (min(h, 1024) * min(w, 1024))
+    gflops_per_pass = (
+        _gflops(model.to("cpu").float(), min(h, 1024), min(w, 1024))
+        * (h * w)
+        / (min(h, 1024) * min(w, 1024))
+    )
     # G passes: 1 at level 1, then one per neighbouring pair of each level's frames
     passes = 1 + sum(blurvid.num_recursive_frames(d) - 1 for d in range(1, args.depth))
     median = statistics.median(times)
@@ -98,7 +107,9 @@ def machine_info(args) -> dict:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--sizes", nargs="+", default=SIZES)
     p.add_argument("--depth", nargs="+", type=int, default=[1, 2])
     p.add_argument("--device", default="cpu")
@@ -110,7 +121,9 @@ def main() -> None:
     p.add_argument("--tile", type=int, default=None)
     p.add_argument("--channels-last", action="store_true")
     p.add_argument("--compile", action="store_true")
-    p.add_argument("--max-depth2-pixels", type=int, default=2_100_000, help="skip depth>1 above this size")
+    p.add_argument(
+        "--max-depth2-pixels", type=int, default=2_100_000, help="skip depth>1 above this size"
+    )
     p.add_argument("--case", help=argparse.SUPPRESS)
     p.add_argument("--out", default=None)
     args = p.parse_args()
@@ -141,11 +154,21 @@ def main() -> None:
                 continue
             res = json.loads(proc.stdout.strip().splitlines()[-1])
             results.append(res)
-            mem = f"{res['peak_gpu_mb']:.0f} MB GPU" if "peak_gpu_mb" in res else f"{res['peak_rss_mb']:.0f} MB RSS"
+            mem = (
+                f"{res['peak_gpu_mb']:.0f} MB GPU"
+                if "peak_gpu_mb" in res
+                else f"{res['peak_rss_mb']:.0f} MB RSS"
+            )
             print(f"{size:>10} depth {depth}: {res['median_s']:.3f} s median, {mem}, "
                   f"{res['gflops_per_pass']:.1f} GFLOP/pass, {res['achieved_gflops_per_s']:.1f} GFLOP/s", flush=True)  # fmt: skip
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    out = Path(args.out) if args.out else HERE / "results" / f"{platform.node() or 'host'}-{args.device.replace(':', '')}-{stamp}.json"
+    out = (
+        Path(args.out)
+        if args.out
+        else HERE
+        / "results"
+        / f"{platform.node() or 'host'}-{args.device.replace(':', '')}-{stamp}.json"
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".json.tmp")
     tmp.write_text(json.dumps({"machine": machine_info(args), "results": results}, indent=2) + "\n")

@@ -57,7 +57,9 @@ class Spy:
 def test_path_gives_seven_pil_images_of_the_input_size(tiny_model, png_path):
     frames = extract_frames(png_path, model=tiny_model)
     assert isinstance(frames, list) and len(frames) == 7
-    assert all(isinstance(f, Image.Image) and f.mode == "RGB" and f.size == (30, 20) for f in frames)
+    assert all(
+        isinstance(f, Image.Image) and f.mode == "RGB" and f.size == (30, 20) for f in frames
+    )
     # str paths too
     assert len(extract_frames(str(png_path), model=tiny_model)) == 7
 
@@ -125,7 +127,9 @@ def test_pil_and_tensor_paths_agree(tiny_model, png_path):
     pil = extract_frames(png_path, model=tiny_model)
     x = torch.from_numpy(np.array(Image.open(png_path))).permute(2, 0, 1).float() / 255
     ten = extract_frames(x, model=tiny_model)
-    back = torch.from_numpy(np.stack([np.asarray(f) for f in pil])).permute(0, 3, 1, 2).float() / 255
+    back = (
+        torch.from_numpy(np.stack([np.asarray(f) for f in pil])).permute(0, 3, 1, 2).float() / 255
+    )
     assert (back - ten).abs().max() <= 0.5 / 255 + 1e-6
 
 
@@ -166,7 +170,13 @@ def test_interpolate_recursive_counts(tiny_model, depth, expected):
 def test_interpolate_recursive_other_kinds(tiny_model, png_path, image_u8):
     assert len(interpolate_recursive(png_path, 2, model=tiny_model)) == 42
     assert interpolate_recursive(image_u8, 2, model=tiny_model).shape == (42, 20, 30, 3)
-    assert interpolate_recursive(torch.rand(2, 3, 16, 16), 2, model=tiny_model).shape == (2, 42, 3, 16, 16)
+    assert interpolate_recursive(torch.rand(2, 3, 16, 16), 2, model=tiny_model).shape == (
+        2,
+        42,
+        3,
+        16,
+        16,
+    )
 
 
 @pytest.mark.parametrize("n", [2, 3, 5, 7, 9])
@@ -239,7 +249,9 @@ def test_deterministic_on_cpu(tiny_model, perturbed):
     model = perturbed(tiny_model, std=0.05)
     x = torch.rand(2, 3, 24, 24)
     assert torch.equal(extract_frames(x, model=model), extract_frames(x, model=model))
-    assert torch.equal(interpolate_recursive(x, 2, model=model), interpolate_recursive(x, 2, model=model))
+    assert torch.equal(
+        interpolate_recursive(x, 2, model=model), interpolate_recursive(x, 2, model=model)
+    )
 
 
 def test_training_mode_is_restored(tiny_model):
@@ -326,8 +338,14 @@ def test_tiled_matches_untiled(tiny_model):
     assert diff.max() < 5e-3
     assert diff.mean() < 1e-4
     # along the seams (tile 2 starts at 32, tile 1 ends at 64)
-    seams = torch.cat([diff[..., :, 30:34].flatten(), diff[..., :, 62:66].flatten(),
-                       diff[..., 30:34, :].flatten(), diff[..., 62:66, :].flatten()])
+    seams = torch.cat(
+        [
+            diff[..., :, 30:34].flatten(),
+            diff[..., :, 62:66].flatten(),
+            diff[..., 30:34, :].flatten(),
+            diff[..., 62:66, :].flatten(),
+        ]
+    )
     assert seams.max() < 5e-3
     # corners seen by one tile only, far from its inner edges
     for ys, xs in [(slice(0, 16), slice(0, 16)), (slice(80, 96), slice(80, 96))]:

@@ -52,8 +52,7 @@ def test_all_is_sorted_unique_and_importable():
         assert hasattr(blurvid, name), name
     # nothing public is missing from __all__ (modules and privates excluded)
     public = {
-        n for n, v in vars(blurvid).items()
-        if not n.startswith("_") and not inspect.ismodule(v)
+        n for n, v in vars(blurvid).items() if not n.startswith("_") and not inspect.ismodule(v)
     }
     assert public <= set(names) | {"annotations"}
 
@@ -93,7 +92,9 @@ def test_import_is_light(python, subprocess_env):
         "'torchvision', 'skimage', 'blurvid.flow') if m in sys.modules]; "
         "print(','.join(heavy))"
     )
-    res = subprocess.run([python, "-c", code], env=subprocess_env, capture_output=True, text=True, timeout=60)
+    res = subprocess.run(
+        [python, "-c", code], env=subprocess_env, capture_output=True, text=True, timeout=60
+    )
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "", f"import blurvid imported {res.stdout.strip()}"
 

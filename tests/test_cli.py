@@ -20,7 +20,10 @@ pytestmark = pytest.mark.usefixtures("fast_cpu")
 def run(python, env, *args, timeout=120):
     return subprocess.run(
         [python, "-m", "blurvid", *map(str, args)],
-        env=env, capture_output=True, text=True, timeout=timeout,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -115,7 +118,9 @@ def test_missing_file_one_line_error_subprocess(python, subprocess_env, tmp_path
 
 
 def test_debug_shows_the_traceback_subprocess(python, subprocess_env, tmp_path):
-    res = run(python, subprocess_env, "--debug", "extract", tmp_path / "nope.png", "-o", tmp_path / "out")
+    res = run(
+        python, subprocess_env, "--debug", "extract", tmp_path / "nope.png", "-o", tmp_path / "out"
+    )
     assert res.returncode != 0
     assert "Traceback (most recent call last)" in res.stderr
     assert "InvalidImageError" in res.stderr
@@ -134,8 +139,21 @@ def test_extract_in_process(tmp_path, small_png, model_dir, capsys):
 
 def test_depth_2_gives_42_pngs(tmp_path, small_png, model_dir):
     out = tmp_path / "out"
-    code = cli.main(["extract", str(small_png), "-o", str(out), "--model", str(model_dir),
-                     "--depth", "2", "--format", "png", "-q"])
+    code = cli.main(
+        [
+            "extract",
+            str(small_png),
+            "-o",
+            str(out),
+            "--model",
+            str(model_dir),
+            "--depth",
+            "2",
+            "--format",
+            "png",
+            "-q",
+        ]
+    )
     assert code == 0
     pngs = sorted((out / "small").glob("*.png"))
     assert len(pngs) == 42 and pngs[-1].name == "frame_041.png"
@@ -144,8 +162,25 @@ def test_depth_2_gives_42_pngs(tmp_path, small_png, model_dir):
 
 def test_boomerang_gif(tmp_path, small_png, model_dir):
     out = tmp_path / "out"
-    assert cli.main(["extract", str(small_png), "-o", str(out), "--model", str(model_dir),
-                     "--format", "gif", "--boomerang", "--fps", "5", "-q"]) == 0
+    assert (
+        cli.main(
+            [
+                "extract",
+                str(small_png),
+                "-o",
+                str(out),
+                "--model",
+                str(model_dir),
+                "--format",
+                "gif",
+                "--boomerang",
+                "--fps",
+                "5",
+                "-q",
+            ]
+        )
+        == 0
+    )
     with Image.open(out / "small.gif") as gif:
         assert gif.info["duration"] == 200
         assert gif.n_frames <= 12  # 2n - 2 (identical neighbours may be merged by Pillow)
@@ -158,7 +193,12 @@ def test_folder_input(tmp_path, rng, model_dir, capsys):
         Image.fromarray((rng.random((16, 20, 3)) * 255).astype(np.uint8)).save(folder / name)
     (folder / "notes.txt").write_text("not an image")
     out = tmp_path / "out"
-    assert cli.main(["extract", str(folder), "-o", str(out), "--model", str(model_dir), "--format", "png"]) == 0
+    assert (
+        cli.main(
+            ["extract", str(folder), "-o", str(out), "--model", str(model_dir), "--format", "png"]
+        )
+        == 0
+    )
     assert sorted(p.name for p in out.iterdir()) == ["a", "b"]
     assert len(list((out / "b").glob("*.png"))) == 7
     assert capsys.readouterr().out.count("7 frames") == 2
@@ -166,14 +206,28 @@ def test_folder_input(tmp_path, rng, model_dir, capsys):
 
 def test_empty_folder_is_an_error(tmp_path, model_dir, capsys):
     (tmp_path / "empty").mkdir()
-    assert cli.main(["extract", str(tmp_path / "empty"), "-o", str(tmp_path / "o"), "--model", str(model_dir)]) == 1
+    assert (
+        cli.main(
+            [
+                "extract",
+                str(tmp_path / "empty"),
+                "-o",
+                str(tmp_path / "o"),
+                "--model",
+                str(model_dir),
+            ]
+        )
+        == 1
+    )
     assert "holds no images" in one_error_line(capsys.readouterr().err)
 
 
 def test_corrupt_file_one_line_error(tmp_path, model_dir, capsys):
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)
-    assert cli.main(["extract", str(bad), "-o", str(tmp_path / "o"), "--model", str(model_dir)]) == 1
+    assert (
+        cli.main(["extract", str(bad), "-o", str(tmp_path / "o"), "--model", str(model_dir)]) == 1
+    )
     line = one_error_line(capsys.readouterr().err)
     assert "bad.png" in line
 
@@ -182,7 +236,9 @@ def test_one_bad_input_among_several(tmp_path, small_png, model_dir, capsys):
     bad = tmp_path / "bad.png"
     bad.write_text("text")
     out = tmp_path / "out"
-    code = cli.main(["extract", str(small_png), str(bad), "-o", str(out), "--model", str(model_dir), "-q"])
+    code = cli.main(
+        ["extract", str(small_png), str(bad), "-o", str(out), "--model", str(model_dir), "-q"]
+    )
     assert code == 1
     err = capsys.readouterr().err
     assert "1 of 2 inputs failed" in err and "Traceback" not in err
@@ -202,16 +258,24 @@ def test_existing_output_needs_overwrite(tmp_path, small_png, model_dir, capsys)
 def test_bad_format_and_model(tmp_path, small_png, model_dir, capsys):
     assert cli.main(["extract", str(small_png), "-o", str(tmp_path), "--format", "avi"]) == 1
     assert "--format" in one_error_line(capsys.readouterr().err)
-    assert cli.main(["extract", str(small_png), "-o", str(tmp_path), "--model", str(tmp_path / "none")]) == 1
+    assert (
+        cli.main(
+            ["extract", str(small_png), "-o", str(tmp_path), "--model", str(tmp_path / "none")]
+        )
+        == 1
+    )
     assert "neither an existing folder" in one_error_line(capsys.readouterr().err)
 
 
-@pytest.mark.parametrize("flags, fragment", [
-    (["--fps", "0"], "fps must be a positive number"),
-    (["--depth", "0"], "depth must be an integer >= 1"),
-    (["--tile", "16"], "tile must be at least 64"),
-    (["--device", "tpu:9"], "device"),
-])
+@pytest.mark.parametrize(
+    "flags, fragment",
+    [
+        (["--fps", "0"], "fps must be a positive number"),
+        (["--depth", "0"], "depth must be an integer >= 1"),
+        (["--tile", "16"], "tile must be at least 64"),
+        (["--device", "tpu:9"], "device"),
+    ],
+)
 def test_bad_flag_values_one_line_error(tmp_path, small_png, model_dir, capsys, flags, fragment):
     args = ["extract", str(small_png), "-o", str(tmp_path / "o"), "--model", str(model_dir), *flags]
     assert cli.main(args) == 1
@@ -222,13 +286,34 @@ def test_tile_flag(tmp_path, rng, model_dir):
     path = tmp_path / "big.png"
     Image.fromarray((rng.random((80, 96, 3)) * 255).astype(np.uint8)).save(path)
     out = tmp_path / "out"
-    assert cli.main(["extract", str(path), "-o", str(out), "--model", str(model_dir),
-                     "--tile", "64", "--format", "png", "-q"]) == 0
+    assert (
+        cli.main(
+            [
+                "extract",
+                str(path),
+                "-o",
+                str(out),
+                "--model",
+                str(model_dir),
+                "--tile",
+                "64",
+                "--format",
+                "png",
+                "-q",
+            ]
+        )
+        == 0
+    )
     assert read_image(out / "big" / "frame_000.png").shape == (3, 80, 96)
 
 
 def test_quiet_prints_nothing(tmp_path, small_png, model_dir, capsys):
-    assert cli.main(["extract", str(small_png), "-o", str(tmp_path / "o"), "--model", str(model_dir), "-q"]) == 0
+    assert (
+        cli.main(
+            ["extract", str(small_png), "-o", str(tmp_path / "o"), "--model", str(model_dir), "-q"]
+        )
+        == 0
+    )
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == ""
 
@@ -260,14 +345,26 @@ def test_ctrl_c_exits_130(monkeypatch, tmp_path, small_png, capsys):
 
 def test_debug_reraises_in_process(tmp_path, model_dir):
     with pytest.raises(blurvid.InvalidImageError):
-        cli.main(["--debug", "extract", str(tmp_path / "nope.png"), "-o", str(tmp_path), "--model", str(model_dir)])
+        cli.main(
+            [
+                "--debug",
+                "extract",
+                str(tmp_path / "nope.png"),
+                "-o",
+                str(tmp_path),
+                "--model",
+                str(model_dir),
+            ]
+        )
 
 
 def test_warnings_become_one_line_and_the_hook_is_restored(tmp_path, small_png, capsys):
     before = warnings.showwarning
     with warnings.catch_warnings():
         warnings.simplefilter("always")
-        code = cli.main(["extract", str(small_png), "-o", str(tmp_path / "o"), "-q"])  # default model
+        code = cli.main(
+            ["extract", str(small_png), "-o", str(tmp_path / "o"), "-q"]
+        )  # default model
     assert code == 0
     err = capsys.readouterr().err
     assert err.startswith("blurvid: warning: the weights from default are an UNTRAINED PLACEHOLDER")

@@ -69,7 +69,9 @@ def test_read_16bit_png_keeps_precision(tmp_path):
     Image.fromarray(arr).save(tmp_path / "g16.png")
     x = read_image(tmp_path / "g16.png")
     assert x.shape == (3, 20, 30)
-    torch.testing.assert_close(x[0], torch.from_numpy(arr.astype(np.float32) / 65535), atol=1e-6, rtol=0)
+    torch.testing.assert_close(
+        x[0], torch.from_numpy(arr.astype(np.float32) / 65535), atol=1e-6, rtol=0
+    )
     # finer than 8 bits: more distinct levels than 256
     assert torch.unique(x[0]).numel() > 256
 

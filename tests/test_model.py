@@ -130,8 +130,15 @@ def test_srgb_linear_round_trip():
 
 # --------------------------------------------------------------------------- config
 def test_config_json_round_trip(tmp_path):
-    cfg = GeneratorConfig(width=12, enc_blocks=(1, 2), dec_blocks=(2, 1), middle_blocks=3,
-                          num_frames=9, reblur="linear", init_std=0.02)
+    cfg = GeneratorConfig(
+        width=12,
+        enc_blocks=(1, 2),
+        dec_blocks=(2, 1),
+        middle_blocks=3,
+        num_frames=9,
+        reblur="linear",
+        init_std=0.02,
+    )
     path = tmp_path / "config.json"
     cfg.to_json(path)
     data = json.loads(path.read_text())

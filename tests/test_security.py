@@ -22,7 +22,16 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "blurvid"
 ALLOWED_FILE = PACKAGE / "train" / "features.py"
 ALLOWED_FUNCTION = "convert_torchvision_vgg19"
 
-PICKLE_MODULES = {"pickle", "_pickle", "cPickle", "dill", "cloudpickle", "joblib", "shelve", "marshal"}
+PICKLE_MODULES = {
+    "pickle",
+    "_pickle",
+    "cPickle",
+    "dill",
+    "cloudpickle",
+    "joblib",
+    "shelve",
+    "marshal",
+}
 # torch entry points that unpickle (torch.load; hub downloads go through torch.load)
 TORCH_UNPICKLERS = {"load", "load_state_dict_from_url", "load_url"}
 
@@ -95,14 +104,17 @@ class Scanner(ast.NodeVisitor):
         parts = full.split(".")
         if parts[0] == "torch" and parts[-1] in TORCH_UNPICKLERS:
             weights_only = any(
-                k.arg == "weights_only" and isinstance(k.value, ast.Constant) and k.value.value is True
+                k.arg == "weights_only"
+                and isinstance(k.value, ast.Constant)
+                and k.value.value is True
                 for k in node.keywords
             )
             self._add(node, f"call {full}()", weights_only)
         elif parts[0] in PICKLE_MODULES:
             self._add(node, f"call {full}()")
         elif parts[-1] == "load" and any(
-            k.arg == "allow_pickle" and not (isinstance(k.value, ast.Constant) and k.value.value is False)
+            k.arg == "allow_pickle"
+            and not (isinstance(k.value, ast.Constant) and k.value.value is False)
             for k in node.keywords
         ):
             self._add(node, f"call {full}(allow_pickle=...)")
@@ -141,7 +153,9 @@ def test_the_converter_uses_weights_only_if_present():
     if not ALLOWED_FILE.is_file():
         pytest.skip("blurvid/train/features.py is not there (yet)")
     calls = [f for f in scan(ALLOWED_FILE) if f.what.startswith("call torch.load(")]
-    assert all(f.function == ALLOWED_FUNCTION and f.weights_only_true for f in calls), [str(f) for f in calls]
+    assert all(f.function == ALLOWED_FUNCTION and f.weights_only_true for f in calls), [
+        str(f) for f in calls
+    ]
 
 
 # ----- the scanner itself must catch what it is meant to catch

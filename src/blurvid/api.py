@@ -32,7 +32,9 @@ _MODEL_CACHE: dict[tuple[str, str], Generator] = {}
 
 
 # ----------------------------------------------------------------------------- helpers
-def resolve_device(device: str | torch.device | None, model: Generator | None = None) -> torch.device:
+def resolve_device(
+    device: str | torch.device | None, model: Generator | None = None
+) -> torch.device:
     """``device`` if given; else the model's device; else CUDA when available, else CPU."""
     if device is not None:
         try:
@@ -40,7 +42,9 @@ def resolve_device(device: str | torch.device | None, model: Generator | None = 
         except (RuntimeError, TypeError) as exc:
             raise ConfigError(f"invalid device {device!r}: use 'cpu', 'cuda' or 'cuda:N'") from exc
         if dev.type == "cuda" and not torch.cuda.is_available():
-            raise ConfigError(f"device {device!r} asked for, but CUDA is not available here: use 'cpu'")
+            raise ConfigError(
+                f"device {device!r} asked for, but CUDA is not available here: use 'cpu'"
+            )
         return dev
     if model is not None:
         return next(model.parameters()).device
@@ -51,7 +55,9 @@ def _get_model(model: Generator | str | None, device: torch.device) -> Generator
     if isinstance(model, Generator):
         return model
     if model is not None and not isinstance(model, str):
-        raise ConfigError(f"model must be a Generator, a name or a path, got {type(model).__name__}")
+        raise ConfigError(
+            f"model must be a Generator, a name or a path, got {type(model).__name__}"
+        )
     name = model or "default"
     key = (name, str(device))
     if key not in _MODEL_CACHE:
@@ -59,8 +65,14 @@ def _get_model(model: Generator | str | None, device: torch.device) -> Generator
     return _MODEL_CACHE[key]
 
 
-_DTYPES = {"float32": torch.float32, "fp32": torch.float32, "float16": torch.float16,
-           "fp16": torch.float16, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}
+_DTYPES = {
+    "float32": torch.float32,
+    "fp32": torch.float32,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+}
 
 
 def _resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
@@ -73,7 +85,9 @@ def _resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> tor
     if dtype not in (torch.float32, torch.float16, torch.bfloat16):
         raise ConfigError(f"dtype must be float32, float16 or bfloat16, got {dtype}")
     if dtype != torch.float32 and device.type != "cuda":
-        raise ConfigError(f"{dtype} inference is supported on CUDA only; use float32 on {device.type}")
+        raise ConfigError(
+            f"{dtype} inference is supported on CUDA only; use float32 on {device.type}"
+        )
     return dtype
 
 
@@ -186,7 +200,9 @@ def _extract(g, x, dev, dtype, tile, overlap, batch_size) -> torch.Tensor:
             g_param = next(g.parameters())
             if g_param.device != dev or g_param.dtype != dt:
                 g.to(device=dev, dtype=dt)
-            frames = run_generator(g, x.to(device=dev, dtype=dt), tile=tile, overlap=overlap, batch_size=batch_size)
+            frames = run_generator(
+                g, x.to(device=dev, dtype=dt), tile=tile, overlap=overlap, batch_size=batch_size
+            )
     finally:
         g.train(was_training)
     return frames.float()
@@ -242,7 +258,9 @@ def interpolate_recursive(
     for _ in range(depth - 1):
         b, n, c, h, w = frames.shape
         pairs = 0.5 * (frames[:, :-1] + frames[:, 1:])  # (B, n-1, 3, H, W)
-        out = _extract(g, pairs.reshape(b * (n - 1), c, h, w), dev, dtype, tile, overlap, batch_size)
+        out = _extract(
+            g, pairs.reshape(b * (n - 1), c, h, w), dev, dtype, tile, overlap, batch_size
+        )
         frames = out.reshape(b, (n - 1) * out.shape[1], c, h, w)
     if frames.shape[1] != total:  # pragma: no cover - internal consistency
         raise RuntimeError(f"expected {total} frames, got {frames.shape[1]}")
@@ -256,7 +274,9 @@ class FrameExtractor(torch.nn.Module):
     def __init__(self, model: Generator | str | None = None, depth: int = 1, **kwargs: Any) -> None:
         super().__init__()
         num_recursive_frames(depth)  # validate early
-        self.generator = _get_model(model, torch.device("cpu")) if not isinstance(model, Generator) else model
+        self.generator = (
+            _get_model(model, torch.device("cpu")) if not isinstance(model, Generator) else model
+        )
         self.depth = depth
         self.kwargs = kwargs
 

@@ -34,7 +34,9 @@ def _collect_inputs(items: Sequence[str]) -> list[Path]:
         if p.is_dir():
             found = list_images(p)
             if not found:
-                raise InvalidImageError(f"folder {p} holds no images ({', '.join(('png', 'jpg', '...'))})")
+                raise InvalidImageError(
+                    f"folder {p} holds no images ({', '.join(('png', 'jpg', '...'))})"
+                )
             paths.extend(found)
         else:
             paths.append(p)
@@ -51,7 +53,9 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     formats = [f.strip().lower() for f in args.format.split(",") if f.strip()]
     bad = sorted(set(formats) - {"png", "gif", "mp4"})
     if bad or not formats:
-        raise InvalidImageError(f"--format takes png, gif and/or mp4 (comma-separated), got {args.format!r}")
+        raise InvalidImageError(
+            f"--format takes png, gif and/or mp4 (comma-separated), got {args.format!r}"
+        )
     inputs = _collect_inputs(args.images)
     device = resolve_device(args.device)
     model = load_model(args.model, device=device, revision=args.revision)
@@ -68,11 +72,29 @@ def _cmd_extract(args: argparse.Namespace) -> int:
             stem = path.stem
             written = []
             if "png" in formats:
-                written += save_pngs(frames, out / stem, prefix="frame", overwrite=args.overwrite)[:1]
+                written += save_pngs(frames, out / stem, prefix="frame", overwrite=args.overwrite)[
+                    :1
+                ]
             if "gif" in formats:
-                written.append(save_gif(frames, out / f"{stem}.gif", fps=fps, boomerang=args.boomerang, overwrite=args.overwrite))
+                written.append(
+                    save_gif(
+                        frames,
+                        out / f"{stem}.gif",
+                        fps=fps,
+                        boomerang=args.boomerang,
+                        overwrite=args.overwrite,
+                    )
+                )
             if "mp4" in formats:
-                written.append(save_mp4(frames, out / f"{stem}.mp4", fps=fps, boomerang=args.boomerang, overwrite=args.overwrite))
+                written.append(
+                    save_mp4(
+                        frames,
+                        out / f"{stem}.mp4",
+                        fps=fps,
+                        boomerang=args.boomerang,
+                        overwrite=args.overwrite,
+                    )
+                )
             if not args.quiet:
                 print(f"{path}: {len(frames)} frames -> {', '.join(str(w) for w in written)}")
         except BlurvidError as exc:
@@ -94,14 +116,35 @@ def _add_extract(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("images", nargs="+", help="image files and/or folders of images")
     p.add_argument("-o", "--output", required=True, help="output folder")
-    p.add_argument("--format", default="png,gif", help="comma-separated: png, gif, mp4 (mp4 needs blurvid[video]); default png,gif")
-    p.add_argument("--depth", type=int, default=1, help="recursion depth: 1 -> 7 frames, 2 -> 42, 3 -> 287")
-    p.add_argument("--fps", type=float, default=None, help="frames per second of GIF/MP4 (default 8, or 24 with --depth > 1)")
-    p.add_argument("--boomerang", action="store_true", help="play forward then backward (the frame order is ambiguous)")
-    p.add_argument("--model", default="default", help="'default' (bundled), a folder, or a Hub repo id")
+    p.add_argument(
+        "--format",
+        default="png,gif",
+        help="comma-separated: png, gif, mp4 (mp4 needs blurvid[video]); default png,gif",
+    )
+    p.add_argument(
+        "--depth", type=int, default=1, help="recursion depth: 1 -> 7 frames, 2 -> 42, 3 -> 287"
+    )
+    p.add_argument(
+        "--fps",
+        type=float,
+        default=None,
+        help="frames per second of GIF/MP4 (default 8, or 24 with --depth > 1)",
+    )
+    p.add_argument(
+        "--boomerang",
+        action="store_true",
+        help="play forward then backward (the frame order is ambiguous)",
+    )
+    p.add_argument(
+        "--model", default="default", help="'default' (bundled), a folder, or a Hub repo id"
+    )
     p.add_argument("--revision", default=None, help="Hub revision (branch, tag or commit)")
-    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
-    p.add_argument("--tile", type=int, default=None, help="process in tiles of this size (bounded memory)")
+    p.add_argument(
+        "--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)"
+    )
+    p.add_argument(
+        "--tile", type=int, default=None, help="process in tiles of this size (bounded memory)"
+    )
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
     p.set_defaults(handler=_cmd_extract)

@@ -15,27 +15,34 @@ Data sources (``--data``):
 * ``cases:DIR`` or a folder of sub-folders each holding ``blurry.*`` and 7 sharp frames
   (any names, sorted);
 * ``photos:DIR`` -- a synthetic set rendered on the fly (seeded camera shake) from photos.
+
+The protocol, the validation set and the published reference numbers are documented in
+``docs/evaluation.md``.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import math
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import torch
 
-from .errors import DataError
+from .errors import ConfigError, DataError
 from .hub import atomic_write_bytes
 from .metrics import CENTER, PAPER, STRICT, Protocol, sequence_metrics
 
-__all__ = ["EvalRow", "evaluate", "format_table", "iter_samples", "PROTOCOLS"]
+__all__ = ["EvalRow", "PROTOCOLS", "evaluate", "format_table", "iter_samples", "resolve_data"]
 
 PROTOCOLS = {"paper": PAPER, "strict": STRICT, "center": CENTER}
+DATA_KINDS = ("val", "gopro", "cases", "photos")
+SUBSETS = ("synthetic", "real")
 Sample = tuple[str, torch.Tensor, torch.Tensor]  # (name, blurry (3,H,W), frames (7,3,H,W))
 
 
@@ -51,8 +58,16 @@ def _cases(root: Path) -> Iterator[Sample]:
         blurry = [p for p in images if p.stem.lower() == "blurry"]
         frames = [p for p in images if p.stem.lower() != "blurry"]
         if len(blurry) != 1 or len(frames) != 7:
-            raise DataError(f"{d}: expected one blurry.* and 7 frame images, found {len(blurry)} and {len(frames)}")
-        yield d.name, read_image(blurry[0]), torch.stack([read_image(p) for p in frames])
+            raise DataError(
+                f"{d}: expected one blurry.* and 7 frame images, found {len(blurry)} and {len(frames)}"
+            )
+        b, f = read_image(blurry[0]), [read_image(p) for p in frames]
+        sizes = {tuple(x.shape[-2:]) for x in [b, *f]}
+        if len(sizes) != 1:
+            raise DataError(
+                f"{d}: expected blurry.* and the 7 frames of one size, got sizes {sorted(sizes)}"
+            )
+        yield d.name, b, torch.stack(f)
 
 
 def _from_dataset(ds, prefix: str) -> Iterator[Sample]:
@@ -61,17 +76,21 @@ def _from_dataset(ds, prefix: str) -> Iterator[Sample]:
         yield f"{prefix}{i:04d}", item["blurry"], item["frames"]
 
 
-def iter_samples(
-    spec: str, *, blur: str = "srgb", seed: int = 0, size: int = 256, count: int = 64
-) -> Iterator[Sample]:
-    """Samples ``(name, blurry (3,H,W), frames (7,3,H,W))`` from a ``--data`` spec
-    (``count`` synthetic samples of ``size`` pixels for ``photos:``)."""
+def resolve_data(spec: str) -> tuple[str, Path]:
+    """``(kind, path)`` of a ``--data`` spec: an explicit ``KIND:PATH``, or a path whose kind
+    is detected (``test/`` inside: gopro; sub-folders: cases; otherwise photos).
+
+    Raises:
+        DataError: the path does not exist.
+    """
     kind, _, rest = spec.partition(":")
-    if not rest or len(kind) < 2:  # no prefix (or a Windows drive letter): auto-detect
+    if kind not in DATA_KINDS or not rest:  # no known prefix (a plain path, C:\...): auto-detect
         kind, rest = "", spec
     path = Path(rest)
     if not path.exists():
-        raise DataError(f"evaluation data {path} does not exist")
+        raise DataError(
+            f"evaluation data {path} does not exist (use val:, gopro:, cases: or photos: + a path)"
+        )
     if not kind:
         if (path / "test").is_dir():
             kind = "gopro"
@@ -79,17 +98,45 @@ def iter_samples(
             kind = "cases"
         else:
             kind = "photos"
+    return kind, path
+
+
+def iter_samples(
+    spec: str,
+    *,
+    blur: str = "srgb",
+    seed: int = 0,
+    size: int = 256,
+    count: int = 64,
+    subset: str | None = None,
+) -> Iterator[Sample]:
+    """Samples ``(name, blurry (3,H,W), frames (7,3,H,W))`` from a ``--data`` spec
+    (``count`` synthetic samples of ``size`` pixels for ``photos:``; ``subset``
+    ``"synthetic"`` or ``"real"`` keeps only that part of ``val:``).
+
+    A generator: errors (a missing path, a malformed folder) are raised on first iteration.
+    """
+    kind, path = resolve_data(spec)
+    if subset is not None and (kind != "val" or subset not in SUBSETS):
+        raise ConfigError(
+            f"subset {subset!r}: expected one of {SUBSETS}, and only with val:DIR data"
+        )
     if kind == "val":
         from .train.data import validation_set
 
         val = validation_set(path)
+        if subset is not None:
+            val = val.subset(subset)
         names = val.get("source", [f"val{i:04d}" for i in range(len(val["blurry"]))])
         for i in range(len(val["blurry"])):
             yield f"{names[i]}_{i:03d}", val["blurry"][i], val["frames"][i]
     elif kind == "gopro":
         from .train.data import GoproDataset
 
-        yield from _from_dataset(GoproDataset(path, split="test", crop=None, gamma_linear=blur == "linear", seed=seed), "gopro")
+        yield from _from_dataset(
+            GoproDataset(path, split="test", crop=None, gamma_linear=blur == "linear", seed=seed),
+            "gopro",
+        )
     elif kind == "cases":
         yield from _cases(path)
     elif kind == "photos":
@@ -99,7 +146,7 @@ def iter_samples(
         cfg = ShakeConfig(size=size, linear_light=blur == "linear")
         ds = SyntheticShakeDataset(path, cfg, length=count, seed=seed)
         yield from _from_dataset(ds, "photo")
-    else:
+    else:  # pragma: no cover - the kinds above are DATA_KINDS
         raise DataError(f"unknown data kind {kind!r}: use val:, gopro:, cases: or photos:")
 
 
@@ -118,7 +165,14 @@ class EvalRow:
     reversed_fraction: float = float("nan")
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        """The fields as a dict, NaN (no timing, no EPE) as ``None`` so that it is valid JSON."""
+
+        def clean(v: Any) -> Any:
+            if isinstance(v, float) and not math.isfinite(v):
+                return None
+            return [clean(x) for x in v] if isinstance(v, list) else v
+
+        return {k: clean(v) for k, v in self.__dict__.items()}
 
 
 class _Acc:
@@ -148,42 +202,73 @@ def evaluate(
     *,
     protocol: Protocol = PAPER,
     compute_epe: bool = True,
-    limit: Optional[int] = None,
-    device: Optional[str] = None,
-    save_frames: Optional[Path] = None,
+    limit: int | None = None,
+    device: str | None = None,
+    save_frames: Path | None = None,
     progress: bool = True,
 ) -> list[EvalRow]:
     """Score each model and the two reference rows on ``samples`` under ``protocol``.
 
-    Returns rows in the order: identity, oracle-static, then the models.
+    Returns rows in the order: identity, oracle-static, then the models. A model whose
+    metadata marks it as an untrained placeholder (the bundled ``default``) gets
+    ``" (untrained placeholder)"`` after its label. Each model runs once untimed on the
+    first sample (warm-up), so ``seconds`` is the mean steady-state time per image.
+    With ``save_frames``, ``save_frames/LABEL/SAMPLE/frame_000.png`` is the blurry input
+    and ``frame_001..007.png`` the predicted frames. The models run and all rows are scored
+    on ``device`` (default: CPU); SSIM at 1280x720 costs seconds per frame on a CPU core.
     """
     from tqdm import tqdm
 
-    from .api import extract_frames
+    from .api import extract_frames, resolve_device
 
-    accs = {"identity": _Acc("identity (blurry x7)"), "oracle": _Acc("oracle-static (true centre x7)")}
-    accs.update({name: _Acc(name) for name in models})
+    dev = resolve_device(device) if device is not None else torch.device("cpu")
+
+    if limit is not None and limit < 1:
+        raise ConfigError(f"limit must be >= 1, got {limit}")
+    ref = {
+        "identity": _Acc("identity (blurry x7)"),
+        "oracle": _Acc("oracle-static (true centre x7)"),
+    }
+    accs = {}  # kept apart from ``ref``: a model may be labelled "identity" or "oracle"
+    for label, model in models.items():
+        placeholder = (getattr(model, "metadata", None) or {}).get("placeholder") == "true"
+        accs[label] = _Acc(f"{label} (untrained placeholder)" if placeholder else label)
+    if limit is not None:
+        samples = itertools.islice(samples, limit)  # never reads / renders sample limit + 1
     count = 0
-    for name, blurry, frames in tqdm(samples, total=limit, desc="eval", unit="img", disable=not progress):
-        if limit is not None and count >= limit:
-            break
-        true = frames.unsqueeze(0).float()
+    for name, blurry, frames in tqdm(
+        samples, total=limit, desc="eval", unit="img", disable=not progress
+    ):
+        true = frames.unsqueeze(0).float().to(dev)
+        x = blurry.unsqueeze(0).float().to(dev)
         kw = dict(compute_epe=compute_epe)
-        accs["identity"].add(sequence_metrics(blurry.unsqueeze(0).unsqueeze(1).expand_as(true).contiguous(), true, protocol, **kw))
-        accs["oracle"].add(sequence_metrics(true[:, 3:4].expand_as(true).contiguous(), true, protocol, **kw))
+        ref["identity"].add(
+            sequence_metrics(x.unsqueeze(1).expand_as(true).contiguous(), true, protocol, **kw)
+        )
+        ref["oracle"].add(
+            sequence_metrics(true[:, 3:4].expand_as(true).contiguous(), true, protocol, **kw)
+        )
         for label, model in models.items():
+            if count == 0:  # warm-up: lazy initialisation, kernel selection for this shape
+                extract_frames(x, model=model, device=device)
             t0 = time.perf_counter()
-            pred = extract_frames(blurry.unsqueeze(0), model=model, device=device).float().cpu()
+            pred = extract_frames(x, model=model, device=device).float().to(dev)
+            if dev.type == "cuda":
+                torch.cuda.synchronize(dev)
             dt = time.perf_counter() - t0
             accs[label].add(sequence_metrics(pred, true, protocol, **kw), dt)
             if save_frames is not None:
                 from .io import save_pngs
 
-                save_pngs(torch.cat([blurry.unsqueeze(0), pred[0]]), Path(save_frames) / label.replace("/", "_") / name, overwrite=True)
+                save_pngs(
+                    torch.cat([x, pred[0]]).cpu(),
+                    Path(save_frames) / label.replace("/", "_") / name,
+                    overwrite=True,
+                )
         count += 1
     if count == 0:
         raise DataError("no evaluation samples found")
-    rows = [accs["identity"].row(False), accs["oracle"].row(False)]
+    rows = [ref["identity"].row(False), ref["oracle"].row(False)]
     rows += [accs[m].row(True) for m in models]
     return rows
 
@@ -209,6 +294,12 @@ def _parse_models(items: list[str]) -> dict[str, Any]:
         label, sep, name = item.partition("=")
         if not sep:
             label, name = item, item
+        if not label or not name:
+            raise ConfigError(f"--model {item!r}: expected NAME or LABEL=NAME")
+        if label in models:
+            raise ConfigError(
+                f"--model: the label {label!r} is used twice; name the rows with LABEL=NAME"
+            )
         models[label] = load_model(name)
     return models
 
@@ -219,8 +310,18 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     protocol = PROTOCOLS[args.protocol]
     if args.border:
         protocol = dataclasses.replace(protocol, border=args.border)
+    if args.limit is not None and args.limit < 1:
+        raise ConfigError(f"--limit must be >= 1, got {args.limit}")
+    kind, _ = resolve_data(args.data)  # a missing path fails here, before any model is loaded
     models = _parse_models(args.model or ["default"])
-    samples = iter_samples(args.data, blur=args.blur, seed=args.seed, size=args.size, count=args.limit or 64)
+    samples = iter_samples(
+        args.data,
+        blur=args.blur,
+        seed=args.seed,
+        size=args.size,
+        count=args.limit or 64,
+        subset=args.subset,
+    )
     rows = evaluate(
         models, samples, protocol=protocol, compute_epe=not args.no_epe, limit=args.limit,
         device=args.device, save_frames=Path(args.save_frames) if args.save_frames else None,
@@ -229,11 +330,18 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     print(format_table(rows, protocol, not args.no_epe))
     if args.json:
         payload = {
-            "protocol": {**dataclasses.asdict(protocol), "name": protocol.name, "blur": args.blur},
-            "data": args.data, "flow_estimator": protocol.flow if not args.no_epe else None,
+            # --blur applies where the blur is synthesised here (gopro:, photos:); val: and
+            # cases: come with their blurry images
+            "protocol": {**dataclasses.asdict(protocol), "name": protocol.name,
+                         "blur": args.blur if kind in ("gopro", "photos") else None},
+            "data": args.data, "data_kind": kind, "subset": args.subset, "limit": args.limit,
+            "flow_estimator": protocol.flow if not args.no_epe else None,
+            "models": {label: dict(getattr(m, "metadata", {}) or {}) for label, m in models.items()},
             "rows": [r.to_dict() for r in rows],
         }  # fmt: skip
-        atomic_write_bytes(args.json, (json.dumps(payload, indent=2) + "\n").encode())
+        atomic_write_bytes(
+            args.json, (json.dumps(payload, indent=2, allow_nan=False) + "\n").encode()
+        )
     return 0
 
 
@@ -243,16 +351,52 @@ def add_eval_parser(sub: argparse._SubParsersAction) -> None:
         help="PSNR / SSIM / EPE like the paper's Table 1",
         description="Score models against the identity and oracle-static references.",
     )
-    p.add_argument("--data", required=True, help="val:DIR, gopro:DIR, cases:DIR or photos:DIR (auto-detected without prefix)")
-    p.add_argument("--model", action="append", help="'default', a folder or a Hub id; LABEL=NAME to name a row; repeatable")
-    p.add_argument("--protocol", choices=sorted(PROTOCOLS), default="paper", help="paper: all frames, best order; strict: given order; center: centre frame only")
-    p.add_argument("--border", type=int, default=0, help="pixels cropped from each side before scoring")
-    p.add_argument("--blur", choices=("srgb", "linear"), default="srgb", help="how blur is synthesised from sharp frames")
-    p.add_argument("--limit", type=int, default=None, help="score at most N samples")
+    p.add_argument(
+        "--data",
+        required=True,
+        help="val:DIR, gopro:DIR, cases:DIR or photos:DIR (auto-detected without prefix)",
+    )
+    p.add_argument(
+        "--model",
+        action="append",
+        help="'default', a folder or a Hub id; LABEL=NAME to name a row; repeatable",
+    )
+    p.add_argument(
+        "--protocol",
+        choices=sorted(PROTOCOLS),
+        default="paper",
+        help="paper: all frames, best order; strict: given order; center: centre frame only",
+    )
+    p.add_argument(
+        "--border", type=int, default=0, help="pixels cropped from each side before scoring"
+    )
+    p.add_argument(
+        "--blur",
+        choices=("srgb", "linear"),
+        default="srgb",
+        help="how blur is synthesised from sharp frames",
+    )
+    p.add_argument(
+        "--limit",
+        type=int,
+        default=None,
+        help="score at most N samples (photos: render N, default 64)",
+    )
+    p.add_argument(
+        "--subset",
+        choices=SUBSETS,
+        default=None,
+        help="val: data only: score only the synthetic or the real part",
+    )
     p.add_argument("--no-epe", action="store_true", help="skip the flow EPE (no OpenCV needed)")
     p.add_argument("--save-frames", help="write the predicted frames here for inspection")
-    p.add_argument("--json", default="blurvid_eval.json", help="where to write the JSON results ('' to skip)")
-    p.add_argument("--device")
+    p.add_argument(
+        "--json", default="blurvid_eval.json", help="where to write the JSON results ('' to skip)"
+    )
+    p.add_argument(
+        "--device",
+        help="where the models run and the rows are scored: cpu (default), cuda, cuda:1 ...",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--size", type=int, default=256, help="crop size for photos: synthetic sets")
     p.add_argument("-q", "--quiet", action="store_true")

@@ -81,7 +81,9 @@ def warp(image: torch.Tensor, flow: torch.Tensor, padding_mode: str = "border") 
     gx = 2.0 * coords[:, 0] / max(w - 1, 1) - 1.0
     gy = 2.0 * coords[:, 1] / max(h - 1, 1) - 1.0
     grid = torch.stack((gx, gy), dim=-1)
-    return F.grid_sample(image, grid, mode="bilinear", padding_mode=padding_mode, align_corners=True)
+    return F.grid_sample(
+        image, grid, mode="bilinear", padding_mode=padding_mode, align_corners=True
+    )
 
 
 def _to_gray_u8(x: torch.Tensor) -> np.ndarray:
@@ -159,7 +161,9 @@ def get_flow_estimator(flow: FlowLike = "dis") -> FlowEstimator:
     if isinstance(flow, str):
         if flow.startswith("dis-"):
             return DISFlow(flow[4:])
-        raise ConfigError(f"unknown flow estimator {flow!r}: use 'dis', 'dis-fast', 'dis-ultrafast' or a callable")
+        raise ConfigError(
+            f"unknown flow estimator {flow!r}: use 'dis', 'dis-fast', 'dis-ultrafast' or a callable"
+        )
     if isinstance(flow, torch.nn.Module):
         return ModuleFlow(flow, name=type(flow).__name__)
     if callable(flow):

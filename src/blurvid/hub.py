@@ -162,7 +162,11 @@ def _read_folder(folder: Path) -> Generator:
     weights = folder / WEIGHTS_NAME
     config = folder / CONFIG_NAME
     if not weights.is_file():
-        pickles = sorted(p.name for p in folder.iterdir() if p.suffix in PICKLE_SUFFIXES) if folder.is_dir() else []
+        pickles = (
+            sorted(p.name for p in folder.iterdir() if p.suffix in PICKLE_SUFFIXES)
+            if folder.is_dir()
+            else []
+        )
         if pickles:
             _refuse_pickle(folder / pickles[0])
         raise WeightsNotFoundError(
@@ -191,9 +195,21 @@ def _finish(model: Generator, device: str | torch.device | None, **metadata: str
             f"the weights from {model.metadata.get('source')} are an UNTRAINED PLACEHOLDER: the "
             f"frames will not be meaningful. Train with `blurvid train` or load trained weights.",
             PlaceholderWeightsWarning,
-            stacklevel=3,
+            stacklevel=_user_stacklevel(),
         )
     return model
+
+
+def _user_stacklevel() -> int:
+    """``stacklevel`` that points a warning at the first caller outside blurvid (so it is
+    shown once per user call site, not once per blurvid line)."""
+    import sys
+
+    frame, level = sys._getframe(1), 1
+    pkg = str(Path(__file__).resolve().parent)
+    while frame is not None and str(Path(frame.f_code.co_filename).resolve()).startswith(pkg):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def default_weights_dir() -> Path:
@@ -250,7 +266,12 @@ def _is_network_error(exc: BaseException) -> bool:
     """A transport-level failure (refused, reset, timeout, DNS) of any HTTP client the
     installed huggingface_hub uses (httpx in new versions, requests in old ones)."""
     root = type(exc).__module__.split(".")[0]
-    return isinstance(exc, (ConnectionError, TimeoutError)) or root in ("httpx", "httpx2", "requests", "urllib3")
+    return isinstance(exc, (ConnectionError, TimeoutError)) or root in (
+        "httpx",
+        "httpx2",
+        "requests",
+        "urllib3",
+    )
 
 
 def _http_status(exc: BaseException) -> int | None:
@@ -305,7 +326,9 @@ def _load_from_hub(repo_id: str, *, device, **kwargs: Any) -> Generator:
     )
 
     offline = kwargs.get("local_files_only") or huggingface_hub.constants.HF_HUB_OFFLINE
-    unreachable = None if offline else _probe_hub(repo_id, kwargs.get("revision"), kwargs.get("token"))
+    unreachable = (
+        None if offline else _probe_hub(repo_id, kwargs.get("revision"), kwargs.get("token"))
+    )
     if unreachable is not None:
         # hf_hub_download would retry for ~25 s before falling back on its cache: go to the
         # cache at once (same result when the files are cached, a fast error when not)
@@ -319,7 +342,9 @@ def _load_from_hub(repo_id: str, *, device, **kwargs: Any) -> Generator:
     for filename in (CONFIG_NAME, WEIGHTS_NAME):
         try:
             files[filename] = Path(
-                hf_hub_download(repo_id, filename, library_name="blurvid", library_version=__version__, **kwargs)
+                hf_hub_download(
+                    repo_id, filename, library_name="blurvid", library_version=__version__, **kwargs
+                )
             )
         except (LocalEntryNotFoundError, OfflineModeIsEnabled) as exc:
             if offline:
@@ -345,7 +370,9 @@ def _load_from_hub(repo_id: str, *, device, **kwargs: Any) -> Generator:
                 f"Hub repo {repo_id!r} does not exist or is private (pass token= for private repos)"
             ) from exc
         except RevisionNotFoundError as exc:
-            raise HubError(f"revision {kwargs.get('revision')!r} not found in Hub repo {repo_id!r}") from exc
+            raise HubError(
+                f"revision {kwargs.get('revision')!r} not found in Hub repo {repo_id!r}"
+            ) from exc
         except EntryNotFoundError as exc:
             raise HubError(
                 f"Hub repo {repo_id!r} has no {filename}: blurvid needs {CONFIG_NAME} + {WEIGHTS_NAME} "

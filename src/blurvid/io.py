@@ -47,7 +47,9 @@ def _pil_to_float_array(img: Image.Image, what: str) -> np.ndarray:
     """A decoded PIL image of any mode -> ``(H, W, 3)`` float32 in [0, 1]."""
     if getattr(img, "n_frames", 1) > 1:
         warnings.warn(
-            f"{what} has {img.n_frames} frames (animated); using the first one", UserWarning, stacklevel=4
+            f"{what} has {img.n_frames} frames (animated); using the first one",
+            UserWarning,
+            stacklevel=4,
         )
         img.seek(0)
     img = ImageOps.exif_transpose(img)
@@ -91,7 +93,9 @@ def read_image(path: str | os.PathLike) -> torch.Tensor:
     if not path.exists():
         raise InvalidImageError(f"{path}: no such file")
     if path.is_dir():
-        raise InvalidImageError(f"{path} is a directory; pass an image file (the CLI accepts folders)")
+        raise InvalidImageError(
+            f"{path} is a directory; pass an image file (the CLI accepts folders)"
+        )
     if path.stat().st_size == 0:
         raise InvalidImageError(f"{path} is an empty file")
     try:
@@ -155,10 +159,18 @@ def _numpy_to_tensor(arr: np.ndarray) -> tuple[torch.Tensor, Any]:
     if arr.ndim == 2:
         arr = arr[..., None]
     if arr.ndim != 3:
-        raise InvalidImageError(f"numpy image must be (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), got {arr.shape}")
+        raise InvalidImageError(
+            f"numpy image must be (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), got {arr.shape}"
+        )
     if arr.shape[-1] not in (1, 3, 4):
-        hint = " (it looks channels-first: use np.moveaxis(a, 0, -1))" if arr.shape[0] in (1, 3, 4) else ""
-        raise InvalidImageError(f"numpy image must be channels-last (H, W, 3), got shape {arr.shape}{hint}")
+        hint = (
+            " (it looks channels-first: use np.moveaxis(a, 0, -1))"
+            if arr.shape[0] in (1, 3, 4)
+            else ""
+        )
+        raise InvalidImageError(
+            f"numpy image must be channels-last (H, W, 3), got shape {arr.shape}{hint}"
+        )
     check_size(int(arr.shape[0]), int(arr.shape[1]), "numpy image")  # before any conversion
     dtype = arr.dtype
     if dtype == np.uint8:
@@ -175,7 +187,9 @@ def _numpy_to_tensor(arr: np.ndarray) -> tuple[torch.Tensor, Any]:
                 f"(divide 8-bit data by 255)"
             )
     else:
-        raise InvalidImageError(f"numpy image dtype {dtype} is not supported: use uint8, uint16 or float in [0, 1]")
+        raise InvalidImageError(
+            f"numpy image dtype {dtype} is not supported: use uint8, uint16 or float in [0, 1]"
+        )
     if x.shape[-1] == 1:
         x = np.repeat(x, 3, axis=2)
     x = x[..., :3]
@@ -188,7 +202,9 @@ def to_batch(image: ImageInput) -> tuple[torch.Tensor, Callable[[torch.Tensor], 
     ``(N, H, W, 3)`` of the input dtype, or a tensor ``(..., N, 3, H, W)``)."""
     if isinstance(image, torch.Tensor):
         x = check_image_tensor(image)
-        restore = _Restore("tensor", batched=image.ndim == 4, dtype=image.dtype, device=image.device)
+        restore = _Restore(
+            "tensor", batched=image.ndim == 4, dtype=image.dtype, device=image.device
+        )
         return x.float().contiguous(), restore
     if isinstance(image, np.ndarray):
         x, dtype = _numpy_to_tensor(image)
@@ -202,7 +218,9 @@ def to_batch(image: ImageInput) -> tuple[torch.Tensor, Callable[[torch.Tensor], 
             raise
         except (OSError, SyntaxError, ValueError) as exc:  # closed, truncated, undecodable
             raise InvalidImageError(f"PIL image cannot be decoded ({exc})") from exc
-        return torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1).unsqueeze(0), _Restore("pil")
+        return torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1).unsqueeze(0), _Restore(
+            "pil"
+        )
     if isinstance(image, (str, os.PathLike)):
         return read_image(image).unsqueeze(0), _Restore("pil")
     raise InvalidImageError(
@@ -213,7 +231,9 @@ def to_batch(image: ImageInput) -> tuple[torch.Tensor, Callable[[torch.Tensor], 
 # ----------------------------------------------------------------------------- writing
 def frames_to_pil(frames: torch.Tensor) -> list[Image.Image]:
     """``(N, 3, H, W)`` float in [0, 1] -> list of RGB PIL images."""
-    arr = (frames.detach().float().clamp(0, 1).cpu().permute(0, 2, 3, 1).numpy() * 255.0 + 0.5).astype(np.uint8)
+    arr = (
+        frames.detach().float().clamp(0, 1).cpu().permute(0, 2, 3, 1).numpy() * 255.0 + 0.5
+    ).astype(np.uint8)
     return [Image.fromarray(a, "RGB") for a in arr]
 
 
@@ -240,7 +260,9 @@ def atomic_output(path: str | os.PathLike, overwrite: bool = False) -> Iterator[
     if path.exists() and not overwrite:
         raise OutputExistsError(f"{path} exists already; pass overwrite=True (CLI: --overwrite)")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent
+    )
     os.close(fd)
     try:
         yield Path(tmp)
@@ -292,7 +314,9 @@ def save_gif(
     duration = max(20, int(round(1000.0 / _check_fps(fps))))
     images = _loop(_as_pil_list(frames), boomerang)
     with atomic_output(path, overwrite) as tmp:
-        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=duration, loop=0)
+        images[0].save(
+            tmp, format="GIF", save_all=True, append_images=images[1:], duration=duration, loop=0
+        )
     return Path(path)
 
 

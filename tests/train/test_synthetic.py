@@ -33,6 +33,7 @@ def _one_thread():
     yield
     torch.set_num_threads(previous)
 
+
 STATIC = dict(path_length=(0.0, 0.0), rotation_deg=0.0, zoom=0.0, sprites=(0, 0), noise_sigma=0.0)
 
 
@@ -72,7 +73,9 @@ def test_same_generator_seed_same_sample_and_different_seed_differs(photo):
 
 
 def test_blurry_is_linear_light_mean_of_all_subframes(photo):
-    cfg = ShakeConfig(size=48, noise_sigma=0.0, sprites=(1, 2), path_length=(20.0, 24.0), linear_light=True)
+    cfg = ShakeConfig(
+        size=48, noise_sigma=0.0, sprites=(1, 2), path_length=(20.0, 24.0), linear_light=True
+    )
     out = render_shake(photo, cfg, item_generator(1, 1), debug=True)
     sub = out["subframes"]
     assert sub.shape == (56, 3, 48, 48)
@@ -125,7 +128,9 @@ def _best_shift(a: torch.Tensor, b: torch.Tensor, r: int = 20) -> tuple[int, int
             ya, yb = max(0, -dy), max(0, dy)
             xa, xb = max(0, -dx), max(0, dx)
             hh, ww = h - abs(dy), w - abs(dx)
-            err = float((b[:, yb : yb + hh, xb : xb + ww] - a[:, ya : ya + hh, xa : xa + ww]).abs().mean())
+            err = float(
+                (b[:, yb : yb + hh, xb : xb + ww] - a[:, ya : ya + hh, xa : xa + ww]).abs().mean()
+            )
             if err < best:
                 best, arg = err, (dx, dy)
     return arg
@@ -134,8 +139,14 @@ def _best_shift(a: torch.Tensor, b: torch.Tensor, r: int = 20) -> tuple[int, int
 @pytest.mark.parametrize("angle,expected", [(0.0, (14, 0)), (90.0, (0, 14)), (180.0, (-14, 0))])
 def test_pure_translation_moves_content_in_the_expected_direction(photo, angle, expected):
     # straight path of 16 px at constant speed: frame 1 (t=1/14) -> frame 7 (t=13/14) = 13.7 px
-    cfg = ShakeConfig(size=64, curvature=0.0, speed_variation=0.0, angle_deg=angle, photo_scale=(1.0, 1.0),
-                      **{**STATIC, "path_length": (16.0, 16.0)})
+    cfg = ShakeConfig(
+        size=64,
+        curvature=0.0,
+        speed_variation=0.0,
+        angle_deg=angle,
+        photo_scale=(1.0, 1.0),
+        **{**STATIC, "path_length": (16.0, 16.0)},
+    )
     out = render_shake(photo, cfg, item_generator(8, 0), debug=True)
     dx, dy = _best_shift(out["frames"][0], out["frames"][6])
     assert abs(dx - expected[0]) <= 1 and abs(dy - expected[1]) <= 1
@@ -159,12 +170,20 @@ def test_noise_only_on_blurry(photo):
     clean_b = linear_to_srgb(srgb_to_linear(noisy["subframes"]).mean(0))
     assert float(noisy["noise_sigma"]) > 0
     resid = (noisy["blurry"] - clean_b)[:, 4:-4, 4:-4]
-    assert abs(float(resid.std()) - float(noisy["noise_sigma"])) < 0.3 * float(noisy["noise_sigma"]) + 1e-3
+    assert (
+        abs(float(resid.std()) - float(noisy["noise_sigma"]))
+        < 0.3 * float(noisy["noise_sigma"]) + 1e-3
+    )
 
 
 def test_pyramid_and_small_photos():
     pyr = build_pyramid(texture(200, 300))
-    assert [tuple(p.shape) for p in pyr] == [(3, 200, 300), (3, 141, 212), (3, 100, 150), (3, 71, 106)]
+    assert [tuple(p.shape) for p in pyr] == [
+        (3, 200, 300),
+        (3, 141, 212),
+        (3, 100, 150),
+        (3, 71, 106),
+    ]
     assert all(p.dtype == torch.uint8 for p in pyr)
     out = render_shake(pyr, ShakeConfig(size=64), item_generator(11, 0))
     assert out["frames"].shape == (7, 3, 64, 64)
@@ -193,7 +212,9 @@ def test_render_batch_equals_render_item(photo):
     batch = render_batch(photos, cfg, seed=21, n=3, start=2)
     assert batch["blurry"].shape == (3, 3, 48, 48) and batch["frames"].shape == (3, 7, 3, 48, 48)
     one = render_item(photos, cfg, 21, 3)
-    assert torch.equal(batch["blurry"][1], one["blurry"]) and torch.equal(batch["frames"][1], one["frames"])
+    assert torch.equal(batch["blurry"][1], one["blurry"]) and torch.equal(
+        batch["frames"][1], one["frames"]
+    )
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
@@ -233,7 +254,9 @@ def test_real_photo_renders_and_blurs():
     out = render_shake(pyr, cfg, item_generator(0, 0))
 
     def grad(x):
-        return float((x[..., 1:, :] - x[..., :-1, :]).abs().mean() + (x[..., 1:] - x[..., :-1]).abs().mean())
+        return float(
+            (x[..., 1:, :] - x[..., :-1, :]).abs().mean() + (x[..., 1:] - x[..., :-1]).abs().mean()
+        )
 
     # the blurry image is smoother than each of its sharp frames
     assert grad(out["blurry"]) < 0.9 * min(grad(f) for f in out["frames"])

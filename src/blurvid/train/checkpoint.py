@@ -5,7 +5,7 @@ the RNG states and the training config. Tensors go into the safetensors body; ev
 else (step, optimiser hyper-parameters, numpy/python RNG states, the config) into its
 JSON metadata. The file is written to a temporary name and moved into place with
 ``os.replace``, so a crash or a full disk during a write leaves the previous checkpoint
-intact.
+intact; temporary files left by killed writes are removed by the next successful save.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import json
 import os
 import random
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -40,7 +40,9 @@ def _flatten_optimizer(prefix: str, opt: torch.optim.Optimizer, tensors: dict, m
     meta[prefix] = {"param_groups": sd["param_groups"], "scalars": scalars}
 
 
-def _unflatten_optimizer(prefix: str, opt: torch.optim.Optimizer, tensors: dict, meta: dict) -> None:
+def _unflatten_optimizer(
+    prefix: str, opt: torch.optim.Optimizer, tensors: dict, meta: dict
+) -> None:
     state: dict[int, dict[str, Any]] = {}
     for key, value in tensors.items():
         if key.startswith(prefix + "."):
@@ -60,7 +62,13 @@ def capture_rng() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     np_state = np.random.get_state()
     py_state = random.getstate()
     meta = {
-        "numpy": [np_state[0], np_state[1].tolist(), int(np_state[2]), int(np_state[3]), float(np_state[4])],
+        "numpy": [
+            np_state[0],
+            np_state[1].tolist(),
+            int(np_state[2]),
+            int(np_state[3]),
+            float(np_state[4]),
+        ],
         "python": [py_state[0], list(py_state[1]), py_state[2]],
     }
     return tensors, meta
@@ -68,7 +76,9 @@ def capture_rng() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
 
 def restore_rng(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
     torch.set_rng_state(tensors["rng.torch"])
-    cuda = sorted((k for k in tensors if k.startswith("rng.cuda.")), key=lambda k: int(k.rsplit(".", 1)[1]))
+    cuda = sorted(
+        (k for k in tensors if k.startswith("rng.cuda.")), key=lambda k: int(k.rsplit(".", 1)[1])
+    )
     if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
         torch.cuda.set_rng_state_all([tensors[k] for k in cuda])
     n = meta["numpy"]
@@ -81,16 +91,21 @@ def save_checkpoint(
     path: os.PathLike,
     *,
     step: int,
-    modules: dict[str, Optional[torch.nn.Module]],
-    optimizers: dict[str, Optional[torch.optim.Optimizer]],
+    modules: dict[str, torch.nn.Module | None],
+    optimizers: dict[str, torch.optim.Optimizer | None],
     config: dict[str, Any],
-    extra: Optional[dict[str, Any]] = None,
+    extra: dict[str, Any] | None = None,
 ) -> None:
     """Write a checkpoint atomically (temporary file + ``os.replace``)."""
     from safetensors.torch import save
 
     tensors: dict[str, torch.Tensor] = {}
-    meta: dict[str, Any] = {"format": FORMAT, "blurvid_version": __version__, "step": step, "config": config}
+    meta: dict[str, Any] = {
+        "format": FORMAT,
+        "blurvid_version": __version__,
+        "step": step,
+        "config": config,
+    }
     for name, module in modules.items():
         if module is None:
             continue
@@ -103,7 +118,12 @@ def save_checkpoint(
     tensors.update(rng_t)
     meta["rng"] = rng_m
     meta["extra"] = extra or {}
+    path = Path(path)
     atomic_write_bytes(path, save(tensors, metadata={"trainer": json.dumps(meta)}))
+    # temporary files of writes that were killed (SIGKILL, power loss) cannot clean up
+    # after themselves: remove them once a newer checkpoint is safely in place
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        stale.unlink(missing_ok=True)
 
 
 def load_checkpoint(path: os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -112,13 +132,17 @@ def load_checkpoint(path: os.PathLike) -> tuple[dict[str, torch.Tensor], dict[st
 
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"no checkpoint at {path}: nothing to resume (drop --resume to start fresh)")
+        raise DataError(
+            f"no checkpoint at {path}: nothing to resume (drop --resume to start fresh)"
+        )
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             meta = json.loads((f.metadata() or {})["trainer"])
             tensors = {k: f.get_tensor(k) for k in f.keys()}
     except Exception as exc:
-        raise WeightsError(f"checkpoint {path} is corrupt or not a blurvid checkpoint ({exc})") from exc
+        raise WeightsError(
+            f"checkpoint {path} is corrupt or not a blurvid checkpoint ({exc})"
+        ) from exc
     if meta.get("format") != FORMAT:
         raise WeightsError(f"{path} is not a {FORMAT} file")
     return tensors, meta

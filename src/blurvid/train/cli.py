@@ -34,7 +34,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         overrides["generator"] = GeneratorConfig(width=args.width)
     cfg = cfg.replace(**overrides)
     if not cfg.data:
-        raise ConfigError("no training data: pass --data (photos:DIR, frames:DIR, video:FILE, gopro:DIR, bank:FILE)")
+        raise ConfigError(
+            "no training data: pass --data (photos:DIR, frames:DIR, video:FILE, gopro:DIR, bank:FILE)"
+        )
     stages = STAGES if args.stage == "all" else (args.stage,)
     val = None
     if args.val:
@@ -42,7 +44,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
         val = validation_set(args.val, size=min(cfg.crop, 128))
     try:
-        train(cfg, args.out, stages=stages, resume=args.resume, val_data=val, progress=not args.quiet)
+        train(
+            cfg, args.out, stages=stages, resume=args.resume, val_data=val, progress=not args.quiet
+        )
     except KeyboardInterrupt:
         return 130
     last = Path(args.out) / stages[-1] / "model"
@@ -56,11 +60,27 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
         help="train or fine-tune G (BaseGAN -> GramGAN -> HeptaGAN)",
         description="Train G through the paper's three stages; resumable with --resume.",
     )
-    p.add_argument("--stage", choices=(*STAGES, "all"), default="base", help="stage to run, or all three in order")
-    p.add_argument("--data", action="append", help="data source, repeatable: photos:DIR, frames:DIR, video:FILE, gopro:DIR, bank:FILE")
+    p.add_argument(
+        "--stage",
+        choices=(*STAGES, "all"),
+        default="base",
+        help="stage to run, or all three in order",
+    )
+    p.add_argument(
+        "--data",
+        action="append",
+        help="data source, repeatable: photos:DIR, frames:DIR, video:FILE, gopro:DIR, bank:FILE",
+    )
     p.add_argument("--out", required=True, help="run folder (checkpoints, logs, model/ export)")
-    p.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
-    p.add_argument("--recipe", choices=("paper", "fast"), default="paper", help="hyper-parameter preset (default: the paper's)")
+    p.add_argument(
+        "--resume", action="store_true", help="continue from the run folder's checkpoint"
+    )
+    p.add_argument(
+        "--recipe",
+        choices=("paper", "fast"),
+        default="paper",
+        help="hyper-parameter preset (default: the paper's)",
+    )
     p.add_argument("--config", help="a train_config.json to start from")
     p.add_argument("--steps", type=int)
     p.add_argument("--batch-size", dest="batch_size", type=int)
@@ -72,13 +92,20 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device")
     p.add_argument("--width", type=int, help="G's base width (new models only)")
     p.add_argument("--init", help="start from this model folder")
-    p.add_argument("--bank-size", dest="bank_size", type=int, help="pre-render this many samples (fast CPU training)")
+    p.add_argument(
+        "--bank-size",
+        dest="bank_size",
+        type=int,
+        help="pre-render this many samples (fast CPU training)",
+    )
     p.add_argument("--val", help="shared data folder to build the fixed validation set from")
     p.add_argument("--val-every", dest="val_every", type=int)
     p.add_argument("--ckpt-every", dest="ckpt_every", type=int)
     p.add_argument("--sample-every", dest="sample_every", type=int)
     p.add_argument("--log-every", dest="log_every", type=int)
-    p.add_argument("--vgg19-weights", dest="vgg19_weights", help="local VGG19 safetensors (see convert-vgg19)")
+    p.add_argument(
+        "--vgg19-weights", dest="vgg19_weights", help="local VGG19 safetensors (see convert-vgg19)"
+    )
     p.add_argument("--flow", help="flow estimator for Eq. 4: dis, dis-fast, dis-ultrafast")
     p.add_argument("--gram-mode", dest="gram_mode", choices=("prediction", "ground_truth"))
     p.add_argument("--hepta-source", dest="hepta_source", choices=("prediction", "ground_truth"))

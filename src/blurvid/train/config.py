@@ -12,7 +12,7 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any
 
 from ..errors import ConfigError
 from ..model import GeneratorConfig
@@ -43,7 +43,9 @@ class TrainConfig:
         frames_weight: extra best-order MSE over all 7 frames (0 in the paper recipe; the
             calibration notes found it the fastest signal on small compute).
         reblur_weight: L1 between the linear-light mean of the predicted frames and the
-            linear-light blurry input (0 in the paper).
+            linear-light blurry input (0 in the paper). Trained only for a G without a
+            built-in blur model (``GeneratorConfig(reblur="none")``); with ``"srgb"`` or
+            ``"linear"`` it is logged, not optimised (it would be 0, or only penalise motion).
         ramp_start, ramp_end: curriculum, as fractions of ``steps``: the difference, flow and
             adversarial terms are 0 before ``ramp_start`` and reach full weight at
             ``ramp_end`` (both 0 = the paper's constant weights).
@@ -101,9 +103,9 @@ class TrainConfig:
     gram_layer: str = "relu3_1"
     hepta_source: str = "ground_truth"
     flow: str = "dis"
-    vgg19_weights: Optional[str] = None
+    vgg19_weights: str | None = None
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
-    init: Optional[str] = None
+    init: str | None = None
     data: tuple[str, ...] = ()
     bank_size: int = 0
     val_every: int = 1000
@@ -112,7 +114,7 @@ class TrainConfig:
     sample_every: int = 1000
     num_workers: int = 0
     seed: int = 0
-    device: Optional[str] = None
+    device: str | None = None
     amp: bool = True
     channels_last: bool = True
     compile: bool = False
@@ -133,11 +135,17 @@ class TrainConfig:
         if not 0 <= self.ramp_start <= self.ramp_end <= 1:
             raise ConfigError("need 0 <= ramp_start <= ramp_end <= 1")
         if self.gram_mode not in ("prediction", "ground_truth"):
-            raise ConfigError(f"gram_mode must be 'prediction' or 'ground_truth', got {self.gram_mode!r}")
+            raise ConfigError(
+                f"gram_mode must be 'prediction' or 'ground_truth', got {self.gram_mode!r}"
+            )
         if self.hepta_source not in ("prediction", "ground_truth"):
-            raise ConfigError(f"hepta_source must be 'prediction' or 'ground_truth', got {self.hepta_source!r}")
+            raise ConfigError(
+                f"hepta_source must be 'prediction' or 'ground_truth', got {self.hepta_source!r}"
+            )
         if self.lr <= 0 or self.lr_min < 0 or self.lr_min > self.lr:
-            raise ConfigError(f"need 0 <= lr_min <= lr and lr > 0, got lr={self.lr}, lr_min={self.lr_min}")
+            raise ConfigError(
+                f"need 0 <= lr_min <= lr and lr > 0, got lr={self.lr}, lr_min={self.lr_min}"
+            )
 
     # -- presets ---------------------------------------------------------------------
     @classmethod
@@ -181,7 +189,7 @@ class TrainConfig:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
     @classmethod
-    def from_json(cls, path: Union[str, Path]) -> TrainConfig:
+    def from_json(cls, path: str | Path) -> TrainConfig:
         try:
             return cls.from_dict(json.loads(Path(path).read_text()))
         except (OSError, json.JSONDecodeError) as exc:

@@ -148,7 +148,9 @@ def resolve_data_root(data_root: PathLike | None = None) -> Path:
     Raises:
         DataError: The folder does not exist.
     """
-    root = Path(data_root if data_root is not None else os.environ.get("BLURVID_DATA", DEFAULT_DATA_ROOT))
+    root = Path(
+        data_root if data_root is not None else os.environ.get("BLURVID_DATA", DEFAULT_DATA_ROOT)
+    )
     if not root.is_dir():
         raise DataError(
             f"data folder {root} not found (resolved from {Path.cwd()}); pass data_root= or set "
@@ -187,8 +189,13 @@ def _resize(x: torch.Tensor, scale: float) -> torch.Tensor:
     h, w = x.shape[-2:]
     nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
     lead = x.shape[:-3]
-    y = F.interpolate(x.reshape(-1, *x.shape[-3:]), size=(nh, nw), mode="bilinear",
-                      antialias=scale < 1.0, align_corners=False)
+    y = F.interpolate(
+        x.reshape(-1, *x.shape[-3:]),
+        size=(nh, nw),
+        mode="bilinear",
+        antialias=scale < 1.0,
+        align_corners=False,
+    )
     return y.reshape(*lead, x.shape[-3], nh, nw).clamp_(0.0, 1.0)
 
 
@@ -204,8 +211,10 @@ def _rand(gen: torch.Generator, lo: float = 0.0, hi: float = 1.0) -> float:
 def _check_sample(sample: Sample) -> None:
     b, f = sample["blurry"], sample["frames"]
     if b.ndim != 3 or f.ndim != 4 or b.shape != f.shape[1:]:
-        raise DataError(f"sample must hold blurry (3, h, w) and frames (F, 3, h, w), got "
-                        f"{tuple(b.shape)} and {tuple(f.shape)}")
+        raise DataError(
+            f"sample must hold blurry (3, h, w) and frames (F, 3, h, w), got "
+            f"{tuple(b.shape)} and {tuple(f.shape)}"
+        )
 
 
 def _to_gamma(x: torch.Tensor, gamma_linear: bool | float) -> torch.Tensor:
@@ -249,7 +258,9 @@ def blur_from_frames(
         ``(blurry (3, h, w), targets (num_frames, 3, h, w))`` float32 in [0, 1].
     """
     if frames.ndim != 4 or frames.shape[0] != num_frames * group:
-        raise DataError(f"expected {num_frames * group} frames (3, h, w), got {tuple(frames.shape)}")
+        raise DataError(
+            f"expected {num_frames * group} frames (3, h, w), got {tuple(frames.shape)}"
+        )
     if target not in ("center", "mean"):
         raise ConfigError(f"target must be 'center' or 'mean', got {target!r}")
     x = _to_gamma(frames.float(), gamma_linear)
@@ -270,8 +281,10 @@ def random_crop(sample: Sample, size: int | tuple[int, int], gen: torch.Generato
     ch, cw = (size, size) if isinstance(size, int) else size
     h, w = sample["blurry"].shape[-2:]
     if ch > h or cw > w:
-        raise DataError(f"crop {ch}x{cw} is larger than the {h}x{w} sample; use a smaller crop or "
-                        f"larger images (spatial_scale, ShakeConfig.size)")
+        raise DataError(
+            f"crop {ch}x{cw} is larger than the {h}x{w} sample; use a smaller crop or "
+            f"larger images (spatial_scale, ShakeConfig.size)"
+        )
     y0, x0 = _randint(gen, 0, h - ch), _randint(gen, 0, w - cw)
     out = dict(sample)
     out["blurry"] = sample["blurry"][..., y0 : y0 + ch, x0 : x0 + cw]
@@ -344,7 +357,9 @@ class Augment:
         if self.time_reverse and _rand(gen) < 0.5:
             f = f.flip(0)
         if self.color_jitter > 0:
-            gains = torch.exp((torch.rand(3, generator=gen) * 2 - 1) * self.color_jitter)[:, None, None]
+            gains = torch.exp((torch.rand(3, generator=gen) * 2 - 1) * self.color_jitter)[
+                :, None, None
+            ]
             b, f = (b * gains).clamp(0.0, 1.0), (f * gains).clamp(0.0, 1.0)
         if self.noise_sigma > 0:
             sigma = _rand(gen, 0.0, self.noise_sigma)
@@ -507,8 +522,10 @@ class _TensorSequence(_Sequence):
         return _dequantize(x)
 
     def diffs(self) -> torch.Tensor:
-        d = [(self.frames[i + 1].float() - self.frames[i].float()).abs().mean() / 255.0
-             for i in range(self.n - 1)]
+        d = [
+            (self.frames[i + 1].float() - self.frames[i].float()).abs().mean() / 255.0
+            for i in range(self.n - 1)
+        ]
         return torch.stack(d) if d else torch.zeros(0)
 
 
@@ -589,15 +606,18 @@ class _WindowDataset(_SeededDataset):
             raise DataError(
                 f"{what}: no window of {num_frames}x{group} frames (span {self.span} with "
                 f"temporal_stride {temporal_stride}) fits; the longest sequence has {longest} "
-                f"usable frames" + (" (windows with scene cuts were rejected)" if cuts is not None else "")
+                f"usable frames"
+                + (" (windows with scene cuts were rejected)" if cuts is not None else "")
             )
         if crop is not None:
             ch, cw = (crop, crop) if isinstance(crop, int) else crop
             for seq in sequences:
                 h, w = seq.size()
                 if ch > h or cw > w:
-                    raise DataError(f"{what}: crop {ch}x{cw} is larger than the {h}x{w} frames of "
-                                    f"{seq.name}; lower crop or raise spatial_scale")
+                    raise DataError(
+                        f"{what}: crop {ch}x{cw} is larger than the {h}x{w} frames of "
+                        f"{seq.name}; lower crop or raise spatial_scale"
+                    )
 
     def __len__(self) -> int:
         return self.length if self.length is not None else len(self.windows)
@@ -621,7 +641,9 @@ class _WindowDataset(_SeededDataset):
             h, w = seq.size()
             box = (_randint(gen, 0, h - ch), _randint(gen, 0, w - cw), ch, cw)
         frames = seq.load(self.frame_indices(start), box)
-        blurry, targets = blur_from_frames(frames, self.num_frames, self.group, self.gamma_linear, self.target)
+        blurry, targets = blur_from_frames(
+            frames, self.num_frames, self.group, self.gamma_linear, self.target
+        )
         s = {"blurry": blurry.contiguous(), "frames": targets.contiguous()}
         if self.augment is not None:
             s = self.augment(s, self._generator(index, 1))
@@ -701,16 +723,30 @@ class GoproDataset(_WindowDataset):
                 if (d / "sharp").is_dir() or (d / "blur").is_dir():
                     raise DataError(
                         f"{what}: {d} has blur/ and sharp/ subfolders: that is GOPRO_Large, whose "
-                        f"sharp frames are not consecutive; use GOPRO_Large_all; {layout}")
+                        f"sharp frames are not consecutive; use GOPRO_Large_all; {layout}"
+                    )
                 continue
             sequences.append(_FileSequence(d.name, paths, spatial_scale))
         if not sequences:
-            raise DataError(f"{what}: no PNG frames in any sequence folder of {split_dir}; {layout}")
+            raise DataError(
+                f"{what}: no PNG frames in any sequence folder of {split_dir}; {layout}"
+            )
         span = frames_per_sample * group
         self.root, self.split = root, split
-        self._setup(sequences, frames_per_sample, group, temporal_stride,
-                    stride if stride is not None else (span - 1) * temporal_stride + 1,
-                    crop, gamma_linear, target, length, seed, augment, what)
+        self._setup(
+            sequences,
+            frames_per_sample,
+            group,
+            temporal_stride,
+            stride if stride is not None else (span - 1) * temporal_stride + 1,
+            crop,
+            gamma_linear,
+            target,
+            length,
+            seed,
+            augment,
+            what,
+        )
 
 
 class FrameFolderDataset(_WindowDataset):
@@ -768,17 +804,33 @@ class FrameFolderDataset(_WindowDataset):
             _seq_folders_check(f, "FrameFolderDataset")
             paths = list_images(f)
             if not paths:
-                raise DataError(f"FrameFolderDataset: no images ({', '.join(IMAGE_SUFFIXES)}) in {f}")
+                raise DataError(
+                    f"FrameFolderDataset: no images ({', '.join(IMAGE_SUFFIXES)}) in {f}"
+                )
             seq = _FileSequence(f.name, paths, spatial_scale)
             if cache:
                 seq = _TensorSequence(f.name, _quantize(seq.load(range(seq.n), None)))
             sequences.append(seq)
         self.folders = [Path(f) for f in folder_list]
-        self._setup(sequences, frames_per_sample, group, temporal_stride, stride, crop,
-                    gamma_linear, target, length, seed, augment, "FrameFolderDataset")
+        self._setup(
+            sequences,
+            frames_per_sample,
+            group,
+            temporal_stride,
+            stride,
+            crop,
+            gamma_linear,
+            target,
+            length,
+            seed,
+            augment,
+            "FrameFolderDataset",
+        )
 
 
-def _decode_video(path: Path, scale: float, max_frames: int | None, start_frame: int) -> torch.Tensor:
+def _decode_video(
+    path: Path, scale: float, max_frames: int | None, start_frame: int
+) -> torch.Tensor:
     av = require("av", "video", "reading videos")
     frames = []
     try:
@@ -793,8 +845,9 @@ def _decode_video(path: Path, scale: float, max_frames: int | None, start_frame:
                 if max_frames is not None and len(frames) >= max_frames:
                     break
                 w, h = max(1, round(frame.width * scale)), max(1, round(frame.height * scale))
-                rgb = frame.reformat(width=w, height=h, format="rgb24",
-                                     interpolation="AREA" if scale < 1 else None)
+                rgb = frame.reformat(
+                    width=w, height=h, format="rgb24", interpolation="AREA" if scale < 1 else None
+                )
                 frames.append(torch.from_numpy(rgb.to_ndarray().copy()).permute(2, 0, 1))
     except DataError:
         raise
@@ -874,8 +927,21 @@ class VideoDataset(_WindowDataset):
             cuts.append(d > cut_threshold if reject_cuts else torch.zeros_like(d, dtype=torch.bool))
         self.paths, self.cut_threshold = files, cut_threshold
         self.num_cuts = [int(c.sum()) for c in cuts]
-        self._setup(sequences, frames_per_sample, group, temporal_stride, stride, crop,
-                    gamma_linear, target, length, seed, augment, "VideoDataset", cuts=cuts)
+        self._setup(
+            sequences,
+            frames_per_sample,
+            group,
+            temporal_stride,
+            stride,
+            crop,
+            gamma_linear,
+            target,
+            length,
+            seed,
+            augment,
+            "VideoDataset",
+            cuts=cuts,
+        )
 
 
 # ----------------------------------------------------------------------------- mixing
@@ -891,7 +957,9 @@ class MixDataset(_SeededDataset):
         DataError: An empty source.
     """
 
-    def __init__(self, sources: Sequence[tuple[Dataset, float]], length: int, seed: int = 0) -> None:
+    def __init__(
+        self, sources: Sequence[tuple[Dataset, float]], length: int, seed: int = 0
+    ) -> None:
         if not sources:
             raise ConfigError("MixDataset needs at least one (dataset, weight) pair")
         w = torch.tensor([float(wt) for _, wt in sources], dtype=torch.float64)
@@ -975,15 +1043,23 @@ class SampleBank:
         metadata: ``dict[str, str]`` stored in the file.
     """
 
-    def __init__(self, blurry: torch.Tensor, frames: torch.Tensor, metadata: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, blurry: torch.Tensor, frames: torch.Tensor, metadata: dict[str, str] | None = None
+    ) -> None:
         if blurry.dtype != torch.uint8:
             blurry = _quantize(blurry)
         if frames.dtype != torch.uint8:
             frames = _quantize(frames)
-        if blurry.ndim != 4 or frames.ndim != 5 or blurry.shape[0] != frames.shape[0] \
-                or blurry.shape[1:] != frames.shape[2:]:
-            raise DataError(f"bank tensors must be blurry (N, 3, h, w) and frames (N, F, 3, h, w), "
-                            f"got {tuple(blurry.shape)} and {tuple(frames.shape)}")
+        if (
+            blurry.ndim != 4
+            or frames.ndim != 5
+            or blurry.shape[0] != frames.shape[0]
+            or blurry.shape[1:] != frames.shape[2:]
+        ):
+            raise DataError(
+                f"bank tensors must be blurry (N, 3, h, w) and frames (N, F, 3, h, w), "
+                f"got {tuple(blurry.shape)} and {tuple(frames.shape)}"
+            )
         self.blurry, self.frames = blurry, frames
         self.metadata = dict(metadata or {})
 
@@ -992,7 +1068,10 @@ class SampleBank:
 
     def __getitem__(self, index: int) -> Sample:
         """Sample ``index`` as float32 in [0, 1]."""
-        return {"blurry": _dequantize(self.blurry[index]), "frames": _dequantize(self.frames[index])}
+        return {
+            "blurry": _dequantize(self.blurry[index]),
+            "frames": _dequantize(self.frames[index]),
+        }
 
     @property
     def size(self) -> tuple[int, int]:
@@ -1020,13 +1099,17 @@ class SampleBank:
         return cls(tensors["blurry"], tensors["frames"], meta)
 
     @classmethod
-    def from_samples(cls, samples: Sequence[Sample], metadata: dict[str, str] | None = None) -> SampleBank:
+    def from_samples(
+        cls, samples: Sequence[Sample], metadata: dict[str, str] | None = None
+    ) -> SampleBank:
         """Quantise a list of samples into a bank (all of one size)."""
         try:
             b = torch.stack([_quantize(s["blurry"]) for s in samples])
             f = torch.stack([_quantize(s["frames"]) for s in samples])
         except RuntimeError as exc:
-            raise DataError(f"samples differ in size; crop them to one size before banking ({exc})") from exc
+            raise DataError(
+                f"samples differ in size; crop them to one size before banking ({exc})"
+            ) from exc
         return cls(b, f, metadata)
 
     @classmethod
@@ -1066,14 +1149,21 @@ class SampleBank:
         n = len(dataset) if n is None else int(n)
         if n <= 0 or n > len(dataset):
             raise DataError(f"cannot render {n} samples from a dataset of {len(dataset)}")
-        meta = {"format": _BANK_FORMAT, "n": str(n), "dataset": type(dataset).__name__,
-                "seed": str(getattr(dataset, "seed", "")), **(metadata or {})}
+        meta = {
+            "format": _BANK_FORMAT,
+            "n": str(n),
+            "dataset": type(dataset).__name__,
+            "seed": str(getattr(dataset, "seed", "")),
+            **(metadata or {}),
+        }
         fingerprint = f"{meta['dataset']}|{meta['seed']}|{len(dataset)}|{n}|{chunk_size}"
         final = Path(path) if path is not None else None
         if final is not None and final.exists() and resume:
             bank = cls.load(final)
             if len(bank) != n:
-                raise DataError(f"{final} holds {len(bank)} samples, not {n}; delete it or pass resume=False")
+                raise DataError(
+                    f"{final} holds {len(bank)} samples, not {n}; delete it or pass resume=False"
+                )
             return bank
         parts_dir = final.with_name(final.name + ".parts") if final is not None else None
         from tqdm.auto import tqdm
@@ -1098,7 +1188,9 @@ class SampleBank:
                 pb.save(part)
             chunks.append(pb)
         bar.close()
-        bank = cls(torch.cat([b.blurry for b in chunks]), torch.cat([b.frames for b in chunks]), meta)
+        bank = cls(
+            torch.cat([b.blurry for b in chunks]), torch.cat([b.frames for b in chunks]), meta
+        )
         if final is not None:
             bank.save(final)
             for c in range(len(chunks)):
@@ -1117,8 +1209,13 @@ def _iterate(dataset: Dataset, indices: range, num_workers: int):
         return
     from torch.utils.data import Subset
 
-    loader = DataLoader(Subset(dataset, list(indices)), batch_size=None, shuffle=False,
-                        num_workers=num_workers, worker_init_fn=_worker_init)
+    loader = DataLoader(
+        Subset(dataset, list(indices)),
+        batch_size=None,
+        shuffle=False,
+        num_workers=num_workers,
+        worker_init_fn=_worker_init,
+    )
     yield from loader
 
 
@@ -1148,15 +1245,25 @@ class BankDataset(_SeededDataset):
         self.bank = bank if isinstance(bank, SampleBank) else SampleBank.load(bank)
         if len(self.bank) == 0:
             raise DataError("BankDataset: the bank is empty")
-        aug = augment if augment is not None else Augment(hflip=True, vflip=True, rot90=True, time_reverse=True)
+        aug = (
+            augment
+            if augment is not None
+            else Augment(hflip=True, vflip=True, rot90=True, time_reverse=True)
+        )
         self.augment = replace(aug, crop=crop) if crop is not None else aug
         self.length = int(length) if length is not None else len(self.bank)
         self.seed = int(seed)
         if self.augment.crop is not None:
-            ch, cw = (self.augment.crop,) * 2 if isinstance(self.augment.crop, int) else self.augment.crop
+            ch, cw = (
+                (self.augment.crop,) * 2
+                if isinstance(self.augment.crop, int)
+                else self.augment.crop
+            )
             h, w = self.bank.size
             if ch > h or cw > w:
-                raise DataError(f"BankDataset: crop {ch}x{cw} is larger than the bank's {h}x{w} samples")
+                raise DataError(
+                    f"BankDataset: crop {ch}x{cw} is larger than the bank's {h}x{w} samples"
+                )
 
     def __len__(self) -> int:
         return self.length
@@ -1215,7 +1322,9 @@ def make_loader(
         import torch.distributed as dist
 
         if not (dist.is_available() and dist.is_initialized()):
-            raise ConfigError("make_loader(distributed=True) needs torch.distributed.init_process_group() first")
+            raise ConfigError(
+                "make_loader(distributed=True) needs torch.distributed.init_process_group() first"
+            )
         from torch.utils.data.distributed import DistributedSampler
 
         sampler = DistributedSampler(dataset, shuffle=shuffle, seed=seed, drop_last=drop_last)
@@ -1260,8 +1369,14 @@ class ValidationSet(Dataset):
         names: ``N`` descriptions (photo name / frame window).
     """
 
-    def __init__(self, blurry: torch.Tensor, frames: torch.Tensor, source: Sequence[str], names: Sequence[str],
-                 params: str = "") -> None:
+    def __init__(
+        self,
+        blurry: torch.Tensor,
+        frames: torch.Tensor,
+        source: Sequence[str],
+        names: Sequence[str],
+        params: str = "",
+    ) -> None:
         self.blurry, self.frames = blurry, frames
         self.source, self.names = list(source), list(names)
         self.params = params  # how the set was built (compared when reusing a cache file)
@@ -1292,12 +1407,22 @@ class ValidationSet(Dataset):
     def subset(self, source: str) -> ValidationSet:
         """Only the samples of one source (``"synthetic"`` or ``"real"``)."""
         idx = [i for i, s in enumerate(self.source) if s == source]
-        return ValidationSet(self.blurry[idx], self.frames[idx], [self.source[i] for i in idx],
-                             [self.names[i] for i in idx], self.params)
+        return ValidationSet(
+            self.blurry[idx],
+            self.frames[idx],
+            [self.source[i] for i in idx],
+            [self.names[i] for i in idx],
+            self.params,
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """``{"blurry", "frames", "source", "names"}``."""
-        return {"blurry": self.blurry, "frames": self.frames, "source": self.source, "names": self.names}
+        return {
+            "blurry": self.blurry,
+            "frames": self.frames,
+            "source": self.source,
+            "names": self.names,
+        }
 
     def batches(self, batch_size: int = 16, device: str | torch.device | None = None):
         """Yield ``(blurry (B, 3, h, w), frames (B, 7, 3, h, w))`` in order."""
@@ -1307,9 +1432,15 @@ class ValidationSet(Dataset):
 
     def save(self, path: PathLike) -> Path:
         """Write as safetensors (uint8, atomic)."""
-        meta = {"format": "blurvid-validation-v1", "source": "\n".join(self.source),
-                "names": "\n".join(self.names), "params": self.params}
-        _atomic_save({"blurry": _quantize(self.blurry), "frames": _quantize(self.frames)}, Path(path), meta)
+        meta = {
+            "format": "blurvid-validation-v1",
+            "source": "\n".join(self.source),
+            "names": "\n".join(self.names),
+            "params": self.params,
+        }
+        _atomic_save(
+            {"blurry": _quantize(self.blurry), "frames": _quantize(self.frames)}, Path(path), meta
+        )
         return Path(path)
 
     @classmethod
@@ -1321,8 +1452,13 @@ class ValidationSet(Dataset):
         n = tensors["blurry"].shape[0]
         src = meta.get("source", "").split("\n") if n else []
         names = meta.get("names", "").split("\n") if n else []
-        return cls(_dequantize(tensors["blurry"]), _dequantize(tensors["frames"]), src, names,
-                   meta.get("params", ""))
+        return cls(
+            _dequantize(tensors["blurry"]),
+            _dequantize(tensors["frames"]),
+            src,
+            names,
+            meta.get("params", ""),
+        )
 
 
 #: Rendering parameters of the synthetic half of :func:`validation_set` (``size`` replaced).
@@ -1401,8 +1537,14 @@ def validation_set(
             source.append("synthetic")
             names.append(f"synthetic:{VALIDATION_PHOTOS[i % k]}:{i}")
     if n_real > 0:
-        ds = FrameFolderDataset(root / "frames" / "sam2_bedroom", spatial_scale=real_scale, crop=None,
-                                gamma_linear=True, target="center", seed=seed)
+        ds = FrameFolderDataset(
+            root / "frames" / "sam2_bedroom",
+            spatial_scale=real_scale,
+            crop=None,
+            gamma_linear=True,
+            target="center",
+            seed=seed,
+        )
         nw = len(ds.windows)
         if n_real > nw:
             raise DataError(f"validation_set: n_real={n_real} but only {nw} frame windows exist")
@@ -1430,8 +1572,13 @@ def validation_set(
             names.append(f"real:sam2_bedroom:{start:05d}:y{y0}x{x0}")
     if not blurry:
         raise ConfigError("validation_set: n_synthetic + n_real must be > 0")
-    vs = ValidationSet(_dequantize(_quantize(torch.stack(blurry))),
-                       _dequantize(_quantize(torch.stack(frames))), source, names, params)
+    vs = ValidationSet(
+        _dequantize(_quantize(torch.stack(blurry))),
+        _dequantize(_quantize(torch.stack(frames))),
+        source,
+        names,
+        params,
+    )
     if cache_path is not None:
         vs.save(cache_path)
     return vs
@@ -1441,8 +1588,10 @@ def validation_set(
 def _parse_spec(spec: str) -> tuple[str, Path, float]:
     kind, sep, rest = spec.partition(":")
     if not sep or not rest:
-        raise ConfigError(f"data spec {spec!r} must be KIND:PATH[@WEIGHT] with KIND one of "
-                          f"photos, frames, video, gopro, bank")
+        raise ConfigError(
+            f"data spec {spec!r} must be KIND:PATH[@WEIGHT] with KIND one of "
+            f"photos, frames, video, gopro, bank"
+        )
     weight = 1.0
     if "@" in rest:
         head, _, w = rest.rpartition("@")
@@ -1507,10 +1656,15 @@ def dataset_from_specs(
             photos = [p for p in _photo_list(path) if Path(p).name not in VALIDATION_PHOTOS]
             if not photos:
                 raise DataError(f"data spec {spec!r}: no training photos left in {path}")
-            ds: Dataset = SyntheticShakeDataset(photos, ShakeConfig(size=crop), length=length or 10_000,
-                                                seed=sub_seed)
+            ds: Dataset = SyntheticShakeDataset(
+                photos, ShakeConfig(size=crop), length=length or 10_000, seed=sub_seed
+            )
         elif kind == "frames":
-            folders = [path] if list_images(path) else sorted(p for p in path.iterdir() if p.is_dir() and list_images(p))
+            folders = (
+                [path]
+                if list_images(path)
+                else sorted(p for p in path.iterdir() if p.is_dir() and list_images(p))
+            )
             if not folders:
                 raise DataError(f"data spec {spec!r}: no image frames in {path} or its sub-folders")
             ds = FrameFolderDataset(folders, crop=crop, seed=sub_seed, augment=hflip)
@@ -1521,7 +1675,9 @@ def dataset_from_specs(
         elif kind == "bank":
             ds = BankDataset(path, crop=crop, seed=sub_seed)
         else:
-            raise ConfigError(f"unknown data kind {kind!r} in {spec!r}: use photos, frames, video, gopro or bank")
+            raise ConfigError(
+                f"unknown data kind {kind!r} in {spec!r}: use photos, frames, video, gopro or bank"
+            )
         sources.append((ds, weight))
     if len(sources) == 1:
         dataset = sources[0][0]
@@ -1535,6 +1691,12 @@ def dataset_from_specs(
         path = Path(bank_dir) / f"bank_{bank_size}_{crop}_{seed}.safetensors"
     cpus = os.cpu_count() or 1
     workers = num_workers if num_workers is not None else (0 if cpus <= 2 else min(8, cpus // 2))
-    bank = SampleBank.render(dataset, min(bank_size, len(dataset)), path, num_workers=workers,
-                             progress=progress, metadata={"specs": "\n".join(specs), "crop": str(crop)})
+    bank = SampleBank.render(
+        dataset,
+        min(bank_size, len(dataset)),
+        path,
+        num_workers=workers,
+        progress=progress,
+        metadata={"specs": "\n".join(specs), "crop": str(crop)},
+    )
     return BankDataset(bank, seed=seed)

@@ -7,7 +7,8 @@ weights; :func:`finetune` is the short in-process API for a user's own data.
 Reproducibility: every random choice derives from ``config.seed`` and the step number (data
 order, per-step augmentation) or is saved in the checkpoint (RNG states), so ``--resume``
 continues bit-identically on CPU. Checkpoints are written atomically every
-``ckpt_every`` steps, at the end, and on Ctrl-C / SIGTERM.
+``ckpt_every`` steps, at the end, and on Ctrl-C / SIGTERM (at the end of the current step;
+a second Ctrl-C interrupts at once); the process then exits with code 130.
 
 Multi-GPU / multi-node: launch with ``torchrun --nproc-per-node N -m blurvid.train ...``;
 each rank trains on its own shard of every step's samples (a rank-strided, step-addressed
@@ -26,14 +27,13 @@ import signal
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ..errors import ConfigError, DataError
-from ..hub import load_pretrained, save_folder
+from ..hub import load_model, save_folder
 from ..model import Generator, srgb_to_linear
 from . import checkpoint as ckpt
 from .config import STAGES, TrainConfig
@@ -74,12 +74,23 @@ class StepSampler(Sampler[int]):
     (step * world + rank) * batch + j``) maps to ``perm_epoch[k % n]`` with one seeded
     permutation per epoch. Starting at any step reproduces the same stream."""
 
-    def __init__(self, n: int, batch: int, steps: int, start: int, seed: int, rank: int = 0, world: int = 1):
+    def __init__(
+        self,
+        n: int,
+        batch: int,
+        steps: int,
+        start: int,
+        seed: int,
+        rank: int = 0,
+        world: int = 1,
+        with_epoch: bool = False,
+    ):
         if n < 1:
             raise DataError("the training dataset is empty")
         self.n, self.batch, self.steps, self.start = n, batch, steps, start
         self.seed, self.rank, self.world = seed, rank, world
-        self._perm: tuple[int, Optional[torch.Tensor]] = (-1, None)
+        self.with_epoch = with_epoch  # yield (epoch, index) for an _EpochDataset
+        self._perm: tuple[int, torch.Tensor | None] = (-1, None)
 
     def _index(self, k: int) -> int:
         epoch = k // self.n
@@ -88,14 +99,36 @@ class StepSampler(Sampler[int]):
             self._perm = (epoch, torch.randperm(self.n, generator=g))
         return int(self._perm[1][k % self.n])  # type: ignore[index]
 
-    def __iter__(self) -> Iterator[int]:
+    def __iter__(self) -> Iterator[Any]:
         for step in range(self.start, self.steps):
             base = (step * self.world + self.rank) * self.batch
             for j in range(self.batch):
-                yield self._index(base + j)
+                k = base + j
+                yield (k // self.n, self._index(k)) if self.with_epoch else self._index(k)
 
     def __len__(self) -> int:
         return max(self.steps - self.start, 0) * self.batch
+
+
+class _EpochDataset(Dataset):
+    """Serves ``(epoch, index)`` from a :class:`StepSampler` with ``with_epoch=True``: calls
+    ``dataset.set_epoch(epoch)`` when the stream enters a new epoch, so seeded datasets
+    (banks, frame windows, synthetic shake) draw fresh crops and augmentations every epoch.
+    Works in loader workers (each sets its own copy) and after a resume (the epoch follows
+    from the stream position)."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset, self.epoch = dataset, None
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, item: tuple[int, int]):
+        epoch, index = item
+        if epoch != self.epoch:
+            self.dataset.set_epoch(epoch)  # type: ignore[attr-defined]
+            self.epoch = epoch
+        return self.dataset[index]
 
 
 def augment_batch(blurry: torch.Tensor, frames: torch.Tensor, seed: int, step: int):
@@ -120,6 +153,18 @@ def best_order_mse(pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
     fwd = (pred - true).pow(2).flatten(1).mean(1)
     rev = (pred.flip(1) - true).pow(2).flatten(1).mean(1)
     return torch.minimum(fwd, rev).mean()
+
+
+def best_order_psnr(pred: torch.Tensor, true: torch.Tensor) -> float:
+    """Mean over samples of the 7-frame mean PSNR in the better of forward / reversed order
+    (the PSNR of :data:`blurvid.metrics.PAPER`). ``pred, true``: ``(N, 7, 3, H, W)``."""
+    from ..metrics import psnr
+
+    n, t = true.shape[:2]
+    flat_true = true.reshape(n * t, *true.shape[2:])
+    fwd = psnr(pred.reshape(n * t, *pred.shape[2:]), flat_true).view(n, t).mean(1)
+    rev = psnr(pred.flip(1).reshape(n * t, *pred.shape[2:]), flat_true).view(n, t).mean(1)
+    return float(torch.maximum(fwd, rev).mean())
 
 
 def reblur_l1(pred: torch.Tensor, blurry: torch.Tensor) -> torch.Tensor:
@@ -158,11 +203,11 @@ class Trainer:
     def __init__(
         self,
         config: TrainConfig,
-        out: Union[str, os.PathLike],
+        out: str | os.PathLike,
         *,
-        dataset: Optional[Dataset] = None,
-        val_data: Optional[dict[str, torch.Tensor]] = None,
-        model: Optional[Generator] = None,
+        dataset: Dataset | None = None,
+        val_data: dict[str, torch.Tensor] | None = None,
+        model: Generator | None = None,
         resume: bool = False,
         progress: bool = True,
     ) -> None:
@@ -190,11 +235,12 @@ class Trainer:
         if model is not None:
             g = model
         elif config.init:
-            g = load_pretrained(config.init)
+            g = load_model(config.init)  # "default", a folder or a Hub id
         else:
             g = Generator(config.generator)
         self.G = g.to(self.device).train()
-        self.ref: Optional[Generator] = None
+        self._train_reblur = self.G.config.reblur == "none"
+        self.ref: Generator | None = None
         if (config.stage == "gram" and config.gram_mode == "prediction") or (
             config.stage == "hepta" and config.hepta_source == "prediction"
         ):
@@ -204,7 +250,9 @@ class Trainer:
             self.G.parameters(), lr=config.lr, betas=config.betas, weight_decay=config.weight_decay
         )
         self.optD = (
-            torch.optim.Adam(self.D.parameters(), lr=config.lr, betas=(0.5, 0.999)) if self.D else None
+            torch.optim.Adam(self.D.parameters(), lr=config.lr, betas=(0.5, 0.999))
+            if self.D
+            else None
         )
         if self.device.type == "cuda" and config.channels_last:
             self.G.to(memory_format=torch.channels_last)
@@ -225,11 +273,15 @@ class Trainer:
         if config.perceptual_weight > 0:
             from .features import vgg19_features
 
-            self.features = vgg19_features(config.vgg19_weights, layers="features.34").to(self.device)
+            self.features = vgg19_features(config.vgg19_weights, layers="features.34").to(
+                self.device
+            )
         if config.stage == "gram":
             from .features import vgg19_features
 
-            self.gram_features = vgg19_features(config.vgg19_weights, layers=config.gram_layer).to(self.device)
+            self.gram_features = vgg19_features(config.vgg19_weights, layers=config.gram_layer).to(
+                self.device
+            )
         self.flow = None
         if config.flow_weight > 0:
             from ..flow import get_flow_estimator
@@ -240,8 +292,13 @@ class Trainer:
         if dataset is None:
             from .data import dataset_from_specs
 
-            dataset = dataset_from_specs(config.data, crop=config.crop, seed=config.seed,
-                                         bank_size=config.bank_size, bank_dir=self.out)
+            dataset = dataset_from_specs(
+                config.data,
+                crop=config.crop,
+                seed=config.seed,
+                bank_size=config.bank_size,
+                bank_dir=self.out,
+            )
         self.dataset = dataset
         self.val_data = val_data
         self.step = 0
@@ -309,7 +366,13 @@ class Trainer:
             parts["frames"] = float(f.detach())
         if c.reblur_weight:
             rb = reblur_l1(pred, blurry)
-            total = total + c.reblur_weight * rb
+            # Only a G without a built-in blur model (reblur="none") is trained on this
+            # term. "linear" makes it 0 by construction; with "srgb" (the mean of the
+            # frames is the input in sRGB) it equals the Jensen gap
+            # mean(lin(P_i)) - lin(mean(P_i)) >= 0, i.e. a pure penalty on any difference
+            # between the frames, which stalls learning (tests/train/test_loop.py overfit).
+            if self._train_reblur:
+                total = total + c.reblur_weight * rb
             parts["reblur"] = float(rb.detach())
         return total, parts
 
@@ -358,7 +421,9 @@ class Trainer:
                     total = total + c.base_weight * b_total
                     parts.update({f"base_{k}": v for k, v in b_parts.items()})
         if not torch.isfinite(total):
-            raise FloatingPointError(f"loss became {float(total)} at step {self.step}; lower the learning rate")
+            raise FloatingPointError(
+                f"loss became {float(total)} at step {self.step}; lower the learning rate"
+            )
         self.optG.zero_grad(set_to_none=True)
         total.backward()
         if c.grad_clip:
@@ -378,9 +443,8 @@ class Trainer:
     # -- validation ----------------------------------------------------------------------
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
-        """Best-order PSNR of G vs the identity and oracle-static references on ``val_data``."""
-        from ..metrics import PAPER, sequence_metrics
-
+        """Best-order PSNR over the 7 frames (the ``PAPER`` protocol's PSNR, without SSIM
+        and EPE to stay cheap) of G vs the identity and oracle-static references."""
         if not self.val_data:
             return {}
         blurry, frames = self.val_data["blurry"], self.val_data["frames"]
@@ -390,18 +454,19 @@ class Trainer:
             preds.append(self.G(blurry[i : i + 16].to(self.device)).float().clamp(0, 1).cpu())
         self.G.train()
         pred = torch.cat(preds)
-        res = {"val_psnr": float(sequence_metrics(pred, frames, PAPER, compute_epe=False)["psnr"].mean())}
+        res = {"val_psnr": best_order_psnr(pred, frames)}
         if not hasattr(self, "_refs"):
-            ident = blurry.unsqueeze(1).expand_as(frames).contiguous()
-            oracle = frames[:, 3:4].expand_as(frames).contiguous()
+            ident = blurry.unsqueeze(1).expand_as(frames)
+            oracle = frames[:, 3:4].expand_as(frames)
             self._refs = {
-                "val_identity": float(sequence_metrics(ident, frames, PAPER, compute_epe=False)["psnr"].mean()),
-                "val_oracle_static": float(sequence_metrics(oracle, frames, PAPER, compute_epe=False)["psnr"].mean()),
+                "val_identity": best_order_psnr(ident, frames),
+                "val_oracle_static": best_order_psnr(oracle, frames),
             }
         res.update(self._refs)
         res["val_gain_db"] = res["val_psnr"] - res["val_identity"]
         res["val_motion_ratio"] = float(
-            (pred[:, 0] - pred[:, -1]).abs().mean() / (frames[:, 0] - frames[:, -1]).abs().mean().clamp_min(1e-8)
+            (pred[:, 0] - pred[:, -1]).abs().mean()
+            / (frames[:, 0] - frames[:, -1]).abs().mean().clamp_min(1e-8)
         )
         return res
 
@@ -429,8 +494,25 @@ class Trainer:
             with open(self.out / LOG_NAME, "a", encoding="utf-8") as f:
                 f.write(json.dumps(record) + "\n")
 
-    def _request_stop(self, signum, frame) -> None:  # SIGTERM -> save and leave cleanly
+    def _request_stop(self, signum, frame) -> None:
+        """SIGTERM or a first Ctrl-C: finish the current step, save, leave cleanly (a
+        KeyboardInterrupt in the middle of a step could save a half-updated G/optimiser
+        under the old step number). A second Ctrl-C interrupts at once."""
         self._stop_requested = True
+        if signum == signal.SIGINT:
+            previous = self._old_handlers.get(signal.SIGINT)
+            signal.signal(
+                signal.SIGINT, previous if previous is not None else signal.default_int_handler
+            )
+
+    def _should_stop(self) -> bool:
+        """The stop request, agreed by all ranks: a rank that left alone would leave the
+        others waiting in the next gradient all-reduce (and rank 0 would never save)."""
+        if self.world == 1:
+            return self._stop_requested
+        flag = torch.tensor([float(self._stop_requested)], device=self.device)
+        torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+        return bool(flag.item())
 
     def fit(self) -> Generator:
         """Train until ``config.steps``; returns G (in train mode). Saves ``out/model/``."""
@@ -439,18 +521,26 @@ class Trainer:
         c = self.cfg
         if self.is_main:
             (self.out / "train_config.json").write_text(c.to_json())
-        sampler = StepSampler(len(self.dataset), c.batch_size, c.steps, self.step, c.seed, self.rank, self.world)
+        epochs = hasattr(self.dataset, "set_epoch")
+        sampler = StepSampler(len(self.dataset), c.batch_size, c.steps, self.step, c.seed, self.rank, self.world,
+                              with_epoch=epochs)  # fmt: skip
         g = torch.Generator().manual_seed(c.seed)
         loader = DataLoader(
-            self.dataset, batch_size=c.batch_size, sampler=sampler, num_workers=c.num_workers,
+            _EpochDataset(self.dataset) if epochs else self.dataset, batch_size=c.batch_size, sampler=sampler, num_workers=c.num_workers,
             pin_memory=self.device.type == "cuda", drop_last=True, generator=g,
             persistent_workers=False,
         )  # fmt: skip
-        old = None
-        if self.is_main:
-            with contextlib.suppress(ValueError):  # not in the main thread
-                old = signal.signal(signal.SIGTERM, self._request_stop)
-        bar = tqdm(total=c.steps, initial=self.step, desc=f"train {c.stage}", disable=not (self.progress and self.is_main))
+        self._stop_requested = False
+        self._old_handlers: dict[int, Any] = {}
+        with contextlib.suppress(ValueError):  # not in the main thread: no handlers
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self._old_handlers[sig] = signal.signal(sig, self._request_stop)
+        bar = tqdm(
+            total=c.steps,
+            initial=self.step,
+            desc=f"train {c.stage}",
+            disable=not (self.progress and self.is_main),
+        )
         t0 = time.time()
         try:
             for batch in loader:
@@ -458,18 +548,25 @@ class Trainer:
                 self.step += 1
                 bar.update(1)
                 if self.step % c.log_every == 0 or self.step == c.steps:
-                    rec = {"stage": c.stage, "step": self.step, "time": round(time.time() - t0, 2), **parts}
+                    rec = {
+                        "stage": c.stage,
+                        "step": self.step,
+                        "time": round(time.time() - t0, 2),
+                        **parts,
+                    }
                     self._log(rec)
                     bar.set_postfix(loss=f"{parts['loss']:.4f}", lr=f"{parts['lr']:.1e}")
                 if c.val_every and self.step % c.val_every == 0 and self.val_data:
                     val = self.validate()
                     self._log({"stage": c.stage, "step": self.step, **val})
-                    bar.write(f"step {self.step}: " + ", ".join(f"{k}={v:.3f}" for k, v in val.items()))
+                    bar.write(
+                        f"step {self.step}: " + ", ".join(f"{k}={v:.3f}" for k, v in val.items())
+                    )
                 if c.sample_every and self.step % c.sample_every == 0:
                     self.save_samples()
                 if self.step % c.ckpt_every == 0:
                     self.save()
-                if self._stop_requested:
+                if self._should_stop():
                     raise _Stop
         except (KeyboardInterrupt, _Stop):
             self.save()
@@ -479,33 +576,41 @@ class Trainer:
             raise KeyboardInterrupt from None
         finally:
             bar.close()
-            if old is not None:
-                signal.signal(signal.SIGTERM, old)
+            for sig, handler in self._old_handlers.items():
+                signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
         self.save()
         if self.is_main:
             save_folder(self.G, self.out / "model", metadata={
                 "placeholder": "false", "stage": c.stage, "steps": str(self.step),
             })  # fmt: skip
+        # the weights are trained now: a later save_pretrained must not copy a placeholder flag
+        meta = {k: v for k, v in self.G.metadata.items() if k != "placeholder"}
+        self.G._blurvid_metadata = {
+            **meta,
+            "placeholder": "false",
+            "stage": c.stage,
+            "steps": str(self.step),
+        }
         return self.G
 
 
 # ----------------------------------------------------------------------------- chaining
 def train(
     config: TrainConfig,
-    out: Union[str, os.PathLike],
+    out: str | os.PathLike,
     *,
     stages: Sequence[str] = ("base",),
     resume: bool = False,
-    dataset: Optional[Dataset] = None,
-    val_data: Optional[dict[str, torch.Tensor]] = None,
+    dataset: Dataset | None = None,
+    val_data: dict[str, torch.Tensor] | None = None,
     progress: bool = True,
 ) -> Generator:
     """Run ``stages`` in order in ``out/<stage>/``, each from the previous stage's
     ``model/`` (weight sharing across stages, Sec. 3). ``resume`` skips finished stages
     and continues an interrupted one."""
     out = Path(out)
-    g: Optional[Generator] = None
-    prev: Optional[Path] = None
+    g: Generator | None = None
+    prev: Path | None = None
     for name in stages:
         if name not in STAGES:
             raise ConfigError(f"unknown stage {name!r}; choose from {STAGES}")
@@ -514,11 +619,15 @@ def train(
         if prev is not None:
             cfg = cfg.replace(init=str(prev))
         prev = stage_dir / "model"
-        if resume and (prev / "model.safetensors").is_file():
-            g = load_pretrained(prev)
+        # finished = both files of the export exist (the weights are written first, so a
+        # kill between the two leaves an unfinished stage that resumes from its checkpoint)
+        if resume and (prev / "model.safetensors").is_file() and (prev / "config.json").is_file():
+            g = load_model(prev)
             continue
         can_resume = resume and (stage_dir / CHECKPOINT_NAME).is_file()
-        trainer = Trainer(cfg, stage_dir, dataset=dataset, val_data=val_data, resume=can_resume, progress=progress)
+        trainer = Trainer(
+            cfg, stage_dir, dataset=dataset, val_data=val_data, resume=can_resume, progress=progress
+        )
         g = trainer.fit()
     if g is None:
         raise ConfigError("no stage to run: pass at least one of " + ", ".join(STAGES))
@@ -530,7 +639,7 @@ def finetune(
     dataset: Dataset,
     steps: int = 1000,
     *,
-    out: Union[str, os.PathLike, None] = None,
+    out: str | os.PathLike | None = None,
     stage: str = "base",
     progress: bool = True,
     **overrides: Any,
@@ -546,7 +655,9 @@ def finetune(
     """
     import tempfile
 
-    defaults: dict[str, Any] = dict(lr=2e-4, ramp_start=0.0, ramp_end=0.0, warmup_steps=min(100, steps // 10))
+    defaults: dict[str, Any] = dict(
+        lr=2e-4, ramp_start=0.0, ramp_end=0.0, warmup_steps=min(100, steps // 10)
+    )
     defaults.update(overrides)
     cfg = TrainConfig.fast(stage=stage, steps=steps, generator=model.config, **defaults)
     with contextlib.ExitStack() as stack:

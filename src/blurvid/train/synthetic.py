@@ -120,7 +120,9 @@ class ShakeConfig:
         for name in ("path_length", "sprites", "sprite_size", "sprite_path_length", "photo_scale"):
             lo, hi = getattr(self, name)
             if lo > hi or lo < 0:
-                raise ConfigError(f"ShakeConfig.{name} must be (min, max) with 0 <= min <= max, got {(lo, hi)}")
+                raise ConfigError(
+                    f"ShakeConfig.{name} must be (min, max) with 0 <= min <= max, got {(lo, hi)}"
+                )
         if self.photo_scale[0] <= 0:
             raise ConfigError("ShakeConfig.photo_scale must be > 0")
         if self.target not in ("center", "mean"):
@@ -187,9 +189,13 @@ def build_pyramid(
         nh, nw = round(h * s), round(w * s)
         if min(nh, nw) < 16:
             break
-        lv = x if (nh, nw) == (h, w) else F.interpolate(
-            x[None], size=(nh, nw), mode="bilinear", antialias=True, align_corners=False
-        )[0]
+        lv = (
+            x
+            if (nh, nw) == (h, w)
+            else F.interpolate(
+                x[None], size=(nh, nw), mode="bilinear", antialias=True, align_corners=False
+            )[0]
+        )
         out.append(_to_dtype(lv, dtype))
     return out
 
@@ -218,14 +224,22 @@ def _patch_float(img: torch.Tensor, y0: int, x0: int, h: int, w: int) -> torch.T
 
 
 # ----------------------------------------------------------------------------- trajectories
-def _bezier_path(length: float, times: torch.Tensor, gen: torch.Generator, curvature: float,
-                 speed_var: float, angle_deg: float | None) -> torch.Tensor:
+def _bezier_path(
+    length: float,
+    times: torch.Tensor,
+    gen: torch.Generator,
+    curvature: float,
+    speed_var: float,
+    angle_deg: float | None,
+) -> torch.Tensor:
     """``(T, 2)`` float64 positions along a random cubic Bezier with arc length ``length``,
     starting at 0 for ``t = 0`` (``times`` in [0, 1])."""
     angle = math.radians(angle_deg) if angle_deg is not None else _u(gen, 0.0, 2 * math.pi)
     k1, k2 = _u(gen, -curvature, curvature), _u(gen, -curvature, curvature)
     s1, s2 = _u(gen, -speed_var, speed_var), _u(gen, -speed_var, speed_var)
-    ctrl = torch.tensor([[0.0, 0.0], [1 / 3 + s1, k1], [2 / 3 + s2, k2], [1.0, 0.0]], dtype=torch.float64)
+    ctrl = torch.tensor(
+        [[0.0, 0.0], [1 / 3 + s1, k1], [2 / 3 + s2, k2], [1.0, 0.0]], dtype=torch.float64
+    )
 
     def curve(t: torch.Tensor) -> torch.Tensor:
         t = t[:, None]
@@ -246,8 +260,9 @@ def _rot(theta: torch.Tensor) -> torch.Tensor:
     return torch.stack([torch.stack([c, -s], -1), torch.stack([s, c], -1)], -2)
 
 
-def _affine_grid(A: torch.Tensor, b: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor,
-                 device) -> torch.Tensor:
+def _affine_grid(
+    A: torch.Tensor, b: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor, device
+) -> torch.Tensor:
     """``(T, len(ys), len(xs), 2)`` float32 grid ``A_t @ (x, y) + b_t`` built by broadcasting
     (cheaper than ``F.affine_grid``'s batched matmul). ``A (T, 2, 2)``, ``b (T, 2)``."""
     A = A.to(device=device, dtype=torch.float32)
@@ -353,8 +368,12 @@ def render_shake(
         if min(Hl, Wl) < 8:
             raise DataError(f"photo is too small ({Hl}x{Wl}) to render {S}x{S} samples")
         f = max((2 * hx + 2) / Wl, (2 * hy + 2) / Hl)
-        img = F.interpolate(_patch_float(img, 0, 0, Hl, Wl)[None], scale_factor=f, mode="bilinear",
-                            align_corners=False)[0]
+        img = F.interpolate(
+            _patch_float(img, 0, 0, Hl, Wl)[None],
+            scale_factor=f,
+            mode="bilinear",
+            align_corners=False,
+        )[0]
         r, Hl, Wl = r * f, *img.shape[-2:]
         hx, hy = math.ceil(float(need[0]) / r) + 1, math.ceil(float(need[1]) / r) + 1
     cx = _randint(gen, hx, Wl - 1 - hx)
@@ -370,8 +389,9 @@ def render_shake(
     b = -(2.0 / wh)[None, :] * torch.einsum("tij,tj->ti", Minv / r, trans)
     n_out = (2 * torch.arange(S, dtype=torch.float64) + 1) / S - 1
     grid = _affine_grid(A, b, n_out, n_out, dev).reshape(1, T * S, S, 2)
-    frames_lin = F.grid_sample(patch[None].to(dev), grid, mode="bilinear", padding_mode="border",
-                               align_corners=False)[0]
+    frames_lin = F.grid_sample(
+        patch[None].to(dev), grid, mode="bilinear", padding_mode="border", align_corners=False
+    )[0]
     frames_lin = frames_lin.reshape(3, T, S, S).permute(1, 0, 2, 3)  # (T, 3, S, S)
 
     # --- sprites, each rendered only inside the bounding box of its path
@@ -412,8 +432,13 @@ def render_shake(
         xs = torch.arange(x0, x1, dtype=torch.float64) - center
         ys = torch.arange(y0, y1, dtype=torch.float64) - center
         q = _affine_grid(R, off, xs, ys, dev)  # (T, bh, bw, 2)
-        spr = F.grid_sample(rgba[None], q.reshape(1, T * (y1 - y0), x1 - x0, 2), mode="bilinear",
-                            padding_mode="zeros", align_corners=False)[0]
+        spr = F.grid_sample(
+            rgba[None],
+            q.reshape(1, T * (y1 - y0), x1 - x0, 2),
+            mode="bilinear",
+            padding_mode="zeros",
+            align_corners=False,
+        )[0]
         spr = spr.reshape(4, T, y1 - y0, x1 - x0).permute(1, 0, 2, 3)  # (T, 4, bh, bw)
         win = frames_lin[:, :, y0:y1, x0:x1]
         frames_lin[:, :, y0:y1, x0:x1] = spr[:, :3] + (1.0 - spr[:, 3:]) * win
@@ -484,7 +509,8 @@ def render_batch(
     cfg = cfg if cfg is not None else ShakeConfig()
     if device is not None:
         photos = [
-            p.to(device) if isinstance(p, torch.Tensor) else [lv.to(device) for lv in p] for p in photos
+            p.to(device) if isinstance(p, torch.Tensor) else [lv.to(device) for lv in p]
+            for p in photos
         ]
     items = [render_item(photos, cfg, seed, start + i) for i in range(n)]
     return {

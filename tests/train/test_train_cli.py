@@ -1,0 +1,143 @@
+"""Tests of ``blurvid train`` / ``python -m blurvid.train``: end to end on a few small photos
+with a width-8 G and 32 px crops (in-process through :func:`blurvid.cli.main`, plus one
+subprocess for ``python -m blurvid.train``)."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from blurvid import cli, load_model
+from blurvid.train import STAGES, TrainConfig
+
+pytestmark = [
+    pytest.mark.usefixtures("fast_cpu"),
+    pytest.mark.filterwarnings("ignore:No VGG19 weights given"),
+]
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+PHOTOS = ("mate_Aqua.jpg", "skimage_brick.jpg", "lomiri_Wine_by_Jakkub_Mede.jpg")
+
+
+def write_photos(folder: Path, size: int = 96) -> Path:
+    """Three small training photos: shared ones downscaled, else seeded synthetic textures."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for i, name in enumerate(PHOTOS):
+        src = SHARED / "photos" / name
+        if src.is_file():
+            img = Image.open(src).convert("RGB")
+            img.thumbnail((size, size))
+        else:
+            small = rng.random((size // 8, size // 8, 3)) * 255
+            img = Image.fromarray(small.astype(np.uint8)).resize((size, size), Image.BICUBIC)
+        img.save(folder / f"photo{i}.png")
+    return folder
+
+
+@pytest.fixture
+def photos(tmp_path) -> Path:
+    return write_photos(tmp_path / "photos")
+
+
+TINY = ["--width", "8", "--crop", "32", "--batch-size", "2", "-q"]
+
+
+def train_cli(*args) -> int:
+    return cli.main(["train", *map(str, args)])
+
+
+def read_log(folder: Path) -> list[dict]:
+    return [json.loads(line) for line in (folder / "log.jsonl").read_text().splitlines()]
+
+
+def test_python_m_blurvid_train_help(python, subprocess_env):
+    res = subprocess.run([python, "-m", "blurvid.train", "--help"], env=subprocess_env,
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    for flag in ("--stage", "--data", "--out", "--resume", "--val", "--ckpt-every", "--recipe"):
+        assert flag in res.stdout
+    assert "Traceback" not in res.stderr
+
+
+def test_train_without_data_is_a_one_line_error(tmp_path, capsys):
+    assert train_cli("--out", tmp_path / "run", *TINY) == 1
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("blurvid: error: no training data"), err
+    assert "--data" in lines[0]
+    assert not (tmp_path / "run").exists()
+
+
+def test_train_with_missing_data_or_bad_stage(tmp_path, capsys):
+    assert (
+        train_cli("--data", f"photos:{tmp_path / 'nowhere'}", "--out", tmp_path / "run", *TINY) == 1
+    )
+    err = capsys.readouterr().err
+    assert err.startswith("blurvid: error:") and "does not exist" in err and "Traceback" not in err
+    with pytest.raises(SystemExit) as info:
+        train_cli("--stage", "deblur", "--data", "photos:x", "--out", tmp_path / "run")
+    assert info.value.code == 2
+
+
+@pytest.mark.slow
+def test_train_cli_end_to_end_with_validation(tmp_path, photos, capsys):
+    """The paper recipe as shipped (VGG perceptual term, D, DIS flow) for 6 steps, validated
+    every 3 steps on the fixed validation set when the shared data is there."""
+    pytest.importorskip("cv2")
+    out = tmp_path / "run"
+    val = ["--val", SHARED, "--val-every", "3"] if (SHARED / "photos").is_dir() else []
+    args = ["--stage", "base", "--data", f"photos:{photos}", "--out", out, "--steps", 6, *val]
+    assert train_cli(*args, "--log-every", 2, *TINY) == 0
+    assert f"trained model saved in {out / 'base' / 'model'}" in capsys.readouterr().out
+    model = load_model(out / "base" / "model")
+    assert model.config.width == 8 and model.metadata["stage"] == "base"
+    log = read_log(out / "base")
+    train_records = [r for r in log if "loss" in r]
+    assert [r["step"] for r in train_records] == [2, 4, 6]
+    assert all(math.isfinite(r["loss"]) and r["central"] > 0 for r in train_records)
+    saved = TrainConfig.from_json(out / "base" / "train_config.json")
+    assert saved == TrainConfig.paper(
+        steps=6, batch_size=2, crop=32, generator=model.config, data=(f"photos:{photos}",),
+        log_every=2, **({"val_every": 3} if val else {}),
+    )  # fmt: skip
+    if val:
+        val_records = [r for r in log if "val_psnr" in r]
+        assert [r["step"] for r in val_records] == [3, 6]
+        for r in val_records:
+            for key in ("val_psnr", "val_identity", "val_oracle_static", "val_gain_db"):
+                assert math.isfinite(r[key]), key
+            assert 10 < r["val_identity"] < r["val_oracle_static"] < 60
+            assert r["val_gain_db"] == pytest.approx(r["val_psnr"] - r["val_identity"])
+
+
+@pytest.mark.slow
+def test_train_cli_all_stages_then_resume_and_config(tmp_path, photos, capsys):
+    out = tmp_path / "run"
+    common = ["--data", f"photos:{photos}", "--steps", 2, "--recipe", "fast", "--perceptual-weight", 0,
+              "--flow-weight", 0, *TINY]  # fmt: skip
+    assert train_cli("--stage", "all", "--out", out, *common) == 0
+    assert str(out / "hepta" / "model") in capsys.readouterr().out
+    models = {s: load_model(out / s / "model") for s in STAGES}
+    assert [m.metadata["stage"] for m in models.values()] == list(STAGES)
+    assert TrainConfig.from_json(out / "gram" / "train_config.json").init == str(
+        out / "base" / "model"
+    )
+    # --resume on a finished chain trains nothing and rewrites nothing
+    mtimes = [(out / s / "model" / "model.safetensors").stat().st_mtime_ns for s in STAGES]
+    logs = [(out / s / "log.jsonl").read_text() for s in STAGES]
+    assert train_cli("--stage", "all", "--out", out, "--resume", *common) == 0
+    assert [(out / s / "model" / "model.safetensors").stat().st_mtime_ns for s in STAGES] == mtimes
+    assert [(out / s / "log.jsonl").read_text() for s in STAGES] == logs
+    # a saved train_config.json starts a new run with the same settings
+    again = tmp_path / "again"
+    assert train_cli("--config", out / "base" / "train_config.json", "--out", again, "-q") == 0
+    assert TrainConfig.from_json(again / "base" / "train_config.json") == TrainConfig.from_json(
+        out / "base" / "train_config.json"
+    )
