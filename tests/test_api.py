@@ -415,3 +415,21 @@ def test_frame_extractor_default_model(monkeypatch):
         module = FrameExtractor()
     assert module.generator.config == blurvid.GeneratorConfig()
     assert module(torch.rand(1, 3, 16, 16)).shape == (1, 7, 3, 16, 16)
+
+
+def test_auto_batch_size_bounds_pixels_per_pass(tiny_model, monkeypatch):
+    """batch_size=None sends at most BATCH_PIXELS pixels through G per forward pass."""
+    import blurvid.api as api
+
+    sizes = []
+    original = tiny_model.forward
+
+    def spy(x):
+        sizes.append(x.shape[0])
+        return original(x)
+
+    monkeypatch.setattr(tiny_model, "forward", spy)
+    monkeypatch.setattr(api, "BATCH_PIXELS", 3 * 32 * 32)
+    out = api.extract_frames(torch.rand(7, 3, 32, 32), model=tiny_model)
+    assert out.shape == (7, 7, 3, 32, 32)
+    assert sizes == [3, 3, 1]

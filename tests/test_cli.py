@@ -369,3 +369,20 @@ def test_warnings_become_one_line_and_the_hook_is_restored(tmp_path, small_png, 
     err = capsys.readouterr().err
     assert err.startswith("blurvid: warning: the weights from default are an UNTRAINED PLACEHOLDER")
     assert warnings.showwarning is before
+
+
+def test_rank_share_splits_inputs_without_duplicates(monkeypatch):
+    """Under torchrun every input goes to exactly one rank (no padding duplicates)."""
+    from blurvid.cli import _rank_share
+
+    seen = []
+    for rank in range(3):
+        monkeypatch.setenv("WORLD_SIZE", "3")
+        monkeypatch.setenv("RANK", str(rank))
+        share, r, _ = _rank_share(8)
+        assert r == rank
+        seen.extend(share)
+    assert sorted(seen) == list(range(8))
+    monkeypatch.delenv("WORLD_SIZE")
+    monkeypatch.delenv("RANK")
+    assert list(_rank_share(5)[0]) == [0, 1, 2, 3, 4]

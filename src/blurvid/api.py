@@ -26,6 +26,8 @@ __all__ = ["FrameExtractor", "extract_frames", "interpolate_recursive", "num_rec
 
 #: Images with more pixels than this are processed in tiles unless ``tile`` is given.
 AUTO_TILE_PIXELS = 2_100_000
+#: Default memory budget of one forward pass, in pixels (batch x height x width).
+BATCH_PIXELS = 2_100_000
 DEFAULT_TILE = 1024
 DEFAULT_OVERLAP = 64
 _MODEL_CACHE: dict[tuple[str, str], Generator] = {}
@@ -112,15 +114,18 @@ def run_generator(
     *,
     tile: int | None = None,
     overlap: int | None = None,
-    batch_size: int = 8,
+    batch_size: int | None = None,
 ) -> torch.Tensor:
-    """Run G on ``x`` ``(B, 3, H, W)`` in chunks of ``batch_size`` images and, when ``tile``
+    """Run G on ``x`` ``(B, 3, H, W)`` in chunks of ``batch_size`` images (default: as many
+    as fit in ``BATCH_PIXELS`` per pass, which bounds memory) and, when ``tile``
     is set (or the image exceeds ``AUTO_TILE_PIXELS``), in overlapping tiles blended with
     feathered weights. Returns ``(B, N, 3, H, W)`` clamped to [0, 1]. Call under
     ``torch.inference_mode()``."""
     b, _, h, w = x.shape
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ConfigError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    if batch_size is not None and (
+        isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
+    ):
+        raise ConfigError(f"batch_size must be an integer >= 1 or None, got {batch_size!r}")
     if tile is None and h * w > AUTO_TILE_PIXELS:
         tile = DEFAULT_TILE
     if tile is not None:
@@ -131,11 +136,16 @@ def run_generator(
             raise ConfigError(f"tile must be at least {4 * m} pixels, got {tile}")
         if not 0 <= overlap < tile // 2:
             raise ConfigError(f"overlap must be in [0, tile/2), got {overlap} for tile {tile}")
-    if tile is None or (h <= tile and w <= tile):
-        outs = [model(x[i : i + batch_size]) for i in range(0, b, batch_size)]
-        return torch.cat(outs).clamp_(0.0, 1.0)
-
+    if batch_size is None:
+        per_item = min(h, tile or h) * min(w, tile or w)
+        batch_size = max(1, min(64, BATCH_PIXELS // per_item))
     n = model.config.num_frames
+    if tile is None or (h <= tile and w <= tile):
+        out = torch.empty(b, n, 3, h, w, device=x.device, dtype=x.dtype)  # no torch.cat copy
+        for i in range(0, b, batch_size):
+            out[i : i + batch_size] = model(x[i : i + batch_size]).clamp_(0.0, 1.0)
+        return out
+
     th, tw = min(tile, h), min(tile, w)
     out = torch.zeros(b, n, 3, h, w, device=x.device, dtype=x.dtype)
     norm = torch.zeros(1, 1, 1, h, w, device=x.device, dtype=x.dtype)
@@ -159,7 +169,7 @@ def extract_frames(
     dtype: str | torch.dtype | None = None,
     tile: int | None = None,
     overlap: int | None = None,
-    batch_size: int = 8,
+    batch_size: int | None = None,
 ) -> Any:
     """Extract the 7 sharp, temporally ordered frames hidden in one motion-blurred image.
 
@@ -173,7 +183,7 @@ def extract_frames(
         tile, overlap: process in overlapping tiles of ``tile`` pixels (automatic above
             2.1 MP) to bound memory; tiles are blended with feathered weights. ``overlap``
             defaults to 64 pixels, at most ``tile // 4``.
-        batch_size: images per forward pass for batched tensors.
+        batch_size: images (or tiles) per forward pass; default: as many as fit in 2.1 MP.
 
     Returns:
         The frames in the input's kind: list of 7 PIL images; numpy ``(7, H, W, 3)``;
@@ -232,13 +242,14 @@ def interpolate_recursive(
     dtype: str | torch.dtype | None = None,
     tile: int | None = None,
     overlap: int | None = None,
-    batch_size: int = 8,
+    batch_size: int | None = None,
 ) -> Any:
     """Slow motion by recursion (paper Sec. 4.3, "Fine-grained Motion Interpolation").
 
     Level 1 is :func:`extract_frames`. At each further level every pair of neighbouring
     frames ``(I_k, I_k+1)`` is averaged into a new blurry image (the blur model F of
-    Sec. 3.3) and fed back through G, all pairs of a level in batches of ``batch_size``.
+    Sec. 3.3) and fed back through G, all pairs of a level in batches of ``batch_size``
+    (default: as many as fit in a 2.1 MP budget per pass, e.g. 9 pairs at 512x512).
     Depth 2 gives 6 x 7 = 42 frames; in general ``num_recursive_frames(depth)`` =
     7, 42, 287, 2002... Memory grows with the frame count: 287 frames at 720p hold 3.2 GB.
 
@@ -257,10 +268,12 @@ def interpolate_recursive(
     frames = _extract(g, x, dev, dtype, tile, overlap, batch_size)  # (B, 7, 3, H, W)
     for _ in range(depth - 1):
         b, n, c, h, w = frames.shape
-        pairs = 0.5 * (frames[:, :-1] + frames[:, 1:])  # (B, n-1, 3, H, W)
+        pairs = frames[:, :-1].add(frames[:, 1:]).mul_(0.5)  # (B, n-1, 3, H, W)
+        del frames  # the pairs carry everything the next level needs
         out = _extract(
             g, pairs.reshape(b * (n - 1), c, h, w), dev, dtype, tile, overlap, batch_size
         )
+        del pairs
         frames = out.reshape(b, (n - 1) * out.shape[1], c, h, w)
     if frames.shape[1] != total:  # pragma: no cover - internal consistency
         raise RuntimeError(f"expected {total} frames, got {frames.shape[1]}")

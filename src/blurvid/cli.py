@@ -43,12 +43,56 @@ def _collect_inputs(items: Sequence[str]) -> list[Path]:
     return paths
 
 
+class _DecodedImages:
+    """Dataset of input paths -> ``(index, tensor (3, H, W) or None, error or None)``, so
+    decoding runs in DataLoader workers while G works on the previous image."""
+
+    def __init__(self, paths: Sequence[Path]) -> None:
+        self.paths = list(paths)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int):
+        from .io import read_image
+
+        try:
+            return i, read_image(self.paths[i]), None
+        except BlurvidError as exc:
+            return i, None, str(exc)
+
+
+def _rank_share(n: int) -> tuple[range, int, int]:
+    """Under ``torchrun`` each rank takes every WORLD_SIZE-th input (a DistributedSampler
+    without shuffling or padding: no input is done twice); otherwise all of them."""
+    import os
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    return range(rank, n, world), rank, int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def _write_outputs(frames, path: Path, out: Path, formats: list[str], fps: float, args) -> list:
+    from .io import save_gif, save_mp4, save_pngs
+
+    stem, written = path.stem, []
+    kw = dict(fps=fps, boomerang=args.boomerang, overwrite=args.overwrite)
+    if "png" in formats:
+        written += save_pngs(frames, out / stem, prefix="frame", overwrite=args.overwrite)[:1]
+    if "gif" in formats:
+        written.append(save_gif(frames, out / f"{stem}.gif", **kw))
+    if "mp4" in formats:
+        written.append(save_mp4(frames, out / f"{stem}.mp4", **kw))
+    return written
+
+
 def _cmd_extract(args: argparse.Namespace) -> int:
+    import torch
+    from torch.utils.data import DataLoader, Subset
     from tqdm import tqdm
 
     from .api import extract_frames, interpolate_recursive, resolve_device
     from .hub import load_model
-    from .io import save_gif, save_mp4, save_pngs
 
     formats = [f.strip().lower() for f in args.format.split(",") if f.strip()]
     bad = sorted(set(formats) - {"png", "gif", "mp4"})
@@ -57,53 +101,59 @@ def _cmd_extract(args: argparse.Namespace) -> int:
             f"--format takes png, gif and/or mp4 (comma-separated), got {args.format!r}"
         )
     inputs = _collect_inputs(args.images)
-    device = resolve_device(args.device)
+    share, rank, local_rank = _rank_share(len(inputs))
+    device_name = args.device
+    if device_name is None and torch.cuda.is_available() and len(share) < len(inputs):
+        device_name = f"cuda:{local_rank}"  # one GPU per rank under torchrun
+    device = resolve_device(device_name)
     model = load_model(args.model, device=device, revision=args.revision)
     out = Path(args.output)
     fps = args.fps if args.fps is not None else (8.0 if args.depth == 1 else 24.0)
+    if len(inputs) == 1:  # one image: errors propagate as they are
+        frames = (
+            extract_frames(inputs[0], model=model, device=device, tile=args.tile)
+            if args.depth == 1
+            else interpolate_recursive(
+                inputs[0], args.depth, model=model, device=device, tile=args.tile
+            )
+        )
+        written = _write_outputs(frames, inputs[0], out, formats, fps, args)
+        if not args.quiet:
+            print(f"{inputs[0]}: {len(frames)} frames -> {', '.join(str(w) for w in written)}")
+        return 0
+    workers = args.workers if args.workers is not None else min(2, len(share))
+    loader = DataLoader(
+        Subset(_DecodedImages(inputs), share),
+        batch_size=None,
+        num_workers=workers,
+        pin_memory=device.type == "cuda",
+    )
     failures = 0
-    for path in tqdm(inputs, desc="extract", unit="img", disable=len(inputs) < 2 or args.quiet):
+    for i, image, error in tqdm(
+        loader, total=len(share), desc=f"extract (rank {rank})" if rank else "extract",
+        unit="img", disable=args.quiet,
+    ):  # fmt: skip
+        path = inputs[i]
         try:
-            kw = dict(model=model, device=device, tile=args.tile)
+            if error is not None:
+                raise InvalidImageError(error)
+            x = image.unsqueeze(0)
             if args.depth == 1:
-                frames = extract_frames(path, **kw)
+                frames_t = extract_frames(x, model=model, device=device, tile=args.tile)
             else:
-                frames = interpolate_recursive(path, args.depth, **kw)
-            stem = path.stem
-            written = []
-            if "png" in formats:
-                written += save_pngs(frames, out / stem, prefix="frame", overwrite=args.overwrite)[
-                    :1
-                ]
-            if "gif" in formats:
-                written.append(
-                    save_gif(
-                        frames,
-                        out / f"{stem}.gif",
-                        fps=fps,
-                        boomerang=args.boomerang,
-                        overwrite=args.overwrite,
-                    )
+                frames_t = interpolate_recursive(
+                    x, args.depth, model=model, device=device, tile=args.tile
                 )
-            if "mp4" in formats:
-                written.append(
-                    save_mp4(
-                        frames,
-                        out / f"{stem}.mp4",
-                        fps=fps,
-                        boomerang=args.boomerang,
-                        overwrite=args.overwrite,
-                    )
-                )
+            written = _write_outputs(frames_t[0], path, out, formats, fps, args)
             if not args.quiet:
-                print(f"{path}: {len(frames)} frames -> {', '.join(str(w) for w in written)}")
+                tqdm.write(
+                    f"{path}: {frames_t.shape[1]} frames -> {', '.join(str(w) for w in written)}"
+                )
         except BlurvidError as exc:
-            if len(inputs) == 1:
-                raise
             failures += 1
-            print(f"blurvid: error: {exc}", file=sys.stderr)
+            tqdm.write(f"blurvid: error: {exc}", file=sys.stderr)
     if failures:
-        print(f"blurvid: {failures} of {len(inputs)} inputs failed", file=sys.stderr)
+        print(f"blurvid: {failures} of {len(share)} inputs failed", file=sys.stderr)
         return EXIT_ERROR
     return 0
 
@@ -146,6 +196,11 @@ def _add_extract(sub: argparse._SubParsersAction) -> None:
         "--tile", type=int, default=None, help="process in tiles of this size (bounded memory)"
     )
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument(
+        "--workers", type=int, default=None,
+        help="image-decoding worker processes for many inputs (default 2); under torchrun "
+        "each rank takes its share of the inputs",
+    )  # fmt: skip
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
     p.set_defaults(handler=_cmd_extract)
 
