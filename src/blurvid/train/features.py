@@ -339,7 +339,7 @@ def vgg19_features(
         WeightsError: a pickle file, an unreadable file, or missing/unexpected/mis-shaped keys.
         ConfigError: an unknown layer name.
 
-    Example:
+    Examples:
         >>> import warnings
         >>> with warnings.catch_warnings():
         ...     warnings.simplefilter("ignore")

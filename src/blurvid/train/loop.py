@@ -649,7 +649,7 @@ def finetune(
     Uses the :meth:`TrainConfig.fast` recipe with a lower learning rate (2e-4) unless
     overridden; ``out`` (default: a temporary folder) receives checkpoints and the export.
 
-    Example:
+    Examples:
         >>> from blurvid.train.data import FrameFolderDataset  # doctest: +SKIP
         >>> model = blurvid.train.finetune(blurvid.load_model(), FrameFolderDataset("clip/"), steps=500)  # doctest: +SKIP
     """

@@ -201,7 +201,7 @@ def central_content_loss(
     Returns:
         0-d tensor, >= 0, zero iff prediction == target.
 
-    Example:
+    Examples:
         >>> p, t = torch.zeros(1, 3, 4, 4), torch.full((1, 3, 4, 4), 0.5)
         >>> central_content_loss(p, t).item()
         0.25
@@ -306,7 +306,7 @@ def adversarial_generator_loss(
     Returns:
         0-d tensor. Non-saturating: ``log 2`` at logits 0, -> 0 as D is fooled.
 
-    Example:
+    Examples:
         >>> round(adversarial_generator_loss(torch.zeros(2, 1, 3, 3)).item(), 6)
         0.693147
     """
@@ -326,7 +326,7 @@ def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> 
     The two terms are summed (not averaged): ``2 log 2`` at logits 0. Pass ``fake_logits``
     computed from detached fakes (see :func:`blurvid.train.discriminator.discriminator_step`).
 
-    Example:
+    Examples:
         >>> round(discriminator_loss(torch.zeros(4), torch.zeros(4)).item(), 6)
         1.386294
     """
@@ -432,8 +432,12 @@ def base_gan_loss(
             frame or on all 7 frames). Required unless ``adv_weight == 0``.
         features: perceptual feature extractor for Eq. 1 (``None``: pixel MSE only).
         flow: flow estimator for Eq. 4 (see :func:`cycle_flow_loss`).
-        central_weight, perceptual_weight, pair_weight, pair_diff_weight, adv_weight,
-        flow_weight: term weights (``pair_diff_weight`` is Eq. 2's ``diff_weight``).
+        central_weight: weight of Eq. 1.
+        perceptual_weight: weight of the VGG term inside Eq. 1.
+        pair_weight: weight of Eq. 2.
+        pair_diff_weight: Eq. 2's ``diff_weight`` (the difference term).
+        adv_weight: alpha of Eq. 5 (Eq. 3 term).
+        flow_weight: beta of Eq. 5 (Eq. 4 term).
         pair_form: ``"abs"`` or ``"square"`` (see :func:`pair_content_loss`).
         saturating: use the literal minimax Eq. 3 for G.
 
@@ -511,7 +515,7 @@ def gram_matrix(features_three: torch.Tensor | Sequence[torch.Tensor]) -> torch.
     Returns:
         ``(B, 3C, 3C)`` tensor.
 
-    Example:
+    Examples:
         >>> f = torch.ones(1, 3, 2, 1, 2)          # B=1, 3 frames, C=2, h=1, w=2
         >>> g = gram_matrix(f)
         >>> g.shape, g[0, 0, 0].item()             # sum of 2 products of 1 / (2*1*2)
@@ -687,7 +691,8 @@ def gram_stage_loss(
         features: feature extractor for the Gram matrix (default VGG19 relu3_1, as in
             :func:`gram_loss`).
         out_indices: the supervised output frames (default paper's 1, 4, 7).
-        content_weight, gram_weight: term weights.
+        content_weight: weight of the content MSE.
+        gram_weight: weight of the Gram term.
         norm: Gram distance, ``"l1"`` or ``"fro"``.
 
     Returns:
@@ -743,7 +748,7 @@ def reblur(frames: torch.Tensor, *, linear_light: bool = False) -> torch.Tensor:
     Returns:
         ``(B, C, H, W)``.
 
-    Example:
+    Examples:
         >>> reblur(torch.stack([torch.zeros(1, 3, 2, 2), torch.ones(1, 3, 2, 2)], 1))[0, 0, 0, 0].item()
         0.5
     """
@@ -781,7 +786,7 @@ def bicycle_loss(
     Returns:
         ``(total, parts)`` with detached floats ``reblur``, ``frames``, ``total``.
 
-    Example:
+    Examples:
         >>> x = torch.rand(1, 7, 3, 4, 4)
         >>> total, parts = bicycle_loss(x, x + 0.25)
         >>> round(parts["reblur"], 6), round(parts["frames"], 6)

@@ -1,0 +1,132 @@
+"""Regenerate the pictures of the docs from real code paths (no hand-made images).
+
+    python docs/make_figures.py [--data ../shared/data]
+
+* ``docs/images/concept.png`` -- 7 sharp frames rendered by the synthetic camera-shake
+  pipeline (``blurvid.train.synthetic``) and their average, the blurry photo: what blurvid
+  inverts.
+* ``docs/images/example_clock.png`` -- the bundled example through the *current default
+  model*; labelled "UNTRAINED PLACEHOLDER" while the default weights are the placeholder.
+* ``docs/images/scaling.png`` -- latency vs. megapixels from the newest CPU benchmark JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import warnings
+from pathlib import Path
+
+import torch
+from PIL import Image, ImageDraw
+
+import blurvid
+from blurvid.io import frames_to_pil, read_image
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+OUT = HERE / "images"
+
+
+def _strip(images: list[Image.Image], labels: list[str], title: str, scale: int = 1) -> Image.Image:
+    w, h = images[0].size
+    w, h = w * scale, h * scale
+    pad, head = 4, 18
+    sheet = Image.new("RGB", (len(images) * (w + pad) + pad, h + 2 * head + pad), "white")
+    draw = ImageDraw.Draw(sheet)
+    draw.text((pad, 2), title, fill="black")
+    for i, (img, label) in enumerate(zip(images, labels)):
+        x = pad + i * (w + pad)
+        sheet.paste(img.resize((w, h), Image.NEAREST), (x, head))
+        draw.text((x, head + h + 2), label, fill="black")
+    return sheet
+
+
+def concept(data: Path) -> None:
+    from blurvid.train.synthetic import ShakeConfig, item_generator, render_shake
+
+    photo = read_image(data / "photos" / "skimage_coffee.jpg")
+    cfg = ShakeConfig(size=160, path_length=(22, 22), sprites=(1, 1), noise_sigma=0.0)
+    sample = render_shake(photo, cfg, item_generator(7, 0))
+    frames = frames_to_pil(sample["frames"])
+    blurry = frames_to_pil(sample["blurry"].unsqueeze(0))[0]
+    sheet = _strip(
+        [*frames, blurry],
+        [f"frame {i + 1}" for i in range(7)] + ["blurry = mean"],
+        "7 sharp moments averaged into one blurry photo; blurvid recovers the 7 from the 1",
+    )
+    sheet.save(OUT / "concept.png")
+
+
+def example() -> None:
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        model = blurvid.load_model("default")
+    placeholder = model.metadata.get("placeholder") == "true"
+    image = read_image(ROOT / "examples" / "images" / "clock_motion.png")
+    small = torch.nn.functional.interpolate(image[None], scale_factor=0.5, mode="area")[0]
+    frames = blurvid.extract_frames(small, model=model)
+    title = "examples/images/clock_motion.png -> 7 frames, default model"
+    if placeholder:
+        title += " (UNTRAINED PLACEHOLDER: not meaningful)"
+    sheet = _strip(
+        frames_to_pil(torch.cat([small[None], frames])),
+        ["input"] + [f"frame {i + 1}" for i in range(7)],
+        title,
+    )
+    sheet.save(OUT / "example_clock.png")
+
+
+def scaling() -> None:
+    files = sorted((ROOT / "benchmarks" / "results").glob("*-cpu-*.json"))
+    if not files:
+        return
+    rows = [r for r in json.loads(files[-1].read_text())["results"] if r["depth"] == 1]
+    pts = sorted(
+        (int(r["size"].split("x")[0]) * int(r["size"].split("x")[1]) / 1e6, r["median_s"])
+        for r in rows
+    )
+    import math
+
+    W, H, m = 560, 320, 50
+    img = Image.new("RGB", (W, H), "white")
+    d = ImageDraw.Draw(img)
+    lx = [math.log10(x) for x, _ in pts]
+    ly = [math.log10(y) for _, y in pts]
+    x0, x1, y0, y1 = min(lx) - 0.2, max(lx) + 0.4, min(ly) - 0.2, max(ly) + 0.3
+
+    def to_px(a: float, b: float) -> tuple[float, float]:
+        return m + (W - 2 * m) * (a - x0) / (x1 - x0), H - m - (H - 2 * m) * (b - y0) / (y1 - y0)
+
+    d.rectangle([m, m // 2, W - m, H - m], outline="black")
+    xy = [to_px(a, b) for a, b in zip(lx, ly)]
+    d.line(xy, fill="navy", width=2)
+    for (x, y), (px, py) in zip(pts, xy):
+        d.ellipse([px - 3, py - 3, px + 3, py + 3], fill="navy")
+        d.text((px - 30, py - 16), f"{x:.2g} MP: {y:.2g} s", fill="black")
+    d.text(
+        (m, 4),
+        f"extract_frames latency vs. image size, 2 CPU cores ({files[-1].name})",
+        fill="black",
+    )
+    d.text((W // 2 - 80, H - m + 10), "megapixels (log scale)", fill="black")
+    d.text((4, m // 2), "seconds (log)", fill="black")
+    img.save(OUT / "scaling.png")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
+    args = p.parse_args()
+    OUT.mkdir(exist_ok=True)
+    torch.set_num_threads(1)
+    concept(Path(args.data))
+    example()
+    scaling()
+    print(f"wrote {sorted(p.name for p in OUT.glob('*.png'))}")
+
+
+if __name__ == "__main__":
+    main()
