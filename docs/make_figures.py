@@ -8,6 +8,8 @@
 * ``docs/images/example_clock.png`` -- the bundled example through the *current default
   model*; labelled "UNTRAINED PLACEHOLDER" while the default weights are the placeholder.
 * ``docs/images/scaling.png`` -- latency vs. megapixels from the newest CPU benchmark JSON.
+* ``docs/images/psnr_per_frame.png`` -- PSNR per frame index on the validation set for the
+  identity and oracle-static references and the current default model (``blurvid.evaluate``).
 """
 
 from __future__ import annotations
@@ -114,6 +116,54 @@ def scaling() -> None:
     img.save(OUT / "scaling.png")
 
 
+def psnr_per_frame(data: Path) -> None:
+    from blurvid.evaluate import evaluate, iter_samples
+    from blurvid.metrics import PAPER
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = blurvid.load_model("default")
+    label = "default" + (" (placeholder)" if model.metadata.get("placeholder") == "true" else "")
+    rows = evaluate(
+        {label: model},
+        iter_samples(f"val:{data}"),
+        protocol=PAPER,
+        compute_epe=False,
+        progress=False,
+    )
+    W, H, m = 560, 320, 50
+    img = Image.new("RGB", (W, H), "white")
+    d = ImageDraw.Draw(img)
+    values = [v for r in rows for v in r.per_frame_psnr if v < 60]
+    lo, hi = min(values) - 1, max(values) + 1
+
+    def to_px(i: int, v: float) -> tuple[float, float]:
+        v = min(v, hi)
+        return m + (W - 2 * m) * i / 6, H - m - (H - 2 * m) * (v - lo) / (hi - lo)
+
+    d.rectangle([m, m // 2, W - m, H - m], outline="black")
+    colours = ["gray", "darkgreen", "navy", "darkred"]
+    for k, (row, colour) in enumerate(zip(rows, colours)):
+        pts = [to_px(i, v) for i, v in enumerate(row.per_frame_psnr)]
+        d.line(pts, fill=colour, width=2)
+        d.text((m + 6, m // 2 + 4 + 12 * k), f"{row.name}: mean {row.psnr:.2f} dB", fill=colour)
+    for i in range(7):
+        d.text((to_px(i, lo)[0] - 3, H - m + 4), str(i + 1), fill="black")
+    for db in range(int(lo) + 1, int(hi) + 1, 2):
+        y = to_px(0, db)[1]
+        d.line([(m - 4, y), (m, y)], fill="black")
+        d.text((m - 30, y - 6), f"{db}", fill="black")
+    d.text((4, m // 2 + 2), "dB", fill="black")
+    d.text(
+        (m, 4),
+        f"PSNR per frame index, validation set ({rows[0].n} samples, best order; "
+        f"values above {hi:.0f} dB drawn at the top)",
+        fill="black",
+    )
+    d.text((W // 2 - 30, H - m + 18), "frame", fill="black")
+    img.save(OUT / "psnr_per_frame.png")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -125,6 +175,7 @@ def main() -> None:
     concept(Path(args.data))
     example()
     scaling()
+    psnr_per_frame(Path(args.data))
     print(f"wrote {sorted(p.name for p in OUT.glob('*.png'))}")
 
 

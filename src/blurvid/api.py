@@ -146,6 +146,7 @@ def run_generator(
             out[i : i + batch_size] = model(x[i : i + batch_size]).clamp_(0.0, 1.0)
         return out
 
+    overlap = overlap or 0  # always set above once tiling is on
     th, tw = min(tile, h), min(tile, w)
     out = torch.zeros(b, n, 3, h, w, device=x.device, dtype=x.dtype)
     norm = torch.zeros(1, 1, 1, h, w, device=x.device, dtype=x.dtype)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import torch
 
@@ -45,7 +46,7 @@ def check_size(height: int, width: int, what: str = "image") -> None:
         )
 
 
-def check_image_tensor(x: object, what: str = "image") -> torch.Tensor:
+def check_image_tensor(x: Any, what: str = "image") -> torch.Tensor:
     """Validate an image tensor ``(3, H, W)`` or ``(B, 3, H, W)``, float, finite, in [0, 1].
 
     Returns the tensor as ``(B, 3, H, W)`` (a view when possible).
@@ -92,7 +93,7 @@ def check_image_tensor(x: object, what: str = "image") -> torch.Tensor:
     return x
 
 
-def check_frames(frames: object, what: str = "frames") -> torch.Tensor:
+def check_frames(frames: Any, what: str = "frames") -> torch.Tensor:
     """Validate a frame stack ``(B, N, 3, H, W)`` float; returns it."""
     if not isinstance(frames, torch.Tensor) or frames.ndim != 5 or frames.shape[2] != 3:
         shape = tuple(frames.shape) if isinstance(frames, torch.Tensor) else type(frames).__name__

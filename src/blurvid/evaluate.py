@@ -177,7 +177,8 @@ class EvalRow:
 
 class _Acc:
     def __init__(self, name: str) -> None:
-        self.name, self.sums, self.n, self.seconds, self.rev = name, {}, 0, 0.0, 0.0
+        self.name, self.n, self.seconds, self.rev = name, 0, 0.0, 0.0
+        self.sums: dict[str, float] = {}
         self.frames = torch.zeros(7, dtype=torch.float64)
 
     def add(self, res: dict[str, torch.Tensor], seconds: float = 0.0) -> None:

@@ -15,6 +15,7 @@ import tempfile
 import warnings
 from importlib import resources
 from pathlib import Path
+from types import FrameType
 from typing import Any, Union
 
 import torch
@@ -205,7 +206,8 @@ def _user_stacklevel() -> int:
     shown once per user call site, not once per blurvid line)."""
     import sys
 
-    frame, level = sys._getframe(1), 1
+    frame: FrameType | None = sys._getframe(1)
+    level = 1
     pkg = str(Path(__file__).resolve().parent)
     while frame is not None and str(Path(frame.f_code.co_filename).resolve()).startswith(pkg):
         frame, level = frame.f_back, level + 1
@@ -274,7 +276,7 @@ def _is_network_error(exc: BaseException) -> bool:
     )
 
 
-def _http_status(exc: BaseException) -> int | None:
+def _http_status(exc: BaseException | None) -> int | None:
     """The HTTP status behind ``exc`` or one of its causes, if the server answered at all."""
     seen = set()
     while exc is not None and id(exc) not in seen:

@@ -56,6 +56,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -91,7 +92,7 @@ def _shape(x: object) -> str:
     return str(tuple(x.shape)) if isinstance(x, torch.Tensor) else type(x).__name__
 
 
-def _check_pair(pred: object, target: object, ndim: int, layout: str, what: str) -> None:
+def _check_pair(pred: Any, target: Any, ndim: int, layout: str, what: str) -> None:
     """Raise :class:`InvalidImageError` unless both are equal-shaped float tensors."""
     for name, x in (("pred", pred), ("target", target)):
         if not isinstance(x, torch.Tensor):
@@ -106,10 +107,10 @@ def _check_pair(pred: object, target: object, ndim: int, layout: str, what: str)
             raise InvalidImageError(
                 f"{what}: expected a floating-point {name}, got dtype {x.dtype}"
             )
-    if pred.shape != target.shape:  # type: ignore[union-attr]
+    if pred.shape != target.shape:
         raise InvalidImageError(
             f"{what}: expected pred and target of equal shape, got "
-            f"{tuple(pred.shape)} and {tuple(target.shape)}"  # type: ignore[union-attr]
+            f"{tuple(pred.shape)} and {tuple(target.shape)}"
         )
 
 

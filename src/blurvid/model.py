@@ -199,7 +199,7 @@ def _stage(channels: int, blocks: int) -> nn.Sequential:
 
 
 # ----------------------------------------------------------------------------- generator
-class Generator(
+class Generator(  # type: ignore[call-arg]  # (mypy reads nn.Module's __init_subclass__)
     nn.Module,
     ModelHubMixin,
     library_name="blurvid",
