@@ -2,10 +2,10 @@
 
     python docs/make_figures.py [--data ../shared/data]
 
-* ``docs/images/concept.png`` -- 7 sharp frames rendered by the synthetic camera-shake
+* ``docs/images/concept.png`` / ``concept.gif`` -- 7 sharp frames rendered by the synthetic camera-shake
   pipeline (``blurvid.train.synthetic``) and their average, the blurry photo: what blurvid
   inverts.
-* ``docs/images/example_clock.png`` -- the bundled example through the *current default
+* ``docs/images/example_clock.png`` / ``.gif`` -- the bundled example through the *current default
   model*; labelled "UNTRAINED PLACEHOLDER" while the default weights are the placeholder.
 * ``docs/images/scaling.png`` -- latency vs. megapixels from the newest CPU benchmark JSON.
 * ``docs/images/psnr_per_frame.png`` -- PSNR per frame index on the validation set for the
@@ -23,7 +23,7 @@ import torch
 from PIL import Image, ImageDraw
 
 import blurvid
-from blurvid.io import frames_to_pil, read_image
+from blurvid.io import frames_to_pil, read_image, save_gif
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -58,6 +58,7 @@ def concept(data: Path) -> None:
         "7 sharp moments averaged into one blurry photo; blurvid recovers the 7 from the 1",
     )
     sheet.save(OUT / "concept.png")
+    save_gif(sample["frames"], OUT / "concept.gif", fps=6, boomerang=True, overwrite=True)
 
 
 def example() -> None:
@@ -77,6 +78,7 @@ def example() -> None:
         title,
     )
     sheet.save(OUT / "example_clock.png")
+    save_gif(frames, OUT / "example_clock.gif", fps=6, boomerang=True, overwrite=True)
 
 
 def scaling() -> None:

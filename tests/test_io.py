@@ -294,3 +294,12 @@ def test_atomic_output_refuses_existing_without_overwrite(tmp_path):
         tmp.write_bytes(b"new")
     assert target.read_bytes() == b"new"
     assert os.listdir(tmp_path) == ["file.png"]
+
+
+def test_written_files_get_normal_permissions_not_private_tempfile_ones(tmp_path):
+    """Atomic writes go through mkstemp (mode 0600); the final file must get 0666 & ~umask
+    like any file a user writes, so outputs and saved models can be shared."""
+    umask = os.umask(0)
+    os.umask(umask)
+    gif = save_gif(torch.rand(3, 3, 16, 16), tmp_path / "a.gif")
+    assert gif.stat().st_mode & 0o777 == 0o666 & ~umask

@@ -34,8 +34,8 @@ from typing import Any
 
 import torch
 
+from ._fs import atomic_write_bytes
 from .errors import ConfigError, DataError
-from .hub import atomic_write_bytes
 from .metrics import CENTER, PAPER, STRICT, Protocol, sequence_metrics
 
 __all__ = ["EvalRow", "PROTOCOLS", "evaluate", "format_table", "iter_samples", "resolve_data"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import warnings
 from importlib import resources
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any, Union
 
 import torch
 
+from ._fs import atomic_write_bytes
 from ._version import __version__
 from .errors import (
     ConfigError,
@@ -41,22 +41,6 @@ PathLike = Union[str, os.PathLike]
 
 
 # ----------------------------------------------------------------------------- writing
-def atomic_write_bytes(path: PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and ``os.replace`` (never half-written)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_folder(
     model: Generator,
     folder: PathLike,

@@ -10,7 +10,6 @@ alpha channel is dropped. Every output file is written atomically (temporary fil
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -22,6 +21,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ._fs import atomic_path
 from .checks import check_image_tensor, check_size
 from .errors import ConfigError, InvalidImageError, OutputExistsError, require
 
@@ -259,16 +259,8 @@ def atomic_output(path: str | os.PathLike, overwrite: bool = False) -> Iterator[
     path = Path(path)
     if path.exists() and not overwrite:
         raise OutputExistsError(f"{path} exists already; pass overwrite=True (CLI: --overwrite)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent
-    )
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    with atomic_path(path) as tmp:
+        yield tmp
 
 
 def _check_fps(fps: float) -> float:

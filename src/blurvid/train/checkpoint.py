@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._fs import atomic_write_bytes
 from .._version import __version__
 from ..errors import DataError, WeightsError
-from ..hub import atomic_write_bytes
 
 __all__ = ["capture_rng", "load_checkpoint", "restore_rng", "save_checkpoint"]
 

@@ -31,7 +31,6 @@ Eq. 1 default) and ``"features.35"`` is relu5_4. Aliases ``conv1_1 ... conv5_4``
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -40,6 +39,7 @@ from typing import Union
 import torch
 from torch import nn
 
+from .._fs import atomic_path
 from ..errors import (
     ConfigError,
     InvalidImageError,
@@ -427,14 +427,7 @@ def convert_torchvision_vgg19(
     }
     sd = _check_state_dict(feats, f"torchvision checkpoint {str(src)!r}")
     sd = {k: v.detach().contiguous().clone() for k, v in sd.items()}
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=str(dst.parent))
-    os.close(fd)
-    try:
-        save_file(sd, tmp, metadata={"format": "pt", "source": src.name, "model": "vgg19.features"})
-        os.replace(tmp, dst)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(dst) as tmp:
+        meta = {"format": "pt", "source": src.name, "model": "vgg19.features"}
+        save_file(sd, str(tmp), metadata=meta)
     return dst
