@@ -24,16 +24,6 @@ from blurvid.train.synthetic import (
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: these small tensors gain little from two, and on a shared 2-core
-    machine OpenMP threads waiting for each other make ops up to 10x slower."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 STATIC = dict(path_length=(0.0, 0.0), rotation_deg=0.0, zoom=0.0, sprites=(0, 0), noise_sigma=0.0)
 
 
