@@ -553,3 +553,21 @@ def test_validation_set_missing_root(tmp_path):
     (tmp_path / "photos").mkdir()
     with pytest.raises(DataError, match="validation photos missing"):
         validation_set(tmp_path)
+
+
+def test_frames_spec_leaves_out_the_validation_sequence(tmp_path):
+    """``frames:ROOT`` trains on every sequence under ROOT except the validation one."""
+    from PIL import Image
+
+    from blurvid.train.data import VALIDATION_FRAME_FOLDERS
+
+    for name in ("clip_a", VALIDATION_FRAME_FOLDERS[0]):
+        (tmp_path / name).mkdir()
+        for i in range(9):
+            Image.new("RGB", (40, 40), (i * 20, 0, 0)).save(tmp_path / name / f"{i:03d}.png")
+    ds = dataset_from_specs([f"frames:{tmp_path}"], crop=32, progress=False)
+    assert [f.name for f in ds.folders] == ["clip_a"]
+    with pytest.warns(UserWarning, match="validation set"):
+        dataset_from_specs(
+            [f"frames:{tmp_path / VALIDATION_FRAME_FOLDERS[0]}"], crop=32, progress=False
+        )

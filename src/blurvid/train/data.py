@@ -34,6 +34,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -61,6 +62,7 @@ from .synthetic import (
 __all__ = [
     "DEFAULT_DATA_ROOT",
     "TRAINING_PHOTOS",
+    "VALIDATION_FRAME_FOLDERS",
     "VALIDATION_PHOTOS",
     "VALIDATION_SHAKE",
     "VIDEO_SUFFIXES",
@@ -91,6 +93,10 @@ PathLike = Union[str, os.PathLike]
 DEFAULT_DATA_ROOT = "../shared/data"
 
 #: Photos of ``photos/`` held out for validation (never used for training).
+#: Frame sequences used by the real half of :func:`validation_set`; ``frames:`` training
+#: specs that point at their parent folder leave them out.
+VALIDATION_FRAME_FOLDERS: tuple[str, ...] = ("sam2_bedroom",)
+
 VALIDATION_PHOTOS: tuple[str, ...] = (
     "skimage_coffee.jpg",
     "skimage_rocket.jpg",
@@ -1654,11 +1660,21 @@ def dataset_from_specs(
                 photos, ShakeConfig(size=crop), length=length or 10_000, seed=sub_seed
             )
         elif kind == "frames":
-            folders = (
-                [path]
-                if list_images(path)
-                else sorted(p for p in path.iterdir() if p.is_dir() and list_images(p))
-            )
+            if list_images(path):
+                folders = [path]
+                if path.name in VALIDATION_FRAME_FOLDERS:
+                    warnings.warn(
+                        f"{path} is the real half of the validation set: validation scores of a "
+                        f"model trained on it are not held-out scores",
+                        UserWarning,
+                        stacklevel=2,
+                    )
+            else:  # a folder of sequences: the validation sequence is left out
+                folders = sorted(
+                    p
+                    for p in path.iterdir()
+                    if p.is_dir() and list_images(p) and p.name not in VALIDATION_FRAME_FOLDERS
+                )
             if not folders:
                 raise DataError(f"data spec {spec!r}: no image frames in {path} or its sub-folders")
             ds = FrameFolderDataset(folders, crop=crop, seed=sub_seed, augment=hflip)
