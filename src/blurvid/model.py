@@ -14,7 +14,9 @@ consecutive frames output"; blurvid's choices, made for speed on a laptop CPU:
 * **Residual frames.** Each frame is the input plus a predicted residual. With
   ``reblur="srgb"`` (default) the seven residuals are made zero-mean across time, so the
   mean of the frames reproduces the input exactly (the blur model ``F`` = average of Sec. 3.3,
-  built into the architecture); ``"linear"`` does the same in linear light, ``"none"`` not at all.
+  built into the architecture); ``"linear"`` does the same in linear light (exact only while
+  the linear frames stay inside [0, 1]: values outside are clipped by the sRGB conversion,
+  which breaks the identity there and stops their gradient), ``"none"`` not at all.
 * Weights start from N(0, 0.01) (Sec. 4.2); the residual scales start at zero, the output
   head does not (a zero head would make every frame equal and the pair/difference losses
   would have no gradient).
