@@ -12,7 +12,9 @@ import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
+
+from torch.utils.data import Dataset
 
 from ._version import __version__
 from .errors import BlurvidError, InvalidImageError
@@ -43,7 +45,7 @@ def _collect_inputs(items: Sequence[str]) -> list[Path]:
     return paths
 
 
-class _DecodedImages:
+class _DecodedImages(Dataset):
     """Dataset of input paths -> ``(index, tensor (3, H, W) or None, error or None)``, so
     decoding runs in DataLoader workers while G works on the previous image."""
 
@@ -122,7 +124,7 @@ def _cmd_extract(args: argparse.Namespace) -> int:
             print(f"{inputs[0]}: {len(frames)} frames -> {', '.join(str(w) for w in written)}")
         return 0
     workers = args.workers if args.workers is not None else min(2, len(share))
-    loader = DataLoader(
+    loader: DataLoader[Any] = DataLoader(
         Subset(_DecodedImages(inputs), share),
         batch_size=None,
         num_workers=workers,

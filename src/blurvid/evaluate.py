@@ -242,12 +242,15 @@ def evaluate(
     ):
         true = frames.unsqueeze(0).float().to(dev)
         x = blurry.unsqueeze(0).float().to(dev)
-        kw = dict(compute_epe=compute_epe)
         ref["identity"].add(
-            sequence_metrics(x.unsqueeze(1).expand_as(true).contiguous(), true, protocol, **kw)
+            sequence_metrics(
+                x.unsqueeze(1).expand_as(true).contiguous(), true, protocol, compute_epe=compute_epe
+            )
         )
         ref["oracle"].add(
-            sequence_metrics(true[:, 3:4].expand_as(true).contiguous(), true, protocol, **kw)
+            sequence_metrics(
+                true[:, 3:4].expand_as(true).contiguous(), true, protocol, compute_epe=compute_epe
+            )
         )
         for label, model in models.items():
             if count == 0:  # warm-up: lazy initialisation, kernel selection for this shape
@@ -257,7 +260,7 @@ def evaluate(
             if dev.type == "cuda":
                 torch.cuda.synchronize(dev)
             dt = time.perf_counter() - t0
-            accs[label].add(sequence_metrics(pred, true, protocol, **kw), dt)
+            accs[label].add(sequence_metrics(pred, true, protocol, compute_epe=compute_epe), dt)
             if save_frames is not None:
                 from .io import save_pngs
 

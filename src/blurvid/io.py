@@ -45,9 +45,10 @@ ImageInput = Union[str, os.PathLike, Image.Image, np.ndarray, torch.Tensor]
 # ----------------------------------------------------------------------------- reading
 def _pil_to_float_array(img: Image.Image, what: str) -> np.ndarray:
     """A decoded PIL image of any mode -> ``(H, W, 3)`` float32 in [0, 1]."""
-    if getattr(img, "n_frames", 1) > 1:
+    n_frames = int(getattr(img, "n_frames", 1))
+    if n_frames > 1:
         warnings.warn(
-            f"{what} has {img.n_frames} frames (animated); using the first one",
+            f"{what} has {n_frames} frames (animated); using the first one",
             UserWarning,
             stacklevel=4,
         )

@@ -220,8 +220,11 @@ class Generator(  # type: ignore[call-arg]  # (mypy reads nn.Module's __init_sub
     ``model.safetensors``, strict, safetensors only) or :func:`blurvid.load_model`.
     """
 
+    _blurvid_metadata: dict[str, str]
+
     def __init__(self, config: GeneratorConfig | None = None) -> None:
         super().__init__()
+        self._blurvid_metadata = {}
         if config is None:
             config = GeneratorConfig()
         if isinstance(config, dict):  # e.g. from the Hub mixin
