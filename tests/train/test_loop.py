@@ -506,3 +506,33 @@ def test_finetune_changes_the_model_in_place_and_returns_it_in_eval_mode(tmp_pat
     )
     assert (tmp_path / CHECKPOINT_NAME).is_file() and (tmp_path / "model" / "config.json").is_file()
     assert_same_state(state(load_model(tmp_path / "model")), state(model))
+
+
+def test_adv_frames_modes_pick_the_documented_frames(tmp_path):
+    """D sees all B*7 frames, the centre frames, or one seeded frame per sample."""
+    from blurvid.errors import ConfigError
+    from blurvid.model import GeneratorConfig
+    from blurvid.train.config import TrainConfig
+    from blurvid.train.loop import Trainer
+
+    frames = torch.arange(2 * 7, dtype=torch.float32).view(2, 7, 1, 1, 1).expand(2, 7, 3, 4, 4)
+    base = dict(steps=4, crop=32, generator=GeneratorConfig(width=8), perceptual_weight=0.0)
+    picks = {}
+    for mode in ("all", "center", "random"):
+        cfg = TrainConfig(adv_frames=mode, **base)
+        tr = Trainer(cfg, tmp_path / mode, dataset=[{"blurry": 0}], progress=False)
+        picks[mode] = tr._adv_frames(frames)[:, 0, 0, 0].tolist()
+        if mode == "random":
+            again = tr._adv_frames(frames)[:, 0, 0, 0].tolist()
+            tr.step = 1
+            other_steps = {tuple(tr._adv_frames(frames)[:, 0, 0, 0].tolist())}
+            for s in range(2, 12):
+                tr.step = s
+                other_steps.add(tuple(tr._adv_frames(frames)[:, 0, 0, 0].tolist()))
+    assert picks["all"] == list(range(14))
+    assert picks["center"] == [3.0, 10.0]
+    assert len(picks["random"]) == 2 and picks["random"] == again  # seeded by (seed, step)
+    assert 0 <= picks["random"][0] < 7 and 7 <= picks["random"][1] < 14  # one per sample
+    assert len(other_steps) > 1  # a new draw each step
+    with pytest.raises(ConfigError, match="adv_frames"):
+        TrainConfig(adv_frames="some", **base)

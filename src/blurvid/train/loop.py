@@ -347,11 +347,29 @@ class Trainer:
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
+    def _adv_frames(self, frames: torch.Tensor) -> torch.Tensor:
+        """The frames D sees (Eq. 3 is on single frames): all ``B*7`` of them, only the centre
+        frames, or one frame per sample drawn from (seed, step) -- the same draw for real and
+        fake, so D compares like with like. ``(B, 7, 3, H, W) -> (N, 3, H, W)``."""
+        mode = self.cfg.adv_frames
+        if mode == "all":
+            return frames.flatten(0, 1)
+        if mode == "center":
+            return frames[:, frames.shape[1] // 2]
+        # one draw for the whole step's global batch; this rank takes its slice, so N ranks of
+        # batch B see exactly what one process of batch N*B sees
+        b = frames.shape[0]
+        g = torch.Generator().manual_seed(self.cfg.seed * 104_729 + self.step)
+        idx = torch.randint(frames.shape[1], (b * self.world,), generator=g)[
+            self.rank * b : (self.rank + 1) * b
+        ]
+        return frames[torch.arange(b, device=frames.device), idx.to(frames.device)]
+
     def _base_terms(self, pred, frames, blurry, r: float):
         c = self.cfg
         fake_logits = None
         if self.D is not None and c.adv_weight * r > 0:
-            fake_logits = self.D(pred.flatten(0, 1))
+            fake_logits = self.D(self._adv_frames(pred))
         total, parts = base_gan_loss(
             pred, frames, fake_logits,
             features=self.features, flow=self.flow or "dis",
@@ -433,7 +451,7 @@ class Trainer:
             for group in self.optD.param_groups:
                 group["lr"] = lr
             parts["d_loss"] = discriminator_step(
-                self.D, self.optD, frames.flatten(0, 1), pred.detach().flatten(0, 1)
+                self.D, self.optD, self._adv_frames(frames), self._adv_frames(pred.detach())
             )
         parts["loss"] = float(total.detach())
         parts["lr"] = lr
