@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
+from helpers import one_error_line
 from PIL import Image
 
 import blurvid
@@ -25,14 +26,6 @@ def run(python, env, *args, timeout=120):
         text=True,
         timeout=timeout,
     )
-
-
-def one_error_line(stderr: str) -> str:
-    lines = [ln for ln in stderr.splitlines() if ln.strip()]
-    assert "Traceback" not in stderr
-    errors = [ln for ln in lines if ln.startswith("blurvid: error:")]
-    assert len(errors) == 1, stderr
-    return errors[0]
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import one_error_line
 from PIL import Image
 
 from blurvid import ConfigError, DataError, cli
@@ -56,14 +57,6 @@ def strict_json(path: Path) -> dict:
         raise ValueError(f"invalid JSON constant {token}")
 
     return json.loads(Path(path).read_text(), parse_constant=refuse)
-
-
-def one_error_line(stderr: str) -> str:
-    lines = [ln for ln in stderr.splitlines() if ln.strip()]
-    assert "Traceback" not in stderr
-    errors = [ln for ln in lines if ln.startswith("blurvid: error:")]
-    assert len(errors) == 1, stderr
-    return errors[0]
 
 
 def table_rows(out: str) -> dict[str, list[str]]:
