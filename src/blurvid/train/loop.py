@@ -32,6 +32,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from .._fs import atomic_write_bytes
 from ..errors import ConfigError, DataError
 from ..hub import load_model, save_folder
 from ..model import Generator, srgb_to_linear
@@ -538,7 +539,7 @@ class Trainer:
 
         c = self.cfg
         if self.is_main:
-            (self.out / "train_config.json").write_text(c.to_json())
+            atomic_write_bytes(self.out / "train_config.json", c.to_json().encode())
         epochs = hasattr(self.dataset, "set_epoch")
         sampler = StepSampler(len(self.dataset), c.batch_size, c.steps, self.step, c.seed, self.rank, self.world,
                               with_epoch=epochs)  # fmt: skip
