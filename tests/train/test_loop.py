@@ -536,3 +536,18 @@ def test_adv_frames_modes_pick_the_documented_frames(tmp_path):
     assert len(other_steps) > 1  # a new draw each step
     with pytest.raises(ConfigError, match="adv_frames"):
         TrainConfig(adv_frames="some", **base)
+
+
+def test_checkpoint_checksum_detects_flipped_tensor_bytes(tmp_path):
+    """Bytes flipped inside the tensor data (not just a broken header) are caught on load."""
+    from blurvid.errors import WeightsError
+    from blurvid.train.checkpoint import load_checkpoint, save_checkpoint
+
+    path = tmp_path / "c.safetensors"
+    save_checkpoint(path, step=3, modules={"G": torch.nn.Linear(4, 4)}, optimizers={}, config={})
+    assert load_checkpoint(path)[1]["step"] == 3
+    data = bytearray(path.read_bytes())
+    data[-5] ^= 0x01  # the tensor payload sits at the end of a safetensors file
+    path.write_bytes(bytes(data))
+    with pytest.raises(WeightsError, match="checksum"):
+        load_checkpoint(path)

@@ -53,6 +53,18 @@ def _unflatten_optimizer(
     opt.load_state_dict({"state": state, "param_groups": meta[prefix]["param_groups"]})
 
 
+def tensors_sha256(tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 over the names, dtypes, shapes and bytes of ``tensors`` (sorted by name)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for key in sorted(tensors):
+        t = tensors[key].detach().cpu().contiguous()
+        h.update(f"{key}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
 def capture_rng() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """The torch/CUDA RNG states as tensors and numpy/python states as JSON."""
     tensors = {"rng.torch": torch.get_rng_state()}
@@ -118,6 +130,7 @@ def save_checkpoint(
     tensors.update(rng_t)
     meta["rng"] = rng_m
     meta["extra"] = extra or {}
+    meta["sha256"] = tensors_sha256(tensors)
     path = Path(path)
     atomic_write_bytes(path, save(tensors, metadata={"trainer": json.dumps(meta)}))
     # temporary files of writes that were killed (SIGKILL, power loss) cannot clean up
@@ -145,6 +158,11 @@ def load_checkpoint(path: os.PathLike) -> tuple[dict[str, torch.Tensor], dict[st
         ) from exc
     if meta.get("format") != FORMAT:
         raise WeightsError(f"{path} is not a {FORMAT} file")
+    if "sha256" in meta and tensors_sha256(tensors) != meta["sha256"]:
+        raise WeightsError(
+            f"checkpoint {path} is corrupt: its tensors do not match the checksum written with "
+            f"them (a damaged disk or copy); resume from another copy or start fresh"
+        )
     return tensors, meta
 
 
