@@ -8,6 +8,8 @@
 * ``docs/images/example_clock.png`` / ``.gif`` -- the bundled example through the *current default
   model*; labelled "UNTRAINED PLACEHOLDER" while the default weights are the placeholder.
 * ``docs/images/scaling.png`` -- latency vs. megapixels from the newest CPU benchmark JSON.
+* ``docs/gallery.md`` + ``docs/images/gallery/*.jpg`` -- every real blurry photo of the shared
+  data through the default model, with the motion it recovered (mean |frame 1 - frame 7|).
 * ``docs/images/psnr_per_frame.png`` -- PSNR per frame index on the validation set for the
   identity and oracle-static references and the current default model (``blurvid.evaluate``).
 """
@@ -166,6 +168,48 @@ def psnr_per_frame(data: Path) -> None:
     img.save(OUT / "psnr_per_frame.png")
 
 
+def gallery(data: Path) -> None:
+    from blurvid.io import list_images
+
+    folder = OUT / "gallery"
+    folder.mkdir(exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = blurvid.load_model("default")
+    placeholder = model.metadata.get("placeholder") == "true"
+    lines = [
+        "# Gallery: real blurry photos",
+        "",
+        "Every photo of `../shared/data/blurry` (real motion blur, no ground truth; licences in",
+        "that folder's README) through the current default model, downscaled to 320 px on the long",
+        "side. Regenerate with `python docs/make_figures.py`.",
+        "",
+    ]
+    if placeholder:
+        lines += [
+            "> The default weights are still the **untrained placeholder**: these frames are not",
+            "> meaningful yet; the page shows the pipeline, not the method.",
+            "",
+        ]
+    lines += ["| photo | mean abs(frame 1 - frame 7) | frames |", "|---|---|---|"]
+    for path in list_images(data / "blurry"):
+        image = read_image(path)
+        scale = 320 / max(image.shape[-2:])
+        small = torch.nn.functional.interpolate(image[None], scale_factor=scale, mode="area")[0]
+        frames = blurvid.extract_frames(small, model=model)
+        motion = float((frames[0] - frames[-1]).abs().mean())
+        sheet = _strip(
+            frames_to_pil(torch.cat([small[None], frames])),
+            ["input"] + [f"frame {i + 1}" for i in range(7)],
+            f"{path.name}" + (" (untrained placeholder)" if placeholder else ""),
+        )
+        sheet.save(folder / f"{path.stem}.jpg", quality=85)
+        lines.append(
+            f"| `{path.name}` | {motion:.4f} | ![{path.stem}](images/gallery/{path.stem}.jpg) |"
+        )
+    (HERE / "gallery.md").write_text("\n".join(lines) + "\n")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -178,6 +222,7 @@ def main() -> None:
     example()
     scaling()
     psnr_per_frame(Path(args.data))
+    gallery(Path(args.data))
     print(f"wrote {sorted(p.name for p in OUT.glob('*.png'))}")
 
 
