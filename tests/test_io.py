@@ -303,3 +303,39 @@ def test_written_files_get_normal_permissions_not_private_tempfile_ones(tmp_path
     os.umask(umask)
     gif = save_gif(torch.rand(3, 3, 16, 16), tmp_path / "a.gif")
     assert gif.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def _png_header_only(path, width, height):
+    """A PNG that claims ``width x height`` pixels but carries no pixel data."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b""))
+        + chunk(b"IEND", b"")
+    )
+    return path
+
+
+def test_blurvid_pixel_limit_governs_over_pillows_own(tmp_path, monkeypatch):
+    """400 MP is over Pillow's built-in hard limit (2 x 89 MP); raising BLURVID_MAX_PIXELS lets
+    such a file through the size guards (this one then fails as truncated), and Pillow's global
+    setting is left as it was."""
+    from PIL import Image
+
+    big = _png_header_only(tmp_path / "big.png", 20000, 20000)
+    before = Image.MAX_IMAGE_PIXELS
+    with pytest.raises(InvalidImageError, match="pixel limit"):
+        read_image(big)
+    monkeypatch.setenv("BLURVID_MAX_PIXELS", str(500_000_000))
+    with pytest.raises(InvalidImageError, match="truncated"):
+        read_image(big)
+    assert Image.MAX_IMAGE_PIXELS == before

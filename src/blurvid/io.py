@@ -10,6 +10,7 @@ alpha channel is dropped. Every output file is written atomically (temporary fil
 from __future__ import annotations
 
 import os
+import threading
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -22,7 +23,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ._fs import atomic_path
-from .checks import check_image_tensor, check_size
+from .checks import check_image_tensor, check_size, max_pixels
 from .errors import ConfigError, InvalidImageError, OutputExistsError, require
 
 __all__ = [
@@ -83,6 +84,9 @@ def _convert_rgb(img: Image.Image, what: str) -> Image.Image:
         ) from None
 
 
+_PILLOW_LIMIT_LOCK = threading.Lock()
+
+
 def read_image(path: str | os.PathLike) -> torch.Tensor:
     """Read an image file as a ``(3, H, W)`` float32 tensor in [0, 1].
 
@@ -100,10 +104,17 @@ def read_image(path: str | os.PathLike) -> torch.Tensor:
     if path.stat().st_size == 0:
         raise InvalidImageError(f"{path} is an empty file")
     try:
-        with warnings.catch_warnings():
-            # blurvid's own pixel limit (check_size) replaces Pillow's warning
+        with warnings.catch_warnings(), _PILLOW_LIMIT_LOCK:
+            # blurvid's own pixel limit (check_size, BLURVID_MAX_PIXELS) replaces Pillow's
+            # warning, and Pillow's hard limit is raised to it so that it governs alone
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(path)
+            previous = Image.MAX_IMAGE_PIXELS
+            if previous is not None:
+                Image.MAX_IMAGE_PIXELS = max(previous, max_pixels())
+            try:
+                img = Image.open(path)
+            finally:
+                Image.MAX_IMAGE_PIXELS = previous
         with img:
             w, h = img.size
             check_size(h, w, str(path))  # before decoding: decompression-bomb guard
