@@ -339,3 +339,45 @@ def test_blurvid_pixel_limit_governs_over_pillows_own(tmp_path, monkeypatch):
     with pytest.raises(InvalidImageError, match="truncated"):
         read_image(big)
     assert Image.MAX_IMAGE_PIXELS == before
+
+
+def _rgb16_png(path, arr):
+    """Write ``arr`` (H, W, 3) uint16 as a 16-bit RGB PNG (Pillow cannot write one)."""
+    import struct
+    import zlib
+
+    be = arr.astype(">u2")
+    raw = b"".join(b"\x00" + be[i].tobytes() for i in range(be.shape[0]))
+
+    def chunk(kind, data):
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    ihdr = struct.pack(">IIBBBBB", arr.shape[1], arr.shape[0], 16, 2, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
+    return path
+
+
+def test_16_bit_rgb_png_keeps_full_precision(tmp_path):
+    pytest.importorskip("cv2")
+    arr = (np.arange(9 * 10 * 3).reshape(9, 10, 3) * 200 + 7).astype(np.uint16)
+    x = read_image(_rgb16_png(tmp_path / "rgb16.png", arr))
+    assert torch.equal(
+        (x * 65535).round().to(torch.int64), torch.from_numpy(arr.astype(np.int64)).permute(2, 0, 1)
+    )
+
+
+def test_16_bit_rgb_png_without_opencv_warns_and_reads_8_bits(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "cv2", None)  # "not installed"
+    arr = (np.arange(9 * 10 * 3).reshape(9, 10, 3) * 200 + 7).astype(np.uint16)
+    with pytest.warns(UserWarning, match="16-bit colour PNG"):
+        x = read_image(_rgb16_png(tmp_path / "rgb16.png", arr))
+    assert torch.allclose(x, torch.from_numpy(arr / 65535.0).permute(2, 0, 1).float(), atol=1 / 255)

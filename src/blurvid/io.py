@@ -87,6 +87,39 @@ def _convert_rgb(img: Image.Image, what: str) -> Image.Image:
 _PILLOW_LIMIT_LOCK = threading.Lock()
 
 
+def _is_rgb16_png(path: Path) -> bool:
+    """True for a 16-bit-per-channel colour PNG (IHDR bit depth 16, colour type 2 or 6),
+    which Pillow decodes at 8 bits per channel."""
+    with open(path, "rb") as f:
+        head = f.read(26)
+    return (
+        head[:8] == b"\x89PNG\r\n\x1a\n"
+        and head[12:16] == b"IHDR"
+        and head[24] == 16
+        and head[25] in (2, 6)
+    )
+
+
+def _read_rgb16_png(path: Path) -> np.ndarray | None:
+    """Decode a 16-bit colour PNG at full precision with OpenCV when it is installed
+    (``(H, W, 3)`` float32 in [0, 1]); None without OpenCV (a warning says what is lost)."""
+    try:
+        import cv2
+    except ImportError:
+        warnings.warn(
+            f"{path} is a 16-bit colour PNG; Pillow reads it at 8 bits per channel. Install "
+            f"OpenCV (`pip install 'blurvid[flow]'`) to keep all 16 bits.",
+            UserWarning,
+            stacklevel=3,
+        )
+        return None
+    arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if arr is None or arr.dtype != np.uint16 or arr.ndim != 3:
+        return None
+    rgb = arr[..., 2::-1] if arr.shape[2] >= 3 else arr  # BGR(A) -> RGB, alpha dropped
+    return np.ascontiguousarray(rgb, dtype=np.float32) / 65535.0
+
+
 def read_image(path: str | os.PathLike) -> torch.Tensor:
     """Read an image file as a ``(3, H, W)`` float32 tensor in [0, 1].
 
@@ -118,10 +151,14 @@ def read_image(path: str | os.PathLike) -> torch.Tensor:
         with img:
             w, h = img.size
             check_size(h, w, str(path))  # before decoding: decompression-bomb guard
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                img.load()
-            arr = _pil_to_float_array(img, str(path))
+            arr16 = _read_rgb16_png(path) if _is_rgb16_png(path) else None
+            if arr16 is not None:
+                arr = arr16
+            else:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                    img.load()
+                arr = _pil_to_float_array(img, str(path))
     except InvalidImageError:
         raise
     except Image.DecompressionBombError as exc:  # Pillow's hard limit, hit while opening
