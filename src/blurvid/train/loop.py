@@ -230,7 +230,8 @@ class Trainer:
         self.is_main = self.rank == 0
         if self.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
-        torch.manual_seed(config.seed + self.rank)
+        # the same seed on every rank: G, D and the frozen reference start identical
+        torch.manual_seed(config.seed)
 
         # -- models ------------------------------------------------------------------
         if model is not None:
@@ -255,6 +256,7 @@ class Trainer:
             if self.D
             else None
         )
+        torch.manual_seed(config.seed + self.rank)  # from here on, ranks draw independently
         if self.device.type == "cuda" and config.channels_last:
             self.G.to(memory_format=torch.channels_last)
         self.G_train: torch.nn.Module = self.G
