@@ -141,3 +141,29 @@ def test_train_cli_all_stages_then_resume_and_config(tmp_path, photos, capsys):
     assert TrainConfig.from_json(again / "base" / "train_config.json") == TrainConfig.from_json(
         out / "base" / "train_config.json"
     )
+
+
+def test_export_checkpoint_gives_the_trained_model(tmp_path):
+    """``blurvid export RUN OUT`` writes the checkpoint's G as a loadable model folder; for
+    the final checkpoint it equals the run's own ``model/`` export."""
+    import torch
+
+    import blurvid
+    from blurvid.cli import main
+    from blurvid.model import GeneratorConfig
+    from blurvid.train.config import TrainConfig
+    from blurvid.train.loop import Trainer
+
+    g = torch.Generator().manual_seed(0)
+    frames = torch.rand(7, 3, 32, 32, generator=g)
+    data = [{"blurry": frames.mean(0), "frames": frames}] * 4
+    cfg = TrainConfig.fast(
+        steps=3, batch_size=2, crop=32, generator=GeneratorConfig(width=8), warmup_steps=0
+    )
+    Trainer(cfg, tmp_path / "run", dataset=data, progress=False).fit()
+    assert main(["export", str(tmp_path / "run"), str(tmp_path / "exported")]) == 0
+    exported = blurvid.load_model(tmp_path / "exported")
+    final = blurvid.load_model(tmp_path / "run" / "model")
+    assert exported.metadata["steps"] == "3" and exported.metadata["placeholder"] == "false"
+    for (k, a), b in zip(exported.state_dict().items(), final.state_dict().values()):
+        assert torch.equal(a, b), k

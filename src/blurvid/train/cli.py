@@ -134,3 +134,52 @@ def add_convert_vgg19_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("dst", help="output .safetensors")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(handler=_cmd_convert)
+
+
+def export_checkpoint(checkpoint: str | Path, out: str | Path, *, fp16: bool = False) -> Path:
+    """Write the G of a training checkpoint as a model folder (``config.json`` +
+    ``model.safetensors``) that :func:`blurvid.load_model` loads -- to evaluate or ship a
+    model in the middle of a run. ``checkpoint`` may be the file or its run folder."""
+    import torch
+
+    from ..hub import save_folder
+    from ..model import Generator
+    from .checkpoint import load_checkpoint, load_module
+
+    path = Path(checkpoint)
+    if path.is_dir():
+        path = path / "checkpoint.safetensors"
+    tensors, meta = load_checkpoint(path)
+    cfg = TrainConfig.from_dict(meta["config"])
+    g_config = cfg.generator
+    if cfg.init:  # the architecture is the init model's; read it off the saved weights
+        from ..hub import load_model
+
+        g_config = load_model(cfg.init).config
+    g = Generator(g_config)
+    load_module(g, "G", tensors)
+    metadata = {
+        "placeholder": "false",
+        "stage": cfg.stage,
+        "steps": str(meta["step"]),
+        "from_checkpoint": path.name,
+    }
+    return save_folder(g, out, dtype=torch.float16 if fp16 else None, metadata=metadata)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    out = export_checkpoint(args.checkpoint, args.out, fp16=args.fp16)
+    print(f"wrote {out} (load it with blurvid.load_model({str(out)!r}))")
+    return 0
+
+
+def add_export_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export",
+        help="turn a training checkpoint into a loadable model folder",
+        description="Write the G of a training checkpoint as config.json + model.safetensors.",
+    )
+    p.add_argument("checkpoint", help="checkpoint.safetensors, or the run folder holding it")
+    p.add_argument("out", help="output model folder")
+    p.add_argument("--fp16", action="store_true", help="store weights in float16 (half the size)")
+    p.set_defaults(handler=_cmd_export)
