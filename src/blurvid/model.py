@@ -146,16 +146,24 @@ class GeneratorConfig:
 
 
 # ----------------------------------------------------------------------------- colour
-def srgb_to_linear(x: torch.Tensor) -> torch.Tensor:
-    """sRGB (IEC 61966-2-1) to linear light, elementwise, for values in [0, 1]."""
-    x = x.clamp(0.0, 1.0)
-    return torch.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+def srgb_to_linear(x: torch.Tensor, clamp: bool = True) -> torch.Tensor:
+    """sRGB (IEC 61966-2-1) to linear light, elementwise.
+
+    ``clamp=True`` first clips to [0, 1]; ``clamp=False`` extends the curve beyond 1 (losses on
+    unclamped predictions). Both branches are gradient-safe (no NaN from the unused branch).
+    """
+    if clamp:
+        x = x.clamp(0.0, 1.0)
+    return torch.where(x <= 0.04045, x / 12.92, ((x.clamp(min=0.04045) + 0.055) / 1.055) ** 2.4)
 
 
-def linear_to_srgb(x: torch.Tensor) -> torch.Tensor:
-    """Linear light to sRGB, elementwise, for values in [0, 1]."""
-    x = x.clamp(0.0, 1.0)
-    return torch.where(x <= 0.0031308, x * 12.92, 1.055 * x.clamp_min(1e-12) ** (1 / 2.4) - 0.055)
+def linear_to_srgb(x: torch.Tensor, clamp: bool = True) -> torch.Tensor:
+    """Linear light to sRGB, elementwise (``clamp`` as in :func:`srgb_to_linear`)."""
+    if clamp:
+        x = x.clamp(0.0, 1.0)
+    return torch.where(
+        x <= 0.0031308, 12.92 * x, 1.055 * x.clamp(min=0.0031308) ** (1 / 2.4) - 0.055
+    )
 
 
 # ----------------------------------------------------------------------------- blocks

@@ -43,6 +43,7 @@ import torch.nn.functional as F
 
 from ..errors import ConfigError, InvalidImageError
 from ..flow import FlowLike, get_flow_estimator, warp
+from ..model import linear_to_srgb, srgb_to_linear
 
 __all__ = [
     "GRAM_TRIPLETS",
@@ -727,16 +728,6 @@ def gram_stage_loss(
 # --------------------------------------------------------------------------- Eq. 8
 
 
-def _srgb_to_linear(x: torch.Tensor) -> torch.Tensor:
-    return torch.where(x <= 0.04045, x / 12.92, ((x.clamp(min=0.04045) + 0.055) / 1.055) ** 2.4)
-
-
-def _linear_to_srgb(y: torch.Tensor) -> torch.Tensor:
-    return torch.where(
-        y <= 0.0031308, 12.92 * y, 1.055 * y.clamp(min=0.0031308) ** (1 / 2.4) - 0.055
-    )
-
-
 def reblur(frames: torch.Tensor, *, linear_light: bool = False) -> torch.Tensor:
     """The blur function ``F`` of HeptaGAN (Sec. 3.3): the mean of the frames.
 
@@ -754,7 +745,7 @@ def reblur(frames: torch.Tensor, *, linear_light: bool = False) -> torch.Tensor:
     """
     _check_frames(frames, "reblur", n=None)
     if linear_light:
-        return _linear_to_srgb(_srgb_to_linear(frames).mean(dim=1))
+        return linear_to_srgb(srgb_to_linear(frames, clamp=False).mean(dim=1), clamp=False)
     return frames.mean(dim=1)
 
 
