@@ -320,3 +320,22 @@ def test_onednn_and_native_kernels_agree(tiny_model, perturbed):
         finally:
             torch.backends.mkldnn.enabled = False
     torch.testing.assert_close(onednn, native, atol=1e-5, rtol=1e-5)
+
+
+def test_layernorm2d_normalises_over_channels_only():
+    """Known answer: per pixel, zero mean / unit variance over C, then the affine map."""
+    from blurvid.model import LayerNorm2d
+
+    torch.manual_seed(0)
+    ln = LayerNorm2d(16)
+    torch.nn.init.normal_(ln.weight)
+    torch.nn.init.normal_(ln.bias)
+    x = torch.randn(2, 16, 9, 11) * 3 + 1
+    mu = x.mean(1, keepdim=True)
+    var = (x - mu).pow(2).mean(1, keepdim=True)
+    expected = (x - mu) / torch.sqrt(var + ln.eps) * ln.weight[:, None, None] + ln.bias[
+        :, None, None
+    ]
+    out = ln(x)
+    assert out.shape == x.shape and out.is_contiguous()
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
