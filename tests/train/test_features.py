@@ -202,3 +202,18 @@ def test_converter_rejects_bad_inputs(tmp_path):
     torch.save({"x": fractions.Fraction(1, 3)}, tmp_path / "evil.pth")
     with pytest.raises(WeightsError, match="weights_only"):
         convert_torchvision_vgg19(tmp_path / "evil.pth", tmp_path / "o.safetensors")
+
+
+def test_convert_vgg19_cli(tmp_path, capsys):
+    """``blurvid convert-vgg19 SRC DST`` writes loadable weights and says how to use them."""
+    from blurvid.cli import main
+
+    sd = _random_sd(seed=3)
+    src = tmp_path / "vgg19-dcbb9e9d.pth"
+    torch.save(sd, src)
+    dst = tmp_path / "vgg19.safetensors"
+    assert main(["convert-vgg19", str(src), str(dst)]) == 0
+    assert "--vgg19-weights" in capsys.readouterr().out
+    assert sorted(load_file(str(dst))) == sorted(sd)
+    assert main(["convert-vgg19", str(src), str(dst)]) == 1  # exists, no --overwrite
+    assert "--overwrite" in capsys.readouterr().err

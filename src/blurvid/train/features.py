@@ -405,7 +405,9 @@ def convert_torchvision_vgg19(
     if not src.is_file():
         raise WeightsNotFoundError(f"torchvision VGG19 checkpoint {str(src)!r} does not exist")
     if dst.exists() and not overwrite:
-        raise OutputExistsError(f"{str(dst)!r} exists already: pass overwrite=True to replace it")
+        raise OutputExistsError(
+            f"{str(dst)!r} exists already: pass overwrite=True to replace it (CLI: --overwrite)"
+        )
     try:
         obj = torch.load(str(src), map_location="cpu", weights_only=True)
     except Exception as exc:
