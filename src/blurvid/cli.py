@@ -95,6 +95,7 @@ def _cmd_extract(args: argparse.Namespace) -> int:
 
     from .api import extract_frames, interpolate_recursive, resolve_device
     from .hub import load_model
+    from .io import read_image
 
     formats = [f.strip().lower() for f in args.format.split(",") if f.strip()]
     bad = sorted(set(formats) - {"png", "gif", "mp4"})
@@ -111,17 +112,21 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     model = load_model(args.model, device=device, revision=args.revision)
     out = Path(args.output)
     fps = args.fps if args.fps is not None else (8.0 if args.depth == 1 else 24.0)
-    if len(inputs) == 1:  # one image: errors propagate as they are
-        frames = (
-            extract_frames(inputs[0], model=model, device=device, tile=args.tile)
-            if args.depth == 1
-            else interpolate_recursive(
-                inputs[0], args.depth, model=model, device=device, tile=args.tile
-            )
-        )
-        written = _write_outputs(frames, inputs[0], out, formats, fps, args)
+
+    def process(path: Path, image: torch.Tensor) -> None:
+        x = image.unsqueeze(0)
+        if args.depth == 1:
+            frames = extract_frames(x, model=model, device=device, tile=args.tile)[0]
+        else:
+            frames = interpolate_recursive(
+                x, args.depth, model=model, device=device, tile=args.tile
+            )[0]
+        written = _write_outputs(frames, path, out, formats, fps, args)
         if not args.quiet:
-            print(f"{inputs[0]}: {len(frames)} frames -> {', '.join(str(w) for w in written)}")
+            tqdm.write(f"{path}: {frames.shape[0]} frames -> {', '.join(str(w) for w in written)}")
+
+    if len(inputs) == 1:  # one image: errors propagate as they are
+        process(inputs[0], read_image(inputs[0]))
         return 0
     workers = args.workers if args.workers is not None else min(2, len(share))
     loader: DataLoader[Any] = DataLoader(
@@ -135,22 +140,10 @@ def _cmd_extract(args: argparse.Namespace) -> int:
         loader, total=len(share), desc=f"extract (rank {rank})" if rank else "extract",
         unit="img", disable=args.quiet,
     ):  # fmt: skip
-        path = inputs[i]
         try:
             if error is not None:
                 raise InvalidImageError(error)
-            x = image.unsqueeze(0)
-            if args.depth == 1:
-                frames_t = extract_frames(x, model=model, device=device, tile=args.tile)
-            else:
-                frames_t = interpolate_recursive(
-                    x, args.depth, model=model, device=device, tile=args.tile
-                )
-            written = _write_outputs(frames_t[0], path, out, formats, fps, args)
-            if not args.quiet:
-                tqdm.write(
-                    f"{path}: {frames_t.shape[1]} frames -> {', '.join(str(w) for w in written)}"
-                )
+            process(inputs[i], image)
         except BlurvidError as exc:
             failures += 1
             tqdm.write(f"blurvid: error: {exc}", file=sys.stderr)
