@@ -167,3 +167,28 @@ def test_export_checkpoint_gives_the_trained_model(tmp_path):
     assert exported.metadata["steps"] == "3" and exported.metadata["placeholder"] == "false"
     for (k, a), b in zip(exported.state_dict().items(), final.state_dict().values()):
         assert torch.equal(a, b), k
+
+
+def test_export_uses_the_trained_architecture_not_the_config_default(tmp_path):
+    """A run started from a given model (or --init) records that model's architecture in its
+    checkpoint, so the export needs nothing else (no init folder, no network)."""
+    import torch
+
+    import blurvid
+    from blurvid.cli import main
+    from blurvid.model import Generator, GeneratorConfig
+    from blurvid.train.config import TrainConfig
+    from blurvid.train.loop import Trainer
+
+    frames = torch.rand(7, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    data = [{"blurry": frames.mean(0), "frames": frames}] * 4
+    cfg = TrainConfig.fast(steps=2, batch_size=2, crop=32, warmup_steps=0)  # default width 32
+    Trainer(
+        cfg,
+        tmp_path / "run",
+        dataset=data,
+        model=Generator(GeneratorConfig(width=8)),
+        progress=False,
+    ).fit()
+    assert main(["export", str(tmp_path / "run"), str(tmp_path / "exported")]) == 0
+    assert blurvid.load_model(tmp_path / "exported").config.width == 8

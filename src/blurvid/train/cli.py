@@ -151,12 +151,7 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path, *, fp16: bool = F
         path = path / "checkpoint.safetensors"
     tensors, meta = load_checkpoint(path)
     cfg = TrainConfig.from_dict(meta["config"])
-    g_config = cfg.generator
-    if cfg.init:  # the architecture is the init model's; read it off the saved weights
-        from ..hub import load_model
-
-        g_config = load_model(cfg.init).config
-    g = Generator(g_config)
+    g = Generator(cfg.generator)  # checkpoints record G's actual architecture
     load_module(g, "G", tensors)
     metadata = {
         "placeholder": "false",

@@ -322,7 +322,9 @@ class Trainer:
             step=self.step,
             modules={"G": self.G, "D": self._unwrap(self.D) if self.D else None, "ref": self.ref},
             optimizers={"optG": self.optG, "optD": self.optD},
-            config=self.cfg.to_dict(),
+            # G's actual architecture (from init, a passed model or the config), so that the
+            # checkpoint alone describes its weights
+            config=self.cfg.replace(generator=self.G.config).to_dict(),
         )
 
     def _load(self, path: Path) -> None:
