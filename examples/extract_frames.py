@@ -10,10 +10,9 @@ Writes, for an input ``photo.jpg``::
     OUT/photo.gif                               the frames as a looping GIF
     OUT/photo_sheet.png                         the input next to the 7 frames
 
-The default model is bundled with blurvid (nothing is downloaded). In this development
-version it is an untrained placeholder: blurvid says so with a ``PlaceholderWeightsWarning``
-and the frames are not meaningful yet. Pass ``--model`` a folder written by
-``save_pretrained`` (e.g. by ``examples/finetune_on_videos.py``) or a Hub repo id.
+The default model is bundled with blurvid (nothing is downloaded): the release-v0.1 weights
+(see docs/model-card.md for what they can and cannot do). Pass ``--model`` a folder written
+by ``save_pretrained`` (e.g. by ``examples/finetune_on_videos.py``) or a Hub repo id.
 """
 
 from __future__ import annotations

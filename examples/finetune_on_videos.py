@@ -149,8 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     # 3. save config.json + model.safetensors, the files model.save_pretrained(folder) writes;
-    #    save_folder also records metadata: that these weights are trained (the model started
-    #    from the bundled placeholder, whose flag would otherwise be copied) and how.
+    #    save_folder also records metadata: that these weights are trained (a model started
+    #    from a placeholder would otherwise copy its flag) and how.
     folder = save_folder(model, args.output / "model", metadata={
         "placeholder": "false", "finetuned_from": args.init, "steps": str(args.steps),
     })  # fmt: skip

@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         hub = None
         if args.smoke:
-            # "publish" the bundled weights (an untrained placeholder: expect its warning)
+            # "publish" the bundled weights
             published = Path(tmp) / "published"
             blurvid.load_model("default").save_pretrained(published)
             hub = LocalHub(SMOKE_REPO, published)

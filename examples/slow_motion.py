@@ -12,8 +12,8 @@ The MP4 is written with PyAV (``pip install "blurvid[video]"``); without PyAV th
 so and writes a GIF instead. Memory grows with the frame count (287 frames of a 720p photo
 hold 3.2 GB): ``--max-size`` shrinks the photo first.
 
-The bundled default model is an untrained placeholder in this development version (blurvid
-warns with a ``PlaceholderWeightsWarning``); pass ``--model`` trained weights.
+The bundled default model is the release-v0.1 checkpoint (docs/model-card.md); pass
+``--model`` other weights (a folder or a Hub repo id).
 """
 
 from __future__ import annotations

@@ -99,12 +99,23 @@ def shared_data() -> Path:
 
 @pytest.fixture
 def default_model():
-    """The bundled (placeholder) default model, its warning silenced on purpose."""
+    """The bundled default model (the trained release weights)."""
     from blurvid import load_model
 
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PlaceholderWeightsWarning)
+        warnings.simplefilter("error", PlaceholderWeightsWarning)  # the release is trained
         return load_model("default")
+
+
+@pytest.fixture
+def placeholder_folder(tmp_path) -> Path:
+    """A model folder flagged as an untrained placeholder (``placeholder: true`` in its
+    safetensors metadata), the way a development build without trained weights ships."""
+    from blurvid.hub import save_folder
+
+    return save_folder(
+        make_tiny_model(seed=0), tmp_path / "placeholder-model", metadata={"placeholder": "true"}
+    )
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ import torch
 from helpers import one_error_line
 from PIL import Image
 
-from blurvid import ConfigError, DataError, cli
+from blurvid import ConfigError, DataError, PlaceholderWeightsWarning, cli
 from blurvid.evaluate import EvalRow, evaluate, format_table, iter_samples
 from blurvid.metrics import CENTER, PAPER, STRICT
 
@@ -60,11 +61,12 @@ def strict_json(path: Path) -> dict:
 
 
 def table_rows(out: str) -> dict[str, list[str]]:
-    """Markdown table rows of ``blurvid eval``'s output: {method: [psnr, ssim, epe, s]}."""
+    """Markdown table rows of ``blurvid eval``'s output:
+    {method: [psnr, ssim, epe, reblur_psnr, motion, s]}."""
     rows = {}
     for line in out.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if line.startswith("|") and len(cells) == 5 and cells[0] not in ("Method", "---"):
+        if line.startswith("|") and len(cells) == 7 and cells[0] not in ("Method", "---"):
             rows[cells[0]] = cells[1:]
     return rows
 
@@ -351,11 +353,14 @@ def test_cli_table_json_several_models(gopro, two_models, tmp_path, capsys):
     )
     assert rc == 0
     out = capsys.readouterr().out
-    assert "| Method | PSNR (dB) | SSIM | EPE (px) | s/image |" in out
+    assert "| Method | PSNR (dB) | SSIM | EPE (px) | re-blur PSNR (dB) | motion | s/image |" in out
     assert "Protocol: all 7 frames, best order, border 0, flow dis; 2 samples." in out
     rows = table_rows(out)
     assert list(rows) == ["identity (blurry x7)", "oracle-static (true centre x7)", "B", "BG"]
-    assert rows["identity (blurry x7)"][3] == "-" and float(rows["B"][3]) > 0  # s/image
+    assert rows["identity (blurry x7)"][5] == "-" and float(rows["B"][5]) > 0  # s/image
+    # the identity row re-blurs exactly (capped PSNR) and has no motion; G's mean is the input
+    assert rows["identity (blurry x7)"][3:5] == ["100.00", "0.00"]
+    assert float(rows["B"][3]) > 40 and float(rows["B"][4]) > 0
     assert all(float(v[2]) >= 0 for v in rows.values())  # EPE computed
 
     payload = strict_json(out_json)
@@ -408,19 +413,27 @@ def test_cli_protocols_and_no_epe(gopro, tmp_path, capsys, two_models):
     assert scores["paper"][2] >= scores["strict"][2] - 1e-9  # best order never scores lower
 
 
-def test_cli_placeholder_label_and_border(gopro, tmp_path, capsys, monkeypatch):
+def test_cli_default_model_label_and_border(gopro, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     rc = cli.main(["eval", "--data", str(gopro), "--no-epe", "--border", "8", "--json", "", "-q"])
     assert rc == 0
     out = capsys.readouterr().out
-    assert "default (untrained placeholder)" in table_rows(out)  # no --model: the bundled one
+    assert "default" in table_rows(out)  # no --model: the bundled (trained) one
     assert "border 8" in out
     assert not list(tmp_path.glob("*.json"))  # --json '' writes nothing
     assert cli.main(["eval", "--data", str(gopro), "--no-epe", "-q"]) == 0
-    assert (
-        strict_json(tmp_path / "blurvid_eval.json")["rows"][2]["name"]
-        == "default (untrained placeholder)"
-    )
+    assert strict_json(tmp_path / "blurvid_eval.json")["rows"][2]["name"] == "default"
+
+
+def test_cli_labels_placeholder_weights(gopro, tmp_path, capsys, placeholder_folder):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PlaceholderWeightsWarning)  # its one-line form: test_cli
+        rc = cli.main(
+            ["eval", "--data", str(gopro), "--no-epe", "--json", "", "-q",
+             "--model", f"dev={placeholder_folder}"]
+        )  # fmt: skip
+    assert rc == 0
+    assert "dev (untrained placeholder)" in table_rows(capsys.readouterr().out)
 
 
 def test_cli_save_frames(gopro, two_models, tmp_path):
@@ -569,13 +582,17 @@ def test_perfect_model_beats_oracle_and_reversed_is_found(gopro, oracle_models):
 def test_format_table_shape():
     rows = [
         EvalRow("identity (blurry x7)", 24.5, 0.78, float("nan"), n=3),
-        EvalRow("B", 28.14, 0.905, 13.62, 0.25, n=3),
+        EvalRow("B", 28.14, 0.905, 13.62, 0.25, n=3, reblur_psnr=51.234, motion_ratio=0.456),
     ]
     text = format_table(rows, PAPER, compute_epe=True)
     lines = text.splitlines()
-    assert lines[0] == "| Method | PSNR (dB) | SSIM | EPE (px) | s/image |"
-    assert lines[1] == "|---|---|---|---|---|"
-    assert lines[3] == "| B | 28.14 | 0.905 | 13.62 | 0.250 |"
+    assert (
+        lines[0]
+        == "| Method | PSNR (dB) | SSIM | EPE (px) | re-blur PSNR (dB) | motion | s/image |"
+    )
+    assert lines[1] == "|---|---|---|---|---|---|---|"
+    assert lines[3] == "| B | 28.14 | 0.905 | 13.62 | 51.23 | 0.46 | 0.250 |"
+    assert lines[2] == "| identity (blurry x7) | 24.50 | 0.780 | - | - | - | - |"
     assert lines[2].endswith("| - |")
     assert lines[-1] == "Protocol: all 7 frames, best order, border 0, flow dis; 3 samples."
     assert "| - |" in format_table(rows, PAPER, compute_epe=False).splitlines()[3]

@@ -1,8 +1,7 @@
 """The scripts in ``examples/`` keep working: each runs with ``--smoke`` (tiny sizes, a few
 seconds) in a subprocess, offline, and its outputs are checked.
 
-The examples show the placeholder-weights warning on purpose (users must see it); these
-tests only check that it reaches stderr.
+The bundled weights are trained, so the examples run without a placeholder warning.
 """
 
 from __future__ import annotations
@@ -71,7 +70,7 @@ def gif_frames(path: Path) -> int:
 def test_extract_frames(run_example, tmp_path):
     out = tmp_path / "out"
     proc = run_example("extract_frames.py", "-o", str(out))
-    assert "PlaceholderWeightsWarning" in proc.stderr  # not hidden from users
+    assert "PlaceholderWeightsWarning" not in proc.stderr  # the bundled weights are trained
     assert_pngs(out / "clock_motion")
     assert gif_frames(out / "clock_motion.gif") == 7
     with Image.open(out / "clock_motion_sheet.png") as sheet:
@@ -108,8 +107,7 @@ def test_finetune_on_videos(run_example, tmp_path):
 
     out = tmp_path / "run"
     proc = run_example("finetune_on_videos.py", str(SHARED_DATA / "video"), "-o", str(out))
-    assert "PlaceholderWeightsWarning" in proc.stderr  # it starts from the bundled placeholder
-    for row in ("| identity (blurry x7) |", "| before (untrained placeholder) |", "| after |"):
+    for row in ("| identity (blurry x7) |", "| before |", "| after |"):
         assert row in proc.stdout
     assert "PSNR gain over the blurry input" in proc.stdout
     assert (out / "train" / "log.jsonl").is_file()
@@ -122,7 +120,9 @@ def test_finetune_on_videos(run_example, tmp_path):
 def test_evaluate(run_example):
     proc = run_example("evaluate.py")
     lines = proc.stdout.splitlines()
-    assert "| Method | PSNR (dB) | SSIM | EPE (px) | s/image |" in lines
+    assert (
+        "| Method | PSNR (dB) | SSIM | EPE (px) | re-blur PSNR (dB) | motion | s/image |" in lines
+    )
     rows = {
         line.split("|")[1].strip(): line
         for line in lines
@@ -131,7 +131,7 @@ def test_evaluate(run_example):
     assert {
         "identity (blurry x7)",
         "oracle-static (true centre x7)",
-        "default (untrained placeholder)",
+        "default",
     } <= set(rows)
     for row in rows.values():
         assert "nan" not in row

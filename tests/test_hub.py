@@ -97,13 +97,23 @@ def test_load_to_device_and_eval(saved):
 
 
 # --------------------------------------------------------------------------- the default
-def test_default_model_loads_and_warns_it_is_a_placeholder():
-    with pytest.warns(PlaceholderWeightsWarning, match="PLACEHOLDER"):
+def test_default_model_is_the_trained_release():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PlaceholderWeightsWarning)  # trained: no warning
         model = load_model("default")
     assert model.config == GeneratorConfig()
-    assert model.metadata["placeholder"] == "true"
+    assert model.metadata["placeholder"] == "false"
     assert model.metadata["source"] == "default"
-    assert (default_weights_dir() / "model.safetensors").is_file()
+    assert model.metadata["stage"] in ("base", "gram", "hepta")
+    assert int(model.metadata["steps"]) > 1000
+    path = default_weights_dir() / "model.safetensors"
+    assert path.is_file() and path.stat().st_size < 5e6  # fp16, small enough for the wheel
+
+
+def test_placeholder_weights_warn(placeholder_folder):
+    with pytest.warns(PlaceholderWeightsWarning, match="UNTRAINED PLACEHOLDER"):
+        model = load_model(placeholder_folder)
+    assert model.metadata["placeholder"] == "true"
 
 
 def test_trained_weights_do_not_warn(saved):
@@ -113,8 +123,10 @@ def test_trained_weights_do_not_warn(saved):
         load_model(folder)
 
 
-def test_placeholder_flag_survives_save(tmp_path, default_model):
-    save_folder(default_model, tmp_path / "copy")
+def test_placeholder_flag_survives_save(tmp_path, placeholder_folder):
+    with pytest.warns(PlaceholderWeightsWarning):
+        model = load_model(placeholder_folder)
+    save_folder(model, tmp_path / "copy")
     with pytest.warns(PlaceholderWeightsWarning):
         load_model(tmp_path / "copy")
 

@@ -36,7 +36,7 @@ import torch
 
 from ._fs import atomic_write_bytes
 from .errors import ConfigError, DataError
-from .metrics import CENTER, PAPER, STRICT, Protocol, sequence_metrics
+from .metrics import CENTER, PAPER, STRICT, Protocol, psnr, sequence_metrics
 
 __all__ = ["EvalRow", "PROTOCOLS", "evaluate", "format_table", "iter_samples", "resolve_data"]
 
@@ -163,6 +163,8 @@ class EvalRow:
     n: int = 0
     per_frame_psnr: list[float] = field(default_factory=list)
     reversed_fraction: float = float("nan")
+    reblur_psnr: float = float("nan")
+    motion_ratio: float = float("nan")
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a dict, NaN (no timing, no EPE) as ``None`` so that it is valid JSON."""
@@ -181,9 +183,26 @@ class _Acc:
         self.sums: dict[str, float] = {}
         self.frames = torch.zeros(7, dtype=torch.float64)
 
-    def add(self, res: dict[str, torch.Tensor], seconds: float = 0.0) -> None:
+    def add(
+        self,
+        res: dict[str, torch.Tensor],
+        seconds: float = 0.0,
+        *,
+        pred: torch.Tensor,
+        true: torch.Tensor,
+        blurry: torch.Tensor,
+    ) -> None:
+        """Accumulate one batch: ``res`` from :func:`sequence_metrics`; ``pred``/``true``
+        ``(B, 7, 3, H, W)`` and ``blurry`` ``(B, 3, H, W)`` for the re-blur and motion scores."""
         for k in ("psnr", "ssim", "epe"):
             self.sums[k] = self.sums.get(k, 0.0) + float(res[k].double().sum())
+        # re-blur consistency (Sec. 3.1: the blur is the mean of the frames)
+        reblur = psnr(pred.mean(dim=1).clamp(0, 1), blurry)
+        self.sums["reblur"] = self.sums.get("reblur", 0.0) + float(reblur.double().sum())
+        # motion: mean |frame 1 - frame 7| of the prediction and of the truth (ratio of sums)
+        for key, seq in (("motion_pred", pred), ("motion_true", true)):
+            m = (seq[:, 0] - seq[:, -1]).abs().flatten(1).mean(dim=1)
+            self.sums[key] = self.sums.get(key, 0.0) + float(m.double().sum())
         self.frames += res["psnr_per_frame"].double().sum(0).cpu()
         self.rev += float(res["reversed"].double().sum())
         self.n += int(res["psnr"].numel())
@@ -194,6 +213,8 @@ class _Acc:
         return EvalRow(
             self.name, self.sums.get("psnr", 0) / n, self.sums.get("ssim", 0) / n, self.sums.get("epe", 0) / n,
             self.seconds / n if timed else float("nan"), self.n, (self.frames / n).tolist(), self.rev / n,
+            self.sums.get("reblur", 0) / n,
+            self.sums.get("motion_pred", 0) / max(self.sums.get("motion_true", 0), 1e-12),
         )  # fmt: skip
 
 
@@ -242,16 +263,10 @@ def evaluate(
     ):
         true = frames.unsqueeze(0).float().to(dev)
         x = blurry.unsqueeze(0).float().to(dev)
-        ref["identity"].add(
-            sequence_metrics(
-                x.unsqueeze(1).expand_as(true).contiguous(), true, protocol, compute_epe=compute_epe
-            )
-        )
-        ref["oracle"].add(
-            sequence_metrics(
-                true[:, 3:4].expand_as(true).contiguous(), true, protocol, compute_epe=compute_epe
-            )
-        )
+        for key, static in (("identity", x.unsqueeze(1)), ("oracle", true[:, 3:4])):
+            seq = static.expand_as(true).contiguous()
+            res = sequence_metrics(seq, true, protocol, compute_epe=compute_epe)
+            ref[key].add(res, pred=seq, true=true, blurry=x)
         for label, model in models.items():
             if count == 0:  # warm-up: lazy initialisation, kernel selection for this shape
                 extract_frames(x, model=model, device=device)
@@ -260,7 +275,8 @@ def evaluate(
             if dev.type == "cuda":
                 torch.cuda.synchronize(dev)
             dt = time.perf_counter() - t0
-            accs[label].add(sequence_metrics(pred, true, protocol, compute_epe=compute_epe), dt)
+            res = sequence_metrics(pred, true, protocol, compute_epe=compute_epe)
+            accs[label].add(res, dt, pred=pred, true=true, blurry=x)
             if save_frames is not None:
                 from .io import save_pngs
 
@@ -278,13 +294,24 @@ def evaluate(
 
 
 def format_table(rows: list[EvalRow], protocol: Protocol, compute_epe: bool = True) -> str:
-    """A Markdown table like the paper's Table 1 (PSNR, SSIM, EPE, seconds/image)."""
-    head = "| Method | PSNR (dB) | SSIM | EPE (px) | s/image |\n|---|---|---|---|---|\n"
+    """A Markdown table like the paper's Table 1 (PSNR, SSIM, EPE, seconds/image), plus the
+    re-blur PSNR (mean of the 7 frames vs the input; 100 = exact) and the motion ratio
+    (mean |frame 1 - frame 7| of the prediction over the truth's; 1 = as much motion)."""
+    head = (
+        "| Method | PSNR (dB) | SSIM | EPE (px) | re-blur PSNR (dB) | motion | s/image |\n"
+        "|---|---|---|---|---|---|---|\n"
+    )
     lines = []
+
+    def num(v: float, fmt: str) -> str:
+        return format(v, fmt) if v == v else "-"
+
     for r in rows:
-        epe = f"{r.epe:.2f}" if compute_epe else "-"
-        sec = f"{r.seconds:.3f}" if r.seconds == r.seconds else "-"
-        lines.append(f"| {r.name} | {r.psnr:.2f} | {r.ssim:.3f} | {epe} | {sec} |")
+        epe = num(r.epe, ".2f") if compute_epe else "-"
+        lines.append(
+            f"| {r.name} | {r.psnr:.2f} | {r.ssim:.3f} | {epe} | {num(r.reblur_psnr, '.2f')} "
+            f"| {num(r.motion_ratio, '.2f')} | {num(r.seconds, '.3f')} |"
+        )
     n = rows[0].n if rows else 0
     return head + "\n".join(lines) + f"\n\nProtocol: {protocol.name}; {n} samples."
 

@@ -24,7 +24,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     for key in ("steps", "batch_size", "crop", "lr", "lr_min", "seed", "num_workers", "device",
                 "bank_size", "val_every", "ckpt_every", "sample_every", "log_every", "vgg19_weights",
                 "flow", "init", "gram_mode", "hepta_source", "adv_weight", "flow_weight",
-                "perceptual_weight"):  # fmt: skip
+                "perceptual_weight", "ramp_start", "ramp_end", "gram_weight", "base_weight"):  # fmt: skip
         value = getattr(args, key, None)
         if value is not None and key in fields:
             overrides[key] = value
@@ -112,6 +112,27 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--adv-weight", dest="adv_weight", type=float)
     p.add_argument("--flow-weight", dest="flow_weight", type=float)
     p.add_argument("--perceptual-weight", dest="perceptual_weight", type=float)
+    p.add_argument(
+        "--ramp-start",
+        dest="ramp_start",
+        type=float,
+        help="fraction of --steps where the difference/flow/adversarial terms start ramping in",
+    )
+    p.add_argument(
+        "--ramp-end",
+        dest="ramp_end",
+        type=float,
+        help="fraction of --steps where they reach full weight",
+    )
+    p.add_argument(
+        "--gram-weight", dest="gram_weight", type=float, help="Eq. 7 weight (stage gram)"
+    )
+    p.add_argument(
+        "--base-weight",
+        dest="base_weight",
+        type=float,
+        help="weight of the stage-1 loss kept on during stages gram/hepta",
+    )
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(handler=_cmd_train)
 
