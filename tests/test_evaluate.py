@@ -596,3 +596,26 @@ def test_format_table_shape():
     assert lines[2].endswith("| - |")
     assert lines[-1] == "Protocol: all 7 frames, best order, border 0, flow dis; 3 samples."
     assert "| - |" in format_table(rows, PAPER, compute_epe=False).splitlines()[3]
+
+
+def test_row_reblur_and_motion_known_answers():
+    """Perfect frames: motion ratio exactly 1; re-blur PSNR is that of the true frames' mean
+    against the input (here the input IS that mean, so the 100 dB cap); a static prediction
+    has motion 0."""
+    from blurvid.evaluate import _Acc
+    from blurvid.metrics import sequence_metrics
+
+    g = torch.Generator().manual_seed(0)
+    true = torch.rand(2, 7, 3, 16, 16, generator=g)
+    blurry = true.mean(1)
+    acc, static = _Acc("perfect"), _Acc("static")
+    acc.add(sequence_metrics(true, true, compute_epe=False), pred=true, true=true, blurry=blurry)
+    still = blurry.unsqueeze(1).expand_as(true).contiguous()
+    static.add(sequence_metrics(still, true, compute_epe=False), pred=still, true=true, blurry=blurry)
+    row, srow = acc.row(False), static.row(False)
+    assert row.motion_ratio == pytest.approx(1.0) and row.reblur_psnr == 100.0
+    assert srow.motion_ratio == 0.0 and srow.reblur_psnr == 100.0
+    shifted = (blurry + 0.1).clamp(0, 1)  # an input the frames do not average to
+    off = _Acc("off")
+    off.add(sequence_metrics(true, true, compute_epe=False), pred=true, true=true, blurry=shifted)
+    assert 15 < off.row(False).reblur_psnr < 25  # ~0.1 error: about 20 dB

@@ -551,3 +551,14 @@ def test_checkpoint_checksum_detects_flipped_tensor_bytes(tmp_path):
     path.write_bytes(bytes(data))
     with pytest.raises(WeightsError, match="checksum"):
         load_checkpoint(path)
+
+
+def test_gram_weight_scales_the_gram_terms_only(tmp_path):
+    """Stage gram's loss = stage-2 content MSE (weight 1) + gram_weight x (its Gram term +
+    Eq. 7 on the 9 triplets); the calibration factor must not scale the content term."""
+    cfg = tiny_config(stage="gram", steps=1, gram_weight=50.0, base_weight=0.0)
+    Trainer(cfg, tmp_path, dataset=ToyShift(), progress=False).fit()
+    rec = read_log(tmp_path)[-1]
+    expected = rec["gram_stage_content"] + 50.0 * (rec["gram_stage_gram"] + rec["gram9"])
+    assert rec["gram_stage_content"] > 0 and rec["gram9"] > 0
+    assert rec["loss"] == pytest.approx(expected, rel=1e-4)

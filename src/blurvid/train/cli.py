@@ -24,7 +24,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     for key in ("steps", "batch_size", "crop", "lr", "lr_min", "seed", "num_workers", "device",
                 "bank_size", "val_every", "ckpt_every", "sample_every", "log_every", "vgg19_weights",
                 "flow", "init", "gram_mode", "hepta_source", "adv_weight", "flow_weight",
-                "perceptual_weight", "ramp_start", "ramp_end", "gram_weight", "base_weight"):  # fmt: skip
+                "perceptual_weight", "ramp_start", "ramp_end", "gram_weight", "base_weight",
+                "pair_diff_weight"):  # fmt: skip
         value = getattr(args, key, None)
         if value is not None and key in fields:
             overrides[key] = value
@@ -42,7 +43,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.val:
         from .data import validation_set
 
-        val = validation_set(args.val, size=min(cfg.crop, 128))
+        val = validation_set(args.val)  # the fixed set (128x128), whatever the training crop
     try:
         train(
             cfg, args.out, stages=stages, resume=args.resume, val_data=val, progress=not args.quiet
@@ -123,6 +124,12 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
         dest="ramp_end",
         type=float,
         help="fraction of --steps where they reach full weight",
+    )
+    p.add_argument(
+        "--pair-diff-weight",
+        dest="pair_diff_weight",
+        type=float,
+        help="weight of Eq. 2's difference term (paper: 1)",
     )
     p.add_argument(
         "--gram-weight", dest="gram_weight", type=float, help="Eq. 7 weight (stage gram)"
