@@ -24,8 +24,10 @@ def fmt(v: float | None, spec: str) -> str:
 def main_table() -> None:
     paper, strict = load("paper"), load("strict")
     ident = paper["rows"][0]["psnr"]
-    print("| Method | PSNR best order (dB) | gain | PSNR given order (dB) | SSIM best / given "
-          "| EPE (px) | re-blur PSNR (dB) | motion | s/image |")
+    print(
+        "| Method | PSNR best order (dB) | gain | PSNR given order (dB) | SSIM best / given "
+        "| EPE (px) | re-blur PSNR (dB) | motion | s/image |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for rp, rs in zip(paper["rows"], strict["rows"]):
         gain = rp["psnr"] - ident
@@ -35,8 +37,10 @@ def main_table() -> None:
             f"| {fmt(rp['reblur_psnr'], '.2f')} | {fmt(rp['motion_ratio'], '.2f')} "
             f"| {fmt(rp['seconds'], '.3f')} |"
         )
-    print(f"\n{paper['rows'][0]['n']} samples; protocols: {paper['protocol']['name']} / "
-          f"{strict['protocol']['name']}.")
+    print(
+        f"\n{paper['rows'][0]['n']} samples; protocols: {paper['protocol']['name']} / "
+        f"{strict['protocol']['name']}."
+    )
 
 
 def subset_table() -> None:
@@ -44,7 +48,9 @@ def subset_table() -> None:
     print("|---|---|---|")
     syn, real = load("paper-synthetic"), load("paper-real")
     for a, b in zip(syn["rows"], real["rows"]):
-        print(f"| {a['name']} | {a['psnr']:.2f} / {a['ssim']:.3f} | {b['psnr']:.2f} / {b['ssim']:.3f} |")
+        print(
+            f"| {a['name']} | {a['psnr']:.2f} / {a['ssim']:.3f} | {b['psnr']:.2f} / {b['ssim']:.3f} |"
+        )
 
 
 def center_table() -> None:

@@ -611,7 +611,9 @@ def test_row_reblur_and_motion_known_answers():
     acc, static = _Acc("perfect"), _Acc("static")
     acc.add(sequence_metrics(true, true, compute_epe=False), pred=true, true=true, blurry=blurry)
     still = blurry.unsqueeze(1).expand_as(true).contiguous()
-    static.add(sequence_metrics(still, true, compute_epe=False), pred=still, true=true, blurry=blurry)
+    static.add(
+        sequence_metrics(still, true, compute_epe=False), pred=still, true=true, blurry=blurry
+    )
     row, srow = acc.row(False), static.row(False)
     assert row.motion_ratio == pytest.approx(1.0) and row.reblur_psnr == 100.0
     assert srow.motion_ratio == 0.0 and srow.reblur_psnr == 100.0
