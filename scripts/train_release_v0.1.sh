@@ -43,7 +43,8 @@ fi
 BANK=$OUT/base/bank_6000_128_0.safetensors
 if [ ! -f "$OUT/gram/model/config.json" ]; then
   python -m blurvid train --stage gram "${COMMON[@]}" --init "$OUT/base/model" \
-    --data "bank:$BANK" --steps "$GRAM_STEPS" --lr 2e-4 --ramp-start 0 --ramp-end 0 --crop 64
+    --data "bank:$BANK" --steps "$GRAM_STEPS" --lr 2e-4 --ramp-start 0 --ramp-end 0 --crop 64 \
+    --gram-weight 1000
 fi
 [ "$LAST" = gram ] && exit 0
 if [ ! -f "$OUT/hepta/model/config.json" ]; then
