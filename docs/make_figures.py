@@ -50,6 +50,13 @@ def _strip(images: list[Image.Image], labels: list[str], title: str, scale: int 
     return sheet
 
 
+def _default_model() -> blurvid.Generator:
+    """The bundled default model (a placeholder's warning silenced: the figures label it)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return blurvid.load_model("default")
+
+
 def concept(data: Path) -> None:
     from blurvid.train.synthetic import ShakeConfig, item_generator, render_shake
 
@@ -68,9 +75,7 @@ def concept(data: Path) -> None:
 
 
 def example() -> None:
-    with warnings.catch_warnings(record=True):
-        warnings.simplefilter("always")
-        model = blurvid.load_model("default")
+    model = _default_model()
     placeholder = model.metadata.get("placeholder") == "true"
     image = read_image(ROOT / "examples" / "images" / "clock_motion.png")
     small = torch.nn.functional.interpolate(image[None], scale_factor=0.5, mode="area")[0]
@@ -128,9 +133,7 @@ def psnr_per_frame(data: Path) -> None:
     from blurvid.evaluate import evaluate, iter_samples
     from blurvid.metrics import PAPER
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = blurvid.load_model("default")
+    model = _default_model()
     label = "default" + (" (placeholder)" if model.metadata.get("placeholder") == "true" else "")
     rows = evaluate(
         {label: model},
@@ -170,12 +173,6 @@ def psnr_per_frame(data: Path) -> None:
     )
     d.text((W // 2 - 30, H - m + 18), "frame", fill="black")
     img.save(OUT / "psnr_per_frame.png")
-
-
-def _default_model() -> blurvid.Generator:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return blurvid.load_model("default")
 
 
 def _shrink(image: torch.Tensor, long_side: int) -> torch.Tensor:

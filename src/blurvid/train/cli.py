@@ -19,16 +19,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
         cfg = TrainConfig.from_json(args.config)
     else:
         cfg = TrainConfig.fast() if args.recipe == "fast" else TrainConfig.paper()
-    overrides = {}
-    fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    for key in ("steps", "batch_size", "crop", "lr", "lr_min", "seed", "num_workers", "device",
-                "bank_size", "val_every", "ckpt_every", "sample_every", "log_every", "vgg19_weights",
-                "flow", "init", "gram_mode", "hepta_source", "adv_weight", "flow_weight",
-                "perceptual_weight", "ramp_start", "ramp_end", "gram_weight", "base_weight",
-                "pair_diff_weight"):  # fmt: skip
-        value = getattr(args, key, None)
-        if value is not None and key in fields:
-            overrides[key] = value
+    # every option whose dest names a TrainConfig field overrides it when given; "stage"
+    # (may be "all") is set per stage by train(), "data" is a list turned into a tuple below
+    fields = {f.name for f in dataclasses.fields(TrainConfig)} - {"stage", "data"}
+    overrides = {k: v for k, v in vars(args).items() if k in fields and v is not None}
     if args.data:
         overrides["data"] = tuple(args.data)
     if args.width:
