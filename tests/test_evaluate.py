@@ -62,12 +62,23 @@ def strict_json(path: Path) -> dict:
 
 def table_rows(out: str) -> dict[str, list[str]]:
     """Markdown table rows of ``blurvid eval``'s output:
-    {method: [psnr, ssim, epe, reblur_psnr, motion, s]}."""
+    {method: [psnr, ssim, epe, reblur_psnr, motion, s]} (see :func:`centre_columns` for the
+    centre and outer-6 columns)."""
     rows = {}
     for line in out.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if line.startswith("|") and len(cells) == 7 and cells[0] not in ("Method", "---"):
-            rows[cells[0]] = cells[1:]
+        if line.startswith("|") and len(cells) == 9 and cells[0] not in ("Method", "---"):
+            rows[cells[0]] = [cells[1], *cells[4:]]
+    return rows
+
+
+def centre_columns(out: str) -> dict[str, list[str]]:
+    """{method: [centre PSNR, outer-6 PSNR]} of ``blurvid eval``'s table."""
+    rows = {}
+    for line in out.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("|") and len(cells) == 9 and cells[0] not in ("Method", "---"):
+            rows[cells[0]] = cells[2:4]
     return rows
 
 
@@ -300,7 +311,23 @@ def test_validation_set_real_subset(tmp_path, capsys):
     )  # the set's own blur
     assert payload["rows"][0]["psnr"] == pytest.approx(np.mean(hand), abs=1e-3)
     assert payload["rows"][1]["per_frame_psnr"][3] == 100.0
-    assert "identity (blurry x7)" in table_rows(capsys.readouterr().out)
+    out = capsys.readouterr().out
+    assert "identity (blurry x7)" in table_rows(out)
+    # centre column: the middle frame alone ("exact" for the oracle); outer-6: the others
+    for row in payload["rows"]:
+        per = row["per_frame_psnr"]
+        assert row["centre_psnr"] == pytest.approx(per[3], abs=1e-9)
+        assert row["outer_psnr"] == pytest.approx(np.mean(per[:3] + per[4:]), abs=1e-9)
+    cols = centre_columns(out)
+    assert cols["oracle-static (true centre x7)"][0] == "exact"
+    ident = payload["rows"][0]
+    assert cols["identity (blurry x7)"] == [
+        f"{ident['centre_psnr']:.2f}",
+        f"{ident['outer_psnr']:.2f}",
+    ]
+    # the fair reading: the oracle's outer frames score far below its capped 7-frame mean
+    oracle = payload["rows"][1]
+    assert oracle["outer_psnr"] < oracle["psnr"] - 5
 
 
 def test_data_kinds_are_detected(gopro, cases, photos, tmp_path):
@@ -353,7 +380,10 @@ def test_cli_table_json_several_models(gopro, two_models, tmp_path, capsys):
     )
     assert rc == 0
     out = capsys.readouterr().out
-    assert "| Method | PSNR (dB) | SSIM | EPE (px) | re-blur PSNR (dB) | motion | s/image |" in out
+    assert (
+        "| Method | PSNR (dB) | centre PSNR | outer-6 PSNR | SSIM | EPE (px) | re-blur PSNR (dB) | motion | s/image |"
+        in out
+    )
     assert "Protocol: all 7 frames, best order, border 0, flow dis; 2 samples." in out
     rows = table_rows(out)
     assert list(rows) == ["identity (blurry x7)", "oracle-static (true centre x7)", "B", "BG"]
@@ -582,17 +612,30 @@ def test_perfect_model_beats_oracle_and_reversed_is_found(gopro, oracle_models):
 def test_format_table_shape():
     rows = [
         EvalRow("identity (blurry x7)", 24.5, 0.78, float("nan"), n=3),
-        EvalRow("B", 28.14, 0.905, 13.62, 0.25, n=3, reblur_psnr=51.234, motion_ratio=0.456),
+        EvalRow(
+            "B",
+            28.14,
+            0.905,
+            13.62,
+            0.25,
+            n=3,
+            reblur_psnr=51.234,
+            motion_ratio=0.456,
+            centre_psnr=29.004,
+            outer_psnr=27.996,
+        ),
+        EvalRow("oracle", 33.0, 0.9, float("nan"), n=3, centre_psnr=100.0, outer_psnr=22.5),
     ]
     text = format_table(rows, PAPER, compute_epe=True)
     lines = text.splitlines()
     assert (
         lines[0]
-        == "| Method | PSNR (dB) | SSIM | EPE (px) | re-blur PSNR (dB) | motion | s/image |"
+        == "| Method | PSNR (dB) | centre PSNR | outer-6 PSNR | SSIM | EPE (px) | re-blur PSNR (dB) | motion | s/image |"
     )
-    assert lines[1] == "|---|---|---|---|---|---|---|"
-    assert lines[3] == "| B | 28.14 | 0.905 | 13.62 | 51.23 | 0.46 | 0.250 |"
-    assert lines[2] == "| identity (blurry x7) | 24.50 | 0.780 | - | - | - | - |"
+    assert lines[1] == "|---|---|---|---|---|---|---|---|---|"
+    assert lines[3] == "| B | 28.14 | 29.00 | 28.00 | 0.905 | 13.62 | 51.23 | 0.46 | 0.250 |"
+    assert lines[2] == "| identity (blurry x7) | 24.50 | - | - | 0.780 | - | - | - | - |"
+    assert lines[4] == "| oracle | 33.00 | exact | 22.50 | 0.900 | - | - | - | - |"
     assert lines[2].endswith("| - |")
     assert lines[-1] == "Protocol: all 7 frames, best order, border 0, flow dis; 3 samples."
     assert "| - |" in format_table(rows, PAPER, compute_epe=False).splitlines()[3]

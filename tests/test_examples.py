@@ -121,7 +121,8 @@ def test_evaluate(run_example):
     proc = run_example("evaluate.py")
     lines = proc.stdout.splitlines()
     assert (
-        "| Method | PSNR (dB) | SSIM | EPE (px) | re-blur PSNR (dB) | motion | s/image |" in lines
+        "| Method | PSNR (dB) | centre PSNR | outer-6 PSNR | SSIM | EPE (px) | re-blur PSNR (dB) | motion | s/image |"
+        in lines
     )
     rows = {
         line.split("|")[1].strip(): line

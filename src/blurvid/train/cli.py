@@ -13,7 +13,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     import dataclasses
 
     from ..model import GeneratorConfig
-    from .loop import train
+    from .loop import TimeLimitReached, train
 
     if args.config:
         cfg = TrainConfig.from_json(args.config)
@@ -32,6 +32,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
         raise ConfigError(
             "no training data: pass --data (photos:DIR, frames:DIR, video:FILE, gopro:DIR, bank:FILE)"
         )
+    if args.time_limit is not None and not args.time_limit > 0:
+        raise ConfigError(
+            f"--time-limit must be a positive number of minutes, got {args.time_limit}"
+        )
     stages = STAGES if args.stage == "all" else (args.stage,)
     val = None
     if args.val:
@@ -39,9 +43,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
         val = validation_set(args.val)  # the fixed set (128x128), whatever the training crop
     try:
-        train(
-            cfg, args.out, stages=stages, resume=args.resume, val_data=val, progress=not args.quiet
-        )
+        limit = args.time_limit * 60 if args.time_limit else None
+        train(cfg, args.out, stages=stages, resume=args.resume, val_data=val,
+              progress=not args.quiet, time_limit_s=limit)  # fmt: skip
+    except TimeLimitReached as exc:
+        print(f"{exc}; checkpoint saved, continue with --resume")
+        return 75  # EX_TEMPFAIL: not finished, try again
     except KeyboardInterrupt:
         return 130
     last = Path(args.out) / stages[-1] / "model"
@@ -134,6 +141,19 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
         type=float,
         help="weight of the stage-1 loss kept on during stages gram/hepta",
     )
+    p.add_argument(
+        "--ema-decay",
+        dest="ema_decay",
+        type=float,
+        help="EMA of G's weights, scored and exported (0 = off; e.g. 0.999)",
+    )
+    p.add_argument(
+        "--time-limit",
+        dest="time_limit",
+        type=float,
+        help="stop cleanly after this many minutes (checkpoint saved; exit code 75, resume "
+        "with --resume)",
+    )
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(handler=_cmd_train)
 
@@ -174,12 +194,15 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path, *, fp16: bool = F
     tensors, meta = load_checkpoint(path)
     cfg = TrainConfig.from_dict(meta["config"])
     g = Generator(cfg.generator)  # checkpoints record G's actual architecture
-    load_module(g, "G", tensors)
+    # a run with EMA on exports the averaged weights, as the trainer's own model/ does
+    prefix = "G_ema" if any(k.startswith("G_ema.") for k in tensors) else "G"
+    load_module(g, prefix, tensors)
     metadata = {
         "placeholder": "false",
         "stage": cfg.stage,
         "steps": str(meta["step"]),
         "from_checkpoint": path.name,
+        "weights": "ema" if prefix == "G_ema" else "raw",
     }
     return save_folder(g, out, dtype=torch.float16 if fp16 else None, metadata=metadata)
 

@@ -35,7 +35,11 @@ class TrainConfig:
         lr, lr_min: learning rate, cosine-annealed from ``lr`` to ``lr_min`` (paper: 1e-4 -> 1e-5).
         betas, weight_decay: Adam(W) parameters.
         warmup_steps: linear learning-rate warm-up.
-        grad_clip: max gradient norm (0 = off).
+        grad_clip: max gradient norm (0 = off). The norm before clipping is logged
+            (``grad_norm``).
+        ema_decay: exponential moving average of G's weights, updated every step
+            (``0`` = off; warmed up over the first steps). With EMA on, validation scores and the exported ``model/`` are
+            the averaged weights; the raw weights keep training (and are in the checkpoint).
         central_weight, perceptual_weight: Eq. 1 (MSE + VGG19 conv5_4 feature MSE).
         pair_weight, pair_diff_weight: Eq. 2 sum and difference terms.
         adv_weight: alpha of Eq. 5 (0 disables D entirely).
@@ -90,6 +94,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     warmup_steps: int = 0
     grad_clip: float = 0.0
+    ema_decay: float = 0.0
     central_weight: float = 1.0
     perceptual_weight: float = 1.0
     pair_weight: float = 1.0
@@ -150,6 +155,8 @@ class TrainConfig:
             raise ConfigError(
                 f"hepta_source must be 'prediction' or 'ground_truth', got {self.hepta_source!r}"
             )
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ConfigError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.lr <= 0 or self.lr_min < 0 or self.lr_min > self.lr:
             raise ConfigError(
                 f"need 0 <= lr_min <= lr and lr > 0, got lr={self.lr}, lr_min={self.lr_min}"

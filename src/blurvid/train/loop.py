@@ -41,7 +41,7 @@ from .config import STAGES, TrainConfig
 from .discriminator import PatchDiscriminator, discriminator_step
 from .losses import base_gan_loss, bicycle_loss, gram_loss, gram_stage_batch, gram_stage_loss
 
-__all__ = ["Trainer", "finetune", "lr_at", "ramp_at", "train"]
+__all__ = ["TimeLimitReached", "Trainer", "finetune", "lr_at", "ramp_at", "train"]
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
 LOG_NAME = "log.jsonl"
@@ -199,6 +199,9 @@ class Trainer:
         model: start from this G instead of ``config.init`` / a fresh one.
         resume: continue from ``out/checkpoint.safetensors``.
         progress: show a tqdm bar.
+        time_limit_s: stop cleanly (checkpoint saved, ``KeyboardInterrupt`` raised as for
+            Ctrl-C, :attr:`timed_out` set) once this many seconds of this ``fit`` have passed:
+            for machines lent for a fixed time.
     """
 
     def __init__(
@@ -211,8 +214,13 @@ class Trainer:
         model: Generator | None = None,
         resume: bool = False,
         progress: bool = True,
+        time_limit_s: float | None = None,
     ) -> None:
         self.cfg = config
+        self.time_limit_s = time_limit_s
+        self.timed_out = False
+        #: best validation so far (``val_centre_gain_db``), its step; kept in the checkpoint
+        self.best: dict[str, float] = {}
         self.out = Path(out)
         self.progress = progress
         self.world, self.rank, local = _dist_info()
@@ -241,6 +249,10 @@ class Trainer:
         else:
             g = Generator(config.generator)
         self.G = g.to(self.device).train()
+        # EMA of G's weights (config.ema_decay): what validation scores and model/ holds
+        self.G_ema: Generator | None = None
+        if config.ema_decay > 0:
+            self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
         self._train_reblur = self.G.config.reblur == "none"
         self.ref: Generator | None = None
         if (config.stage == "gram" and config.gram_mode == "prediction") or (
@@ -320,11 +332,17 @@ class Trainer:
         ckpt.save_checkpoint(
             self.out / CHECKPOINT_NAME,
             step=self.step,
-            modules={"G": self.G, "D": self._unwrap(self.D) if self.D else None, "ref": self.ref},
+            modules={
+                "G": self.G,
+                "G_ema": self.G_ema,
+                "D": self._unwrap(self.D) if self.D else None,
+                "ref": self.ref,
+            },
             optimizers={"optG": self.optG, "optD": self.optD},
             # G's actual architecture (from init, a passed model or the config), so that the
             # checkpoint alone describes its weights
             config=self.cfg.replace(generator=self.G.config).to_dict(),
+            extra={"best": self.best},
         )
 
     def _load(self, path: Path) -> None:
@@ -336,6 +354,13 @@ class Trainer:
                 f"resume with the same settings or use a new --out"
             )
         ckpt.load_module(self.G, "G", tensors)
+        if self.G_ema is not None:
+            # a checkpoint written before EMA was switched on starts the average from G
+            has_ema = any(k.startswith("G_ema.") for k in tensors)
+            if has_ema:
+                ckpt.load_module(self.G_ema, "G_ema", tensors)
+            else:
+                self.G_ema.load_state_dict(self.G.state_dict())
         if self.D is not None:
             ckpt.load_module(self._unwrap(self.D), "D", tensors)
         if self.ref is not None:
@@ -345,6 +370,7 @@ class Trainer:
             ckpt.load_optimizer(self.optD, "optD", tensors, meta)
         ckpt.restore_rng(tensors, meta["rng"])
         self.step = int(meta["step"])
+        self.best = dict(meta.get("extra", {}).get("best", {}))
 
     # -- one step --------------------------------------------------------------------------
     def _autocast(self):
@@ -456,8 +482,14 @@ class Trainer:
         self.optG.zero_grad(set_to_none=True)
         total.backward()
         if c.grad_clip:
-            torch.nn.utils.clip_grad_norm_(self.G.parameters(), c.grad_clip)
+            gn = torch.nn.utils.clip_grad_norm_(self.G.parameters(), c.grad_clip)
+        else:
+            gn = torch.nn.utils.get_total_norm(
+                [p.grad for p in self.G.parameters() if p.grad is not None]
+            )
         self.optG.step()
+        if self.G_ema is not None:
+            self._update_ema()
         if self.D is not None and self.optD is not None and c.adv_weight * r > 0:
             for group in self.optD.param_groups:
                 group["lr"] = lr
@@ -465,34 +497,79 @@ class Trainer:
                 self.D, self.optD, self._adv_frames(frames), self._adv_frames(pred.detach())
             )
         parts["loss"] = float(total.detach())
+        parts["grad_norm"] = float(gn)
         parts["lr"] = lr
         parts["ramp"] = r
         return parts
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        """``ema = d * ema + (1 - d) * G`` for parameters (buffers are copied), with the
+        decay warmed up as ``min(d, (1 + step) / (10 + step))`` so that the average does
+        not drag the initial weights along for thousands of steps."""
+        assert self.G_ema is not None  # only called with EMA on
+        d = min(self.cfg.ema_decay, (1 + self.step) / (10 + self.step))
+        ema = self.G_ema.state_dict()
+        for name, value in self.G.state_dict().items():
+            if value.is_floating_point():
+                ema[name].lerp_(value.to(ema[name].dtype), 1.0 - d)
+            else:
+                ema[name].copy_(value)
+
+    def _keep_best(self, val: dict[str, float]) -> None:
+        """Export the scored weights to ``out/best/`` when the centre frame's validation
+        gain (the deblurring itself) beats every earlier validation of this stage."""
+        score = val.get("val_centre_gain_db")
+        if score is None or not self.is_main:
+            return
+        if self.best and score <= self.best["val_centre_gain_db"]:
+            return
+        self.best = {"val_centre_gain_db": score, "val_gain_db": val["val_gain_db"],
+                     "step": float(self.step)}  # fmt: skip
+        save_folder(self.model, self.out / "best", metadata={
+            "placeholder": "false", "stage": self.cfg.stage, "steps": str(self.step),
+            "val_centre_gain_db": f"{score:.4f}", "val_gain_db": f"{val['val_gain_db']:.4f}",
+        })  # fmt: skip
+
+    @property
+    def model(self) -> Generator:
+        """The weights to score and export: the EMA when ``ema_decay > 0``, else G."""
+        return self.G_ema if self.G_ema is not None else self.G
 
     # -- validation ----------------------------------------------------------------------
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
         """Best-order PSNR over the 7 frames (the ``PAPER`` protocol's PSNR, without SSIM
-        and EPE to stay cheap) of G vs the identity and oracle-static references."""
+        and EPE to stay cheap) of G (its EMA when on) vs the identity and oracle-static
+        references, and the centre frame's PSNR alone (``val_centre_*``: the deblurring
+        itself, which the outer frames' motion cannot inflate)."""
         if not self.val_data:
             return {}
+        from ..metrics import psnr
+
         blurry, frames = self.val_data["blurry"], self.val_data["frames"]
-        self.G.eval()
+        g = self.model
+        was_training = g.training
+        g.eval()
         preds = []
         for i in range(0, blurry.shape[0], 16):
-            preds.append(self.G(blurry[i : i + 16].to(self.device)).float().clamp(0, 1).cpu())
-        self.G.train()
+            preds.append(g(blurry[i : i + 16].to(self.device)).float().clamp(0, 1).cpu())
+        g.train(was_training)
         pred = torch.cat(preds)
+        mid = frames.shape[1] // 2
         res = {"val_psnr": best_order_psnr(pred, frames)}
+        res["val_centre_psnr"] = float(psnr(pred[:, mid], frames[:, mid]).mean())
         if not hasattr(self, "_refs"):
             ident = blurry.unsqueeze(1).expand_as(frames)
-            oracle = frames[:, 3:4].expand_as(frames)
+            oracle = frames[:, mid : mid + 1].expand_as(frames)
             self._refs = {
                 "val_identity": best_order_psnr(ident, frames),
                 "val_oracle_static": best_order_psnr(oracle, frames),
+                "val_centre_identity": float(psnr(blurry, frames[:, mid]).mean()),
             }
         res.update(self._refs)
         res["val_gain_db"] = res["val_psnr"] - res["val_identity"]
+        res["val_centre_gain_db"] = res["val_centre_psnr"] - res["val_centre_identity"]
         res["val_motion_ratio"] = float(
             (pred[:, 0] - pred[:, -1]).abs().mean()
             / (frames[:, 0] - frames[:, -1]).abs().mean().clamp_min(1e-8)
@@ -544,7 +621,8 @@ class Trainer:
         return bool(flag.item())
 
     def fit(self) -> Generator:
-        """Train until ``config.steps``; returns G (in train mode). Saves ``out/model/``."""
+        """Train until ``config.steps``; returns G (in train mode; its EMA, in eval mode, when
+        ``ema_decay > 0``). Saves ``out/model/``."""
         from tqdm import tqdm
 
         c = self.cfg
@@ -588,6 +666,7 @@ class Trainer:
                 if c.val_every and self.step % c.val_every == 0 and self.val_data:
                     val = self.validate()
                     self._log({"stage": c.stage, "step": self.step, **val})
+                    self._keep_best(val)
                     bar.write(
                         f"step {self.step}: " + ", ".join(f"{k}={v:.3f}" for k, v in val.items())
                     )
@@ -595,6 +674,11 @@ class Trainer:
                     self.save_samples()
                 if self.step % c.ckpt_every == 0:
                     self.save()
+                out_of_time = (
+                    self.time_limit_s is not None and time.time() - t0 >= self.time_limit_s
+                )
+                if out_of_time and self.step < c.steps:  # the last step finishes normally
+                    self._stop_requested = self.timed_out = True
                 if self._should_stop():
                     raise _Stop
         except (KeyboardInterrupt, _Stop):
@@ -609,21 +693,30 @@ class Trainer:
                 signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
         self.save()
         if self.is_main:
-            save_folder(self.G, self.out / "model", metadata={
+            save_folder(self.model, self.out / "model", metadata={
                 "placeholder": "false", "stage": c.stage, "steps": str(self.step),
             })  # fmt: skip
         # the weights are trained now: a later save_pretrained must not copy a placeholder flag
-        meta = {k: v for k, v in self.G.metadata.items() if k != "placeholder"}
-        self.G._blurvid_metadata = {
+        trained = self.model
+        meta = {k: v for k, v in trained.metadata.items() if k != "placeholder"}
+        trained._blurvid_metadata = {
             **meta,
             "placeholder": "false",
             "stage": c.stage,
             "steps": str(self.step),
         }
-        return self.G
+        return trained
 
 
 # ----------------------------------------------------------------------------- chaining
+class TimeLimitReached(KeyboardInterrupt):
+    """:func:`train` stopped at its time limit; the checkpoint is saved, ``--resume`` goes on."""
+
+    def __init__(self, stage: str, step: int) -> None:
+        super().__init__(f"time limit reached in stage {stage} at step {step}")
+        self.stage, self.step = stage, step
+
+
 def train(
     config: TrainConfig,
     out: str | os.PathLike,
@@ -633,11 +726,15 @@ def train(
     dataset: Dataset | None = None,
     val_data: dict[str, torch.Tensor] | None = None,
     progress: bool = True,
+    time_limit_s: float | None = None,
 ) -> Generator:
     """Run ``stages`` in order in ``out/<stage>/``, each from the previous stage's
     ``model/`` (weight sharing across stages, Sec. 3). ``resume`` skips finished stages
-    and continues an interrupted one."""
+    and continues an interrupted one. ``time_limit_s`` bounds the whole call (see
+    :class:`Trainer`); when it runs out, :class:`TimeLimitReached` is raised after the
+    checkpoint is saved."""
     out = Path(out)
+    t_start = time.time()
     g: Generator | None = None
     prev: Path | None = None
     for name in stages:
@@ -654,10 +751,15 @@ def train(
             g = load_model(prev)
             continue
         can_resume = resume and (stage_dir / CHECKPOINT_NAME).is_file()
-        trainer = Trainer(
-            cfg, stage_dir, dataset=dataset, val_data=val_data, resume=can_resume, progress=progress
-        )
-        g = trainer.fit()
+        left = None if time_limit_s is None else max(time_limit_s - (time.time() - t_start), 0.0)
+        trainer = Trainer(cfg, stage_dir, dataset=dataset, val_data=val_data, resume=can_resume,
+                          progress=progress, time_limit_s=left)  # fmt: skip
+        try:
+            g = trainer.fit()
+        except KeyboardInterrupt:
+            if trainer.timed_out:
+                raise TimeLimitReached(name, trainer.step) from None
+            raise
     if g is None:
         raise ConfigError("no stage to run: pass at least one of " + ", ".join(STAGES))
     return g
@@ -691,5 +793,7 @@ def finetune(
     cfg = TrainConfig.fast(stage=stage, steps=steps, generator=model.config, **defaults)
     with contextlib.ExitStack() as stack:
         folder = out if out is not None else stack.enter_context(tempfile.TemporaryDirectory())
-        Trainer(cfg, folder, dataset=dataset, model=model, progress=progress).fit()
+        trained = Trainer(cfg, folder, dataset=dataset, model=model, progress=progress).fit()
+    if trained is not model:  # EMA on: the average is the result; hand it over in place
+        model.load_state_dict(trained.state_dict())
     return model.eval()

@@ -1,0 +1,206 @@
+"""How fast does G learn to deblur? A fixed training stream, the fixed validation set, a recipe.
+
+Runs blurvid's own trainer (stage ``base``) on a seeded, pre-rendered sample bank of the
+release data mix and scores the fixed validation set every ``--val-every`` steps:
+
+* ``centre_gain_db``: PSNR of the **centre frame** over the blurry input's (the deblurring
+  itself: motion in the outer frames cannot inflate it);
+* ``gain_db``: best-order mean PSNR over the 7 frames over the identity's (the paper's metric);
+* both also for the synthetic and the real half of the set apart, and the motion ratio.
+
+Each record carries the step, the wall time and the process CPU time. On a shared machine
+the wall time is inflated by whatever else runs; ``cpu_s / threads`` is the time the same
+run takes on an idle machine with that many cores (to within the threads' efficiency), and
+is what the results quote as "minutes on 2 cores".
+
+Usage (from the repository root, ``pip install -e ".[train]"``)::
+
+    python benchmarks/learning_speed.py --recipe fast --minutes 60
+    python benchmarks/learning_speed.py --list
+    python benchmarks/plot_learning_curves.py          # -> docs/images/learning_curves.png
+
+Writes ``benchmarks/results/learning_speed_<recipe>.json`` (atomically, after every
+validation: an interrupted run keeps its curve). The bank and the validation set are cached
+in ``benchmarks/.cache/`` (git-ignored; built once, a few minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from blurvid._fs import atomic_write_bytes
+from blurvid.model import GeneratorConfig
+from blurvid.train.config import TrainConfig
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+CACHE = HERE / ".cache"
+
+#: The release data mix (photos with synthetic shake, real video windows, Sintel frames).
+DATA = ("photos:{root}/photos@3", "video:{root}/video@1", "frames:{root}/frames/sintel_raft@0.5")
+
+#: Named recipes: keyword overrides of :meth:`TrainConfig.fast` ("generator" is a dict of
+#: :class:`GeneratorConfig` fields). Add a row, run it, keep the table in docs/training.md.
+RECIPES: dict[str, dict[str, Any]] = {
+    # the recipe of release v0.1's base stage, without the ramped-in difference/flow/GAN
+    # terms (the benchmark measures restoration; ramp 1.0 keeps them off)
+    "fast": dict(ramp_start=1.0, ramp_end=1.0),
+    "fast-ema": dict(ramp_start=1.0, ramp_end=1.0, ema_decay=0.999),
+    # NAFNet puts its blocks at low resolution where they are cheap
+    "deep-ema": dict(
+        ramp_start=1.0,
+        ramp_end=1.0,
+        ema_decay=0.999,
+        generator=dict(enc_blocks=[1, 1, 2], middle_blocks=4, dec_blocks=[1, 1, 1]),
+    ),
+}
+
+
+def build_config(name: str, steps: int, batch_size: int) -> TrainConfig:
+    if name not in RECIPES:
+        raise SystemExit(f"unknown recipe {name!r}; known: {', '.join(RECIPES)}")
+    over = dict(RECIPES[name])
+    gen = over.pop("generator", None)
+    if gen is not None:
+        over["generator"] = GeneratorConfig(**gen)
+    return TrainConfig.fast(
+        steps=steps,
+        batch_size=batch_size,
+        val_every=0,  # this script validates itself (per source, with timings)
+        sample_every=0,
+        ckpt_every=10**9,
+        log_every=50,
+        flow_weight=0.0 if over.get("ramp_start", 0.0) >= 1.0 else 0.001,
+        **over,
+    )
+
+
+def _psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    from blurvid.metrics import psnr
+
+    return psnr(a, b)
+
+
+def score(model: torch.nn.Module, val: Any) -> dict[str, float]:
+    """Centre-frame and 7-frame best-order gains over the identity, overall and per source."""
+    from blurvid.train.loop import best_order_psnr
+
+    was = model.training
+    model.eval()
+    with torch.inference_mode():
+        pred = torch.cat([model(b).float().clamp(0, 1) for b, _ in val.batches(16)])
+    model.train(was)
+    frames, blurry = val.frames, val.blurry
+    mid = frames.shape[1] // 2
+    out: dict[str, float] = {}
+    for label in ("all", "synthetic", "real"):
+        idx = [i for i, s in enumerate(val.source) if label in ("all", s)]
+        if not idx:
+            continue
+        p, f, b = pred[idx], frames[idx], blurry[idx]
+        ident = b.unsqueeze(1).expand_as(f)
+        key = "" if label == "all" else f"{label}_"
+        out[f"{key}centre_gain_db"] = float(
+            (_psnr(p[:, mid], f[:, mid]) - _psnr(b, f[:, mid])).mean()
+        )
+        out[f"{key}gain_db"] = best_order_psnr(p, f) - best_order_psnr(ident, f)
+    out["motion_ratio"] = float(
+        (pred[:, 0] - pred[:, -1]).abs().mean() / (frames[:, 0] - frames[:, -1]).abs().mean()
+    )
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--recipe", default="fast", help="a name from --list")
+    ap.add_argument("--list", action="store_true", help="list the recipes and exit")
+    ap.add_argument(
+        "--minutes", type=float, default=60.0, help="stop after this much CPU time / threads"
+    )
+    ap.add_argument(
+        "--steps", type=int, default=100_000, help="stop after this many steps (cosine length)"
+    )
+    ap.add_argument("--val-every", type=int, default=250)
+    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--bank-size", type=int, default=6000)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--data-root", default=str(HERE.parent.parent / "shared" / "data"))
+    ap.add_argument("--tag", default="", help="suffix of the result file name")
+    args = ap.parse_args(argv)
+    if args.list:
+        for name, over in RECIPES.items():
+            print(f"{name}: TrainConfig.fast(**{over})")
+        return 0
+
+    torch.set_num_threads(args.threads)
+    from blurvid.train.data import dataset_from_specs, validation_set
+    from blurvid.train.loop import Trainer
+
+    cfg = build_config(args.recipe, args.steps, args.batch_size)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    data = tuple(d.format(root=args.data_root) for d in DATA)
+    cfg = cfg.replace(data=data, bank_size=args.bank_size)
+    dataset = dataset_from_specs(
+        data, crop=cfg.crop, seed=0, bank_size=args.bank_size, bank_dir=CACHE
+    )
+    val = validation_set(args.data_root, cache_path=CACHE / "validation_128.safetensors")
+    run_dir = CACHE / f"run-{args.recipe}{args.tag}"
+    budget_cpu_s = args.minutes * 60.0 * args.threads
+    name = f"learning_speed_{args.recipe}{args.tag}"
+    record: dict[str, Any] = {
+        "benchmark": "learning_speed",
+        "recipe": args.recipe,
+        "overrides": RECIPES[args.recipe],
+        "config": cfg.to_dict(),
+        "command": "python benchmarks/learning_speed.py " + " ".join(argv or os.sys.argv[1:]),
+        "machine": {
+            "cpu": platform.processor() or platform.machine(),
+            "threads": args.threads,
+            "torch": torch.__version__,
+        },
+        "curve": [],
+    }
+
+    class BenchTrainer(Trainer):
+        def __init__(self, *a: Any, **k: Any) -> None:
+            super().__init__(*a, **k)
+            self.t0, self.c0 = time.time(), time.process_time()
+
+        def _should_stop(self) -> bool:
+            step = self.step
+            if step % args.val_every == 0:
+                row = {
+                    "step": step,
+                    "wall_s": round(time.time() - self.t0, 1),
+                    "cpu_s": round(time.process_time() - self.c0, 1),
+                    **{k: round(v, 4) for k, v in score(self.model, val).items()},
+                }
+                record["curve"].append(row)
+                record["params"] = self.G.num_parameters()
+                atomic_write_bytes(
+                    RESULTS / f"{name}.json", (json.dumps(record, indent=1) + "\n").encode()
+                )
+                print(json.dumps(row), flush=True)
+            return time.process_time() - self.c0 >= budget_cpu_s or super()._should_stop()
+
+    trainer = BenchTrainer(cfg, run_dir, dataset=dataset, progress=False)
+    first = score(trainer.model, val)
+    record["curve"].append({"step": 0, "wall_s": 0.0, "cpu_s": 0.0, **first})
+    try:
+        trainer.fit()
+    except KeyboardInterrupt:
+        pass  # the CPU budget ran out: the curve is complete
+    print(f"wrote {RESULTS / (name + '.json')}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# One lent GPU session of the release run (issue 16): resume the latest checkpoint, train with a
+# large batch in bf16 for MINUTES, write the checkpoint to OUT. Run on the device machine:
+#
+#   scripts/train_gpu.sh "$OUT" [CHECKPOINT]       # CHECKPOINT default: the committed
+#                                                  # training/release-v0.2/base/checkpoint.safetensors
+# Back here: copy "$OUT/base/checkpoint.safetensors" over the committed one, then resume the CPU
+# run (scripts/train_release_v0.2.sh). The data travel as a git-ignored copy made by
+# `scripts/prepare_gpu_carry.sh` (gpu-data/, ~26 MiB: photos, video, frames) named in `carry`.
+#
+# Environment (defaults for an H200 with 16 CPU cores): MINUTES=9 BATCH=32 WORKERS=14
+# PYTHON=python, DATA_ROOT=gpu-data, DATA (space-separated --data specs; default: the release mix under
+# DATA_ROOT), EXTRA_ARGS (more `blurvid train` options; the CPU test passes a tiny G).
+# Samples are rendered on the fly by WORKERS processes (no bank: a bank does not fit the
+# 64 MiB carry); bf16 autocast and channels-last are the trainer's CUDA defaults.
+# Exit code: 0 finished, 75 time limit reached (the normal case), anything else an error.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${1:?usage: scripts/train_gpu.sh OUT_DIR [CHECKPOINT]}
+CKPT=${2:-training/release-v0.2/base/checkpoint.safetensors}
+DATA_ROOT=${DATA_ROOT:-gpu-data}
+mkdir -p "$OUT/base"
+if [ -f "$CKPT" ] && [ ! -f "$OUT/base/checkpoint.safetensors" ]; then
+  cp "$CKPT" "$OUT/base/checkpoint.safetensors"
+fi
+RESUME=()
+[ -f "$OUT/base/checkpoint.safetensors" ] && RESUME=(--resume)
+VAL=()
+[ -d "$DATA_ROOT/frames/sam2_bedroom" ] && VAL=(--val "$DATA_ROOT" --val-every "${VAL_EVERY:-500}")
+set +e
+DATA=${DATA:-"photos:$DATA_ROOT/photos@3 video:$DATA_ROOT/video@1 frames:$DATA_ROOT/frames/sintel_raft@0.5"}
+DATA_ARGS=()
+for spec in $DATA; do DATA_ARGS+=(--data "$spec"); done
+"${PYTHON:-python}" -m blurvid train --stage base --recipe fast --out "$OUT" "${DATA_ARGS[@]}" \
+  --steps "${STEPS:-400000}" --batch-size "${BATCH:-32}" --workers "${WORKERS:-14}" \
+  --ramp-start 1.0 --ramp-end 1.0 --adv-weight 0 --flow-weight 0 --ema-decay 0.999 \
+  --ckpt-every "${CKPT_EVERY:-200}" --sample-every 0 --log-every 50 -q \
+  --time-limit "${MINUTES:-9}" "${VAL[@]}" ${EXTRA_ARGS:-} "${RESUME[@]}"
+rc=$?
+echo "train_gpu: trainer exited with $rc; checkpoint in $OUT/base/checkpoint.safetensors"
+[ "$rc" = 75 ] && exit 0
+exit $rc

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Release v0.2: one long base-stage run that outlives session stops (issue 16). Run it again to
+# resume; it trains in the background until stopped, and every ${CKPT_EVERY:-500} steps writes a
+# checkpoint that this script's caller commits (see training/README.md):
+#
+#   OMP_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE nohup nice -n 10 scripts/train_release_v0.2.sh \
+#     >> runs/release-v0.2.log 2>&1 &
+#
+# What it does:
+# 1. the run folder is training/release-v0.2/base/ (tracked: checkpoint.safetensors, log.jsonl,
+#    best/ -- the EMA weights of the best validation so far -- and model/ when finished);
+#    the big files (sample banks, sample images) are git-ignored;
+# 2. every start renders a fresh sample bank (seed = the number of starts so far, kept in
+#    training/release-v0.2/base/bank_seed), so a run over many sessions sees 6 000 new samples
+#    per session instead of one bank reused for days;
+# 3. trains stage base with the learning-speed benchmark's recipe (RECIPE below, see
+#    docs/training.md "Learning speed"): restoration losses only, EMA of the weights, a cosine
+#    schedule long enough for days (STEPS); validation every 1 000 steps (centre-frame and
+#    7-frame gains, motion ratio), the best one exported to best/.
+# Stages gram and hepta are short fine-tunes of best/ once the base run has stopped improving
+# (not scripted yet: see training/README.md).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# Environment: DATA_ROOT (../shared/data), DATA (space-separated --data specs of the bank;
+# default the release mix under DATA_ROOT), OUT_ROOT (training/release-v0.2), BANK_DIR
+# (runs/release-v0.2/banks), STEPS, BANK_SIZE, CKPT_EVERY, PYTHON, EXTRA_ARGS (more
+# `blurvid train` options; the CPU test passes a tiny G).
+DATA_ROOT=${DATA_ROOT:-../shared/data}
+DATA=${DATA:-"photos:$DATA_ROOT/photos@3 video:$DATA_ROOT/video@1 frames:$DATA_ROOT/frames/sintel_raft@0.5"}
+OUT_ROOT=${OUT_ROOT:-training/release-v0.2}
+BANK_DIR=${BANK_DIR:-runs/release-v0.2/banks}
+PYTHON=${PYTHON:-python}
+RUN=$OUT_ROOT/base
+STEPS=${STEPS:-400000}
+BANK_SIZE=${BANK_SIZE:-6000}
+mkdir -p "$RUN" "$BANK_DIR"
+seed=$(cat "$RUN/bank_seed" 2>/dev/null || echo 0)
+seed=$((seed + 1))
+echo "$seed" > "$RUN/bank_seed"
+echo "[$(date -u +%FT%TZ)] release-v0.2: start $seed, rendering bank seed $seed"
+BANK=$("$PYTHON" - "$DATA" "$seed" "$BANK_SIZE" "$BANK_DIR" <<'PY'
+import sys
+from pathlib import Path
+from blurvid.train.data import dataset_from_specs
+specs, seed, n, folder = sys.argv[1].split(), int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4])
+for old in folder.glob("bank_*.safetensors"):
+    if not old.name.endswith(f"_{seed}.safetensors"):
+        old.unlink()  # one bank on disk at a time (2.4 GB each)
+dataset_from_specs(specs, crop=128, seed=seed, bank_size=n, bank_dir=folder, progress=False)
+print(folder / f"bank_{n}_128_{seed}.safetensors")
+PY
+)
+RESUME=()
+[ -f "$RUN/checkpoint.safetensors" ] && RESUME=(--resume)
+# TrainConfig.fast(), restoration only (ramp at 1.0: no difference/flow/adversarial terms in
+# this stage), EMA 0.999, no discriminator
+set +e
+VAL=()
+[ -d "$DATA_ROOT/frames/sam2_bedroom" ] && VAL=(--val "$DATA_ROOT" --val-every "${VAL_EVERY:-1000}")
+"$PYTHON" -m blurvid train --stage base --recipe fast --out "$OUT_ROOT" \
+  --data "bank:$BANK" "${VAL[@]}" --steps "$STEPS" --batch-size 8 \
+  --ramp-start 1.0 --ramp-end 1.0 --adv-weight 0 --flow-weight 0 --ema-decay 0.999 \
+  --ckpt-every "${CKPT_EVERY:-500}" --sample-every 0 --log-every 100 -q \
+  ${EXTRA_ARGS:-} "${RESUME[@]}"
+rc=$?
+echo "[$(date -u +%FT%TZ)] release-v0.2: trainer exited with $rc"
+exit $rc

@@ -1,0 +1,72 @@
+"""The release run's scripts, on the CPU with a tiny G: ``scripts/train_gpu.sh`` (a lent GPU's
+time-limited share of the run) and ``scripts/train_release_v0.2.sh`` (the session-spanning CPU
+run) start, stop at their limit with a checkpoint, and resume to the end."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+from test_train_cli import write_photos
+
+from blurvid import load_model
+from blurvid.train.checkpoint import load_checkpoint
+
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(shutil.which("bash") is None, reason="no bash")]
+
+REPO = __import__("pathlib").Path(__file__).resolve().parents[2]
+TINY = "--width 8 --crop 32"
+
+
+def run_script(name, *args, env, timeout=300):
+    return subprocess.run(["bash", str(REPO / "scripts" / name), *map(str, args)], env=env,
+                          capture_output=True, text=True, timeout=timeout)  # fmt: skip
+
+
+def checkpoint_step(folder) -> int:
+    return int(load_checkpoint(folder / "checkpoint.safetensors")[1]["step"])
+
+
+def test_train_gpu_script_stops_at_its_limit_and_resumes(tmp_path, subprocess_env):
+    write_photos(tmp_path / "data" / "photos")
+    env = {**subprocess_env, "PYTHON": sys.executable, "DATA_ROOT": str(tmp_path / "data"),
+           "DATA": f"photos:{tmp_path / 'data' / 'photos'}", "BATCH": "2", "WORKERS": "0",
+           "STEPS": "4", "CKPT_EVERY": "1", "MINUTES": "0.0001", "EXTRA_ARGS": TINY}  # fmt: skip
+    out = tmp_path / "out"
+    first = run_script("train_gpu.sh", out, tmp_path / "no-checkpoint", env=env)
+    assert first.returncode == 0, first.stdout + first.stderr  # 75 (time limit) -> 0
+    assert "time limit reached" in first.stdout
+    assert (out / "base" / "checkpoint.safetensors").is_file()
+    assert not (out / "base" / "model").exists()
+    assert 1 <= checkpoint_step(out / "base") < 4
+    second = run_script("train_gpu.sh", out, env={**env, "MINUTES": "10"})
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert load_model(out / "base" / "model").metadata["steps"] == "4"
+    # a run started from somebody else's checkpoint copies it in first
+    third = run_script("train_gpu.sh", tmp_path / "out2", out / "base" / "checkpoint.safetensors",
+                       env={**env, "STEPS": "5"})  # fmt: skip
+    assert third.returncode == 0, third.stdout + third.stderr
+    assert checkpoint_step(tmp_path / "out2" / "base") == 5
+    assert load_model(tmp_path / "out2" / "base" / "model").metadata["steps"] == "5"
+
+
+def test_release_script_renders_a_new_bank_per_start_and_resumes(tmp_path, subprocess_env):
+    write_photos(tmp_path / "data" / "photos")
+    out, banks = tmp_path / "release", tmp_path / "banks"
+    env = {**subprocess_env, "PYTHON": sys.executable, "DATA_ROOT": str(tmp_path / "data"),
+           "DATA": f"photos:{tmp_path / 'data' / 'photos'}", "OUT_ROOT": str(out),
+           "BANK_DIR": str(banks), "BANK_SIZE": "6", "STEPS": "3", "CKPT_EVERY": "1",
+           "EXTRA_ARGS": TINY + " --time-limit 0.0001 --batch-size 2"}  # fmt: skip
+    first = run_script("train_release_v0.2.sh", env=env)
+    assert first.returncode == 75, first.stdout + first.stderr  # stopped at its time limit
+    assert (out / "base" / "bank_seed").read_text().strip() == "1"
+    assert [p.name for p in banks.glob("*.safetensors")] == ["bank_6_128_1.safetensors"]
+    env["EXTRA_ARGS"] = TINY + " --batch-size 2"
+    second = run_script("train_release_v0.2.sh", env=env)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert (out / "base" / "bank_seed").read_text().strip() == "2"
+    assert [p.name for p in banks.glob("*.safetensors")] == ["bank_6_128_2.safetensors"]
+    model = load_model(out / "base" / "model")
+    assert model.metadata["steps"] == "3" and model.config.width == 8
