@@ -12,7 +12,6 @@ from .config import STAGES, TrainConfig
 def _cmd_train(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from ..model import GeneratorConfig
     from .loop import TimeLimitReached, train
 
     if args.config:
@@ -25,8 +24,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     overrides = {k: v for k, v in vars(args).items() if k in fields and v is not None}
     if args.data:
         overrides["data"] = tuple(args.data)
-    if args.width:
-        overrides["generator"] = GeneratorConfig(width=args.width)
+    arch = {k: getattr(args, k) for k in ("width", "enc_blocks", "middle_blocks", "dec_blocks")}
+    arch = {k: v for k, v in arch.items() if v is not None}
+    if arch:
+        overrides["generator"] = dataclasses.replace(cfg.generator, **arch)
     cfg = cfg.replace(**overrides)
     if not cfg.data:
         raise ConfigError(
@@ -54,6 +55,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
     last = Path(args.out) / stages[-1] / "model"
     print(f"trained model saved in {last} (load it with blurvid.load_model({str(last)!r}))")
     return 0
+
+
+def _int_list(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers like 1,1,2, got {text!r}"
+        ) from None
+    return values
 
 
 def add_train_parser(sub: argparse._SubParsersAction) -> None:
@@ -93,6 +104,24 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", dest="num_workers", type=int)
     p.add_argument("--device")
     p.add_argument("--width", type=int, help="G's base width (new models only)")
+    p.add_argument(
+        "--enc-blocks",
+        dest="enc_blocks",
+        type=_int_list,
+        help="gated blocks per encoder level, e.g. 1,1,2 (new models only; default 1,1,1)",
+    )
+    p.add_argument(
+        "--middle-blocks",
+        dest="middle_blocks",
+        type=int,
+        help="blocks at the bottleneck (new models only; default 1)",
+    )
+    p.add_argument(
+        "--dec-blocks",
+        dest="dec_blocks",
+        type=_int_list,
+        help="gated blocks per decoder level, e.g. 1,1,1 (new models only; default 1,1,1)",
+    )
     p.add_argument("--init", help="start from this model folder")
     p.add_argument(
         "--bank-size",
