@@ -571,3 +571,19 @@ def test_frames_spec_leaves_out_the_validation_sequence(tmp_path):
         dataset_from_specs(
             [f"frames:{tmp_path / VALIDATION_FRAME_FOLDERS[0]}"], crop=32, progress=False
         )
+
+
+def test_bank_file_of_other_data_is_not_reused(tiny_photos, tmp_path):
+    """Same size, crop and seed, other data: the cached bank must not be served silently."""
+    other = tmp_path / "other"
+    other.mkdir()
+    first = sorted(tiny_photos.iterdir())[0]
+    (other / first.name).write_bytes(first.read_bytes())
+    a = dataset_from_specs([f"photos:{tiny_photos}"], crop=32, bank_size=4, bank_dir=tmp_path,
+                           progress=False)  # fmt: skip
+    again = dataset_from_specs([f"photos:{tiny_photos}"], crop=32, bank_size=4,
+                               bank_dir=tmp_path, progress=False)  # fmt: skip
+    assert torch.equal(a.bank.frames, again.bank.frames)  # same data: the file is reused
+    with pytest.raises(DataError, match="rendered from other data .*specs"):
+        dataset_from_specs([f"photos:{other}"], crop=32, bank_size=4, bank_dir=tmp_path,
+                           progress=False)  # fmt: skip

@@ -1156,13 +1156,21 @@ class SampleBank:
             "seed": str(getattr(dataset, "seed", "")),
             **(metadata or {}),
         }
-        fingerprint = f"{meta['dataset']}|{meta['seed']}|{len(dataset)}|{n}|{chunk_size}"
+        extra = "|".join(f"{k}={v}" for k, v in sorted((metadata or {}).items()))
+        fingerprint = f"{meta['dataset']}|{meta['seed']}|{len(dataset)}|{n}|{chunk_size}|{extra}"
         final = Path(path) if path is not None else None
         if final is not None and final.exists() and resume:
             bank = cls.load(final)
             if len(bank) != n:
                 raise DataError(
                     f"{final} holds {len(bank)} samples, not {n}; delete it or pass resume=False"
+                )
+            # a bank of other data under the same file name must not be reused silently
+            differ = [k for k, v in (metadata or {}).items() if bank.metadata.get(k, v) != v]
+            if differ:
+                raise DataError(
+                    f"{final} was rendered from other data ({', '.join(differ)} differ: "
+                    f"{bank.metadata.get(differ[0])!r}); delete it or use another folder"
                 )
             return bank
         parts_dir = final.with_name(final.name + ".parts") if final is not None else None
