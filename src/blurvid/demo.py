@@ -223,7 +223,14 @@ def build_demo(
     from .model import Generator
 
     generator = model if isinstance(model, Generator) else load_model(model, device="cpu")
-    root = Path(work_dir) if work_dir is not None else Path(tempfile.mkdtemp(prefix="blurvid-"))
+    if work_dir is None:  # our own temporary folder: removed when Python exits
+        import atexit
+        import shutil
+
+        root = Path(tempfile.mkdtemp(prefix="blurvid-demo-"))
+        atexit.register(shutil.rmtree, root, ignore_errors=True)
+    else:
+        root = Path(work_dir)
     examples = [str(p) for p in example_images()]
 
     def run(upload, depth, fps, boomerang, progress=gr.Progress()):  # noqa: B008 (Gradio API)
@@ -248,7 +255,9 @@ def build_demo(
         downloads = [str(p) for p in res.downloads]
         return f"{res.summary()}.", strip, str(res.gif), downloads
 
-    with gr.Blocks(title="blurvid demo", analytics_enabled=False) as demo:
+    with gr.Blocks(
+        title="blurvid demo", analytics_enabled=False, delete_cache=(3600, 3600)
+    ) as demo:
         gr.Markdown(
             "# blurvid\nDrop a motion-blurred photo: blurvid extracts the short sharp video "
             "hidden in it (Zhang et al., ACM MM 2020). Everything runs on this computer."
@@ -316,7 +325,7 @@ def launch(
         share=False,
         prevent_thread_lock=not block,
         allowed_paths=[str(demo._blurvid_work_dir)],
-        max_file_size=max_bytes + 2**20,  # our own check gives the clearer message below that
+        max_file_size=4 * max_bytes,  # Gradio refuses bigger uploads itself; ours says why below
         theme=_font_free_theme(gr),
         footer_links=[],
         quiet=not block,
