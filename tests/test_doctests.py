@@ -9,6 +9,7 @@ import pytest
 MODULES = [
     "blurvid.api",
     "blurvid.errors",
+    "blurvid.export",
     "blurvid.flow",
     "blurvid.hub",
     "blurvid.metrics",

@@ -277,7 +277,11 @@ class Generator(  # type: ignore[call-arg]  # (mypy reads nn.Module's __init_sub
         if ph or pw:
             mode = "reflect" if (ph < h and pw < w) else "replicate"
             x = F.pad(x, (0, pw, 0, ph), mode=mode)
+        return self._compose(blurry, self._residuals(x)[..., :h, :w])
 
+    def _residuals(self, x: torch.Tensor) -> torch.Tensor:
+        """The U-Net on ``x`` ``(B, 3, H, W)`` already padded to ``config.size_multiple``:
+        per-frame residuals ``(B, num_frames, 3, H, W)`` before the re-blur constraint."""
         feat = self.stem(F.pixel_unshuffle(x, 2))
         skips = []
         for enc, down in zip(self.encoders, self.downs):
@@ -288,9 +292,7 @@ class Generator(  # type: ignore[call-arg]  # (mypy reads nn.Module's __init_sub
         for up, dec, skip in zip(self.ups, self.decoders, reversed(skips)):
             feat = dec(up(feat) + skip)
         res = F.pixel_shuffle(self.head(feat), 2)  # (B, n*3, H, W)
-        res = rearrange(res, "b (n c) h w -> b n c h w", n=self.config.num_frames)
-        res = res[..., :h, :w]
-        return self._compose(blurry, res)
+        return rearrange(res, "b (n c) h w -> b n c h w", n=self.config.num_frames)
 
     def _compose(self, blurry: torch.Tensor, residuals: torch.Tensor) -> torch.Tensor:
         """Frames = input + residuals, with the re-blur constraint of ``config.reblur``."""

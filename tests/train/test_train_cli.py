@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import subprocess
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -167,6 +168,16 @@ def test_export_checkpoint_gives_the_trained_model(tmp_path):
     assert exported.metadata["steps"] == "3" and exported.metadata["placeholder"] == "false"
     for (k, a), b in zip(exported.state_dict().items(), final.state_dict().values()):
         assert torch.equal(a, b), k
+    # --format torchscript from the same checkpoint: the same G, traced
+    traced = tmp_path / "g.pt"
+    assert (
+        main(["export", str(tmp_path / "run"), "--format", "torchscript", "-o", str(traced)]) == 0
+    )
+    x = torch.rand(1, 3, 24, 40, generator=g)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # torch.jit.load
+        out = torch.jit.load(str(traced))(x)
+    torch.testing.assert_close(out, blurvid.extract_frames(x, model=final), rtol=0, atol=1e-5)
 
 
 def test_export_uses_the_trained_architecture_not_the_config_default(tmp_path):

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
 from .config import STAGES, TrainConfig
+
+if TYPE_CHECKING:
+    from ..model import Generator
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -207,19 +211,20 @@ def add_convert_vgg19_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_cmd_convert)
 
 
-def export_checkpoint(checkpoint: str | Path, out: str | Path, *, fp16: bool = False) -> Path:
-    """Write the G of a training checkpoint as a model folder (``config.json`` +
-    ``model.safetensors``) that :func:`blurvid.load_model` loads -- to evaluate or ship a
-    model in the middle of a run. ``checkpoint`` may be the file or its run folder."""
-    import torch
+def _checkpoint_path(source: str | Path) -> Path | None:
+    """The checkpoint file ``source`` names (the file, or a run folder holding one), else None."""
+    path = Path(source)
+    if path.is_dir():
+        path = path / "checkpoint.safetensors"
+    return path if path.is_file() else None
 
-    from ..hub import save_folder
+
+def generator_from_checkpoint(checkpoint: str | Path) -> tuple[Generator, dict[str, str]]:
+    """The G of a training checkpoint (file or run folder) and its provenance metadata."""
     from ..model import Generator
     from .checkpoint import load_checkpoint, load_module
 
-    path = Path(checkpoint)
-    if path.is_dir():
-        path = path / "checkpoint.safetensors"
+    path = _checkpoint_path(checkpoint) or Path(checkpoint)
     tensors, meta = load_checkpoint(path)
     cfg = TrainConfig.from_dict(meta["config"])
     g = Generator(cfg.generator)  # checkpoints record G's actual architecture
@@ -233,22 +238,77 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path, *, fp16: bool = F
         "from_checkpoint": path.name,
         "weights": "ema" if prefix == "G_ema" else "raw",
     }
+    return g, metadata
+
+
+def export_checkpoint(checkpoint: str | Path, out: str | Path, *, fp16: bool = False) -> Path:
+    """Write the G of a training checkpoint as a model folder (``config.json`` +
+    ``model.safetensors``) that :func:`blurvid.load_model` loads -- to evaluate or ship a
+    model in the middle of a run. ``checkpoint`` may be the file or its run folder."""
+    import torch
+
+    from ..hub import save_folder
+
+    g, metadata = generator_from_checkpoint(checkpoint)
     return save_folder(g, out, dtype=torch.float16 if fp16 else None, metadata=metadata)
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    out = export_checkpoint(args.checkpoint, args.out, fp16=args.fp16)
-    print(f"wrote {out} (load it with blurvid.load_model({str(out)!r}))")
+    from ..export import export_model
+
+    if args.out and args.output:
+        raise ConfigError("give the output once: as OUT or as -o/--output, not both")
+    out = args.out or args.output
+    if not out:
+        raise ConfigError("no output: pass OUT (a folder) or -o FILE (.onnx, .pt)")
+    if args.fp16 and args.format != "folder":
+        raise ConfigError("--fp16 applies to --format folder only (ONNX/TorchScript are float32)")
+    source = args.source or "default"
+    if _checkpoint_path(source) is not None:
+        if args.format == "folder":
+            written = export_checkpoint(source, out, fp16=args.fp16)
+        else:
+            written = export_model(generator_from_checkpoint(source)[0], out, format=args.format)
+    elif args.format == "folder":
+        import torch
+
+        from ..hub import load_model, save_folder
+
+        dtype = torch.float16 if args.fp16 else None
+        written = save_folder(load_model(source, device="cpu"), out, dtype=dtype)
+    else:
+        written = export_model(source, out, format=args.format)
+    how = {
+        "folder": f"load it with blurvid.load_model({str(written)!r})",
+        "onnx": "run it with onnxruntime: input 'blurry' (B,3,H,W) in [0,1], see docs/export.md",
+        "torchscript": "load it with torch.jit.load; see docs/export.md",
+    }[args.format]
+    print(f"wrote {written} ({how})")
     return 0
 
 
 def add_export_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "export",
-        help="turn a training checkpoint into a loadable model folder",
-        description="Write the G of a training checkpoint as config.json + model.safetensors.",
+        help="export a checkpoint or model as a model folder, ONNX or TorchScript",
+        description="Write G -- from a training checkpoint (file or run folder) or a model "
+        "(name, folder or Hub id; default: the bundled one) -- as a model folder (config.json + "
+        "model.safetensors), an ONNX file or a TorchScript file. ONNX and TorchScript take "
+        "float32 (B,3,H,W) RGB in [0,1] with any H, W >= 16 and give (B,7,3,H,W) in [0,1].",
     )
-    p.add_argument("checkpoint", help="checkpoint.safetensors, or the run folder holding it")
-    p.add_argument("out", help="output model folder")
+    p.add_argument(
+        "source",
+        nargs="?",
+        help="checkpoint.safetensors, a run folder, or a model name/folder (default: 'default')",
+    )
+    p.add_argument("out", nargs="?", help="output (folder, or file for onnx/torchscript)")
+    p.add_argument("-o", "--output", help="output, instead of OUT")
+    p.add_argument(
+        "--format",
+        choices=("folder", "onnx", "torchscript"),
+        default="folder",
+        help="folder (default): config.json + model.safetensors; onnx: for onnxruntime "
+        "(needs blurvid[onnx]); torchscript: traced, for torch.jit.load",
+    )
     p.add_argument("--fp16", action="store_true", help="store weights in float16 (half the size)")
     p.set_defaults(handler=_cmd_export)

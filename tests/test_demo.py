@@ -1,0 +1,187 @@
+"""``blurvid demo``: the processing behind the page (no Gradio needed), and the page itself
+end to end in a real headless Chromium (Debian's ``chromium`` + ``chromium-driver``, driven
+by Selenium) against a server on 127.0.0.1 that the test starts and stops."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+import blurvid
+from blurvid.cli import main
+from blurvid.demo import example_images, process
+
+REPO = Path(__file__).resolve().parents[1]
+CLOCK = REPO / "examples" / "images" / "clock_motion.png"
+
+
+def _gif_frames(path: Path) -> list[tuple[int, int]]:
+    """Decode every frame of a GIF; return their sizes."""
+    sizes = []
+    with Image.open(path) as gif:
+        assert gif.format == "GIF"
+        for i in range(gif.n_frames):
+            gif.seek(i)
+            sizes.append(gif.convert("RGB").size)
+    return sizes
+
+
+# ----------------------------------------------------------------------------- process()
+@pytest.mark.slow
+def test_process_writes_strip_gif_zip(tmp_path, tiny_model):
+    steps = []
+    res = process(
+        CLOCK,
+        tmp_path / "out",
+        model=tiny_model,
+        boomerang=True,
+        progress=lambda f, d: steps.append(f),
+    )
+    assert res.frames == 7 and res.size == (400, 300)
+    assert res.summary().startswith("7 frames of 400x300 in ")
+    assert [p.name for p in res.strip] == [f"clock_motion_strip_{i}.png" for i in range(7)]
+    assert _gif_frames(res.gif) == [(400, 300)] * 12  # 7 forward + 5 back
+    with Image.open(res.strip_png) as strip:
+        assert strip.size == (7 * 400, 300)
+    with zipfile.ZipFile(res.zip) as zf:
+        assert zf.namelist() == [f"clock_motion/frame_{i:03d}.png" for i in range(7)]
+    assert res.downloads == [res.gif, res.zip, res.strip_png]
+    assert steps == sorted(steps) and steps[-1] == 1.0
+
+
+def test_process_depth_2_gives_42_frames_and_a_7_frame_strip(png_path, tmp_path, tiny_model):
+    res = process(png_path, tmp_path / "out", model=tiny_model, depth=2.0)  # sliders send floats
+    assert res.frames == 42 and len(res.strip) == 7
+    assert _gif_frames(res.gif) == [(30, 20)] * 42
+    with zipfile.ZipFile(res.zip) as zf:
+        assert len(zf.namelist()) == 42
+
+
+@pytest.mark.parametrize(
+    "make, kwargs, error, message",
+    [
+        (lambda p: p.write_text("hello"), {}, blurvid.InvalidImageError, "notes.txt is not a readable image"),
+        (lambda p: p.write_bytes(b""), {}, blurvid.InvalidImageError, "notes.txt is an empty file"),
+        (lambda p: shutil.copy(CLOCK, p), {"max_bytes": 1000}, blurvid.InvalidImageError, "the demo takes files up to"),
+        (lambda p: shutil.copy(CLOCK, p), {"max_pixels": 10_000}, blurvid.InvalidImageError, "400x300 = 120,000 pixels; the demo takes up to 10,000"),
+        (lambda p: shutil.copy(CLOCK, p), {"depth": 3}, blurvid.ConfigError, "depth 3 gives 287 frames"),
+        (lambda p: shutil.copy(CLOCK, p), {"depth": 4}, blurvid.ConfigError, "depth must be 1, 2 or 3"),
+    ],
+)  # fmt: skip
+def test_bad_uploads_fail_early_with_one_line(tmp_path, tiny_model, make, kwargs, error, message):
+    upload = tmp_path / "upload" / "notes.txt"
+    upload.parent.mkdir()
+    make(upload)
+    kwargs.setdefault("max_frame_pixels", 42 * 120_000)
+    with pytest.raises(error) as info:
+        process(upload, tmp_path / "out", model=tiny_model, **kwargs)
+    text = str(info.value)
+    assert message in text and "\n" not in text
+    assert str(upload.parent) not in text  # the uploader knows the name, not the temp path
+    assert not (tmp_path / "out").exists()  # checked before any work
+
+
+def test_example_images_are_bundled():
+    assert [p.name for p in example_images()] == ["clock_motion.png", "gopro_street.jpg"]
+
+
+def test_demo_without_gradio_says_which_extra(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "gradio", None)
+    assert main(["demo", "--port", "7999"]) == 1
+    err = capsys.readouterr().err
+    assert "pip install 'blurvid[demo]'" in err and err.count("\n") == 1
+
+
+# ----------------------------------------------------------------------------- browser
+def _browser_or_skip():
+    pytest.importorskip("gradio", reason="gradio not installed: pip install 'blurvid[demo]'")
+    pytest.importorskip("selenium", reason="selenium not installed: pip install selenium")
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = shutil.which("chromedriver")
+    if not chromium or not driver:
+        pytest.skip("headless Chromium absent: apt-get install chromium chromium-driver")
+    return chromium, driver
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:::gradio")  # Gradio's own deprecation notes
+def test_demo_in_a_real_browser(tmp_path, default_model):
+    """Upload -> 7 frames and a GIF that downloads and decodes; screenshot; a bad upload shows
+    the library's error and the page keeps working (an example photo, one click away)."""
+    chromium, chromedriver = _browser_or_skip()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from blurvid.demo import launch
+
+    port = _free_port()
+    demo = launch(default_model, port=port, block=False)  # 127.0.0.1 only
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = chromium
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
+        opts.add_argument(arg)
+    opts.add_argument("--window-size=1400,1700")
+    opts.add_experimental_option(
+        "prefs",
+        {"download.default_directory": str(downloads), "download.prompt_for_download": False},
+    )
+    driver = webdriver.Chrome(service=Service(chromedriver), options=opts)
+    try:
+        driver.set_page_load_timeout(60)
+        wait = WebDriverWait(driver, 120)
+
+        def frames() -> int:
+            return len(driver.find_elements(By.CSS_SELECTOR, "#frames img"))
+
+        def status() -> str:
+            return driver.find_element(By.ID, "status").text
+
+        driver.get(f"http://127.0.0.1:{port}/")
+        upload = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#upload input[type=file]"))
+        upload.send_keys(str(CLOCK))
+        wait.until(lambda d: frames() == 7 and "7 frames of 400x300" in status())
+        assert driver.find_element(By.CSS_SELECTOR, "#gif img")  # the animation is shown
+
+        driver.find_element(By.CSS_SELECTOR, "#downloads a[download$='.gif']").click()
+        gif = downloads / "clock_motion.gif"
+        WebDriverWait(driver, 30).until(lambda d: gif.is_file() and gif.stat().st_size > 0)
+        time.sleep(0.5)  # Chrome renames the finished .crdownload onto the name
+        assert _gif_frames(gif) == [(400, 300)] * 7
+
+        shot = tmp_path / "demo.png"
+        assert driver.save_screenshot(str(shot))
+        with Image.open(shot) as img:
+            assert img.size[0] >= 1000
+
+        # a bad upload: the library's one-line error on the page, outputs cleared
+        bad = tmp_path / "notes.txt"
+        bad.write_text("not an image")
+        driver.find_element(By.CSS_SELECTOR, "#upload button[aria-label='Clear']").click()
+        upload = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#upload input[type=file]"))
+        upload.send_keys(str(bad))
+        wait.until(lambda d: "notes.txt is not a readable image" in status())
+        assert frames() == 0 and "/tmp" not in status()
+
+        # the server keeps serving: an example photo, one click away
+        driver.find_element(By.XPATH, "//*[normalize-space(text())='gopro_street.jpg']").click()
+        wait.until(lambda d: frames() == 7 and "7 frames of 1280x720" in status())
+    finally:
+        driver.quit()
+        demo.close()
