@@ -271,13 +271,13 @@ def probe_video(video: str | os.PathLike) -> VideoInfo:
     with _open_input(av, path) as container:
         stream = container.streams.video[0]
         codec = stream.codec_context.name if stream.codec_context is not None else "unknown"
-        try:
-            av.codec.Codec(codec, "r")
-        except Exception:  # noqa: BLE001 - PyAV raises several kinds for unknown codecs
-            raise UnsupportedCodecError(
-                f"{path}: no decoder for its video codec {codec!r} in this PyAV/FFmpeg build; "
-                "re-encode it to H.264 (ffmpeg -i IN -c:v libx264 OUT.mp4)"
-            ) from None
+        _require_codec(
+            av,
+            codec,
+            "r",
+            f"{path}: no decoder for its video codec {codec!r} in this PyAV/FFmpeg build; "
+            "re-encode it to H.264 (ffmpeg -i IN -c:v libx264 OUT.mp4)",
+        )
         pts = sorted(p.pts for p in container.demux(stream) if p.size and p.pts is not None)
         if not pts:
             raise EmptyVideoError(f"{path} has a video stream but no frames; pass another clip")
@@ -308,6 +308,13 @@ def probe_video(video: str | os.PathLike) -> VideoInfo:
             colorspace=int(first.colorspace or 0),
             audio=bool(container.streams.audio),
         )
+
+
+def _require_codec(av: Any, name: str, mode: str, message: str) -> None:
+    try:
+        av.codec.Codec(name, mode)
+    except Exception:  # noqa: BLE001 - PyAV raises several kinds for unknown codecs
+        raise UnsupportedCodecError(message) from None
 
 
 def _first_frame(av: Any, container: Any, stream: Any, path: Path) -> Any:
@@ -360,13 +367,7 @@ class _Encoder:
 
     def __init__(self, av: Any, container: Any, info: VideoInfo, rate: Fraction, crf: int):
         self.av, self.container = av, container
-        try:
-            self.stream = container.add_stream("libx264", rate=rate)
-        except Exception as exc:  # noqa: BLE001 - UnknownCodecError / ValueError by version
-            raise UnsupportedCodecError(
-                f"this PyAV build has no H.264 encoder (libx264): {exc}; install the PyAV "
-                "wheel from PyPI (`pip install 'blurvid[video]'`)"
-            ) from None
+        self.stream = container.add_stream("libx264", rate=rate)
         self.w, self.h = info.width + info.width % 2, info.height + info.height % 2
         s = self.stream
         s.width, s.height, s.pix_fmt = self.w, self.h, "yuv420p"
@@ -387,9 +388,8 @@ class _Encoder:
         pad = (0, self.w - frames.shape[-1], 0, self.h - frames.shape[-2])
         if any(pad):
             frames = F.pad(frames, pad, mode="replicate")
-        arr = frames.mul(255.0).round_().clamp_(0, 255).to(torch.uint8)
-        arr = arr.permute(0, 2, 3, 1).contiguous().cpu().numpy()
-        for img in arr:
+        u8 = frames.mul(255.0).round_().clamp_(0, 255).to(torch.uint8)
+        for img in u8.permute(0, 2, 3, 1).contiguous().cpu().numpy():
             frame = self.av.VideoFrame.from_ndarray(img, format="rgb24").reformat(**self.fmt)
             frame.pts = self.pts
             self.pts += 1
@@ -408,7 +408,7 @@ class _Audio:
         rate = source.codec_context.sample_rate or 48000
         self.stream = container.add_stream("aac", rate=rate)
         self.stream.codec_context.layout = source.codec_context.layout
-        self.graph = None
+        self.graph: Any = None
         if slow > 1:
             graph = av.filter.Graph()
             node = graph.add_abuffer(template=source)
@@ -436,21 +436,14 @@ class _Audio:
         while True:
             try:
                 out = self.graph.pull()
-            except (BlockingIOError, EOFError):
+            except (BlockingIOError, EOFError):  # PyAV's EAGAIN / EOF derive from these
                 return
-            except Exception as exc:  # noqa: BLE001 - FFmpeg EAGAIN/EOF as PyAV errors
-                if "again" in str(exc).lower() or "end of file" in str(exc).lower():
-                    return
-                raise
             out.pts = None
             self.container.mux(self.stream.encode(out))
 
     def close(self) -> None:
         if self.graph is not None:
-            try:
-                self.graph.push(None)
-            except Exception:  # noqa: BLE001, S110 - nothing left to flush
-                pass
+            self.graph.push(None)  # flush the atempo chain
             self._drain()
         self.container.mux(self.stream.encode(None))
 
@@ -548,6 +541,13 @@ def slow_motion(
     fmt = _check_output(out, overwrite)
     info = probe_video(video)  # every input check, before the model is loaded
     av = require("av", "video", "writing videos")
+    _require_codec(
+        av,
+        "libx264",
+        "w",
+        "this PyAV build has no H.264 encoder (libx264); install the PyAV wheel from PyPI "
+        "(`pip install 'blurvid[video]'`)",
+    )
     from tqdm import tqdm
 
     from ._fs import atomic_path
