@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from fractions import Fraction
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -47,14 +48,14 @@ def make_clip(path: Path, frames: int, source: Path) -> None:
                     if i == frames:
                         break
                     f = f.reformat(width=1280, height=720, format="yuv420p")
-                    f.pts = i
+                    f.pts, f.time_base = i, Fraction(1, 30)
                     out.mux(s.encode(f))
         else:
             rng = np.random.default_rng(0)
             for i in range(frames):
                 img = rng.integers(0, 256, (720, 1280, 3), dtype=np.uint8)
                 f = av.VideoFrame.from_ndarray(img, format="rgb24")
-                f.pts = i
+                f.pts, f.time_base = i, Fraction(1, 30)
                 out.mux(s.encode(f))
         out.mux(s.encode(None))
 

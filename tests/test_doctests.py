@@ -13,6 +13,7 @@ MODULES = [
     "blurvid.hub",
     "blurvid.metrics",
     "blurvid.model",
+    "blurvid.video",
     "blurvid.train.losses",
     "blurvid.train.features",
 ]

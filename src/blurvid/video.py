@@ -278,16 +278,28 @@ def probe_video(video: str | os.PathLike) -> VideoInfo:
             f"{path}: no decoder for its video codec {codec!r} in this PyAV/FFmpeg build; "
             "re-encode it to H.264 (ffmpeg -i IN -c:v libx264 OUT.mp4)",
         )
-        pts = sorted(p.pts for p in container.demux(stream) if p.size and p.pts is not None)
-        if not pts:
+        count, stamps = 0, []
+        for packet in container.demux(stream):
+            if packet.size:
+                count += 1
+                t = packet.pts if packet.pts is not None else packet.dts
+                if t is not None:
+                    stamps.append(t)
+        pts = sorted(stamps)
+        if not count:
             raise EmptyVideoError(f"{path} has a video stream but no frames; pass another clip")
         first = _first_frame(av, container, stream, path)
         deltas = [b - a for a, b in zip(pts, pts[1:])]
         fps = stream.average_rate or stream.guessed_rate or stream.base_rate
         if deltas:
             median = statistics.median(deltas)
+            if median <= 0:
+                raise VariableFrameRateError(
+                    f"{path}: its frame timestamps do not increase; re-encode it at a "
+                    "constant rate first: ffmpeg -i IN -vf fps=30 -c:v libx264 OUT.mp4"
+                )
             off = sum(abs(d - median) > VFR_TOLERANCE * median for d in deltas)
-            if median <= 0 or off > VFR_SHARE * len(deltas):
+            if off > VFR_SHARE * len(deltas):
                 raise VariableFrameRateError(
                     f"{path} has a variable frame rate ({off} of {len(deltas)} frame intervals "
                     f"differ from the median by > {VFR_TOLERANCE:.0%}); re-encode it at a "
@@ -301,7 +313,7 @@ def probe_video(video: str | os.PathLike) -> VideoInfo:
             width=stream.codec_context.width,
             height=stream.codec_context.height,
             fps=Fraction(fps).limit_denominator(1001),
-            frames=len(pts),
+            frames=count,
             codec=codec,
             rotation=int(round(first.rotation or 0)) if hasattr(first, "rotation") else 0,
             color_range=int(first.color_range or 0),
