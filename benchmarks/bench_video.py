@@ -7,8 +7,8 @@ Run on demand (never part of the test suite); docs/video.md quotes the result:
 
 A 1280x720 clip is cut from ``../shared/data/video/sam2_01_dog.mp4`` (or, without the shared
 data, made of noise), and each case runs in a fresh subprocess: decode -> G -> order ->
-H.264 encode, end to end, reporting input frames per second, wall time and the process's
-peak RSS. Two clip lengths for factor 7 show that memory does not grow with the clip. The
+H.264 encode, end to end, reporting input frames per second, wall and CPU time and the
+process's peak RSS. Two clip lengths for factor 7 show that memory does not grow with the clip. The
 same run also times G alone on one 720p frame (``reference``), so the pipeline's overhead
 (decode, order, encode) can be read off. Results go to
 ``benchmarks/results/video-<device>-<date>.json``.
@@ -60,6 +60,13 @@ def make_clip(path: Path, frames: int, source: Path) -> None:
         out.mux(s.encode(None))
 
 
+def _cpu() -> float:
+    """CPU seconds of this process (all threads): unlike wall time, barely changed by other
+    work on a shared machine."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def run_case(args: argparse.Namespace) -> dict:
     import torch
 
@@ -72,16 +79,16 @@ def run_case(args: argparse.Namespace) -> dict:
         make_clip(clip, args.frames, Path(args.source))
         x = torch.rand(1, 3, 720, 1280, device=args.device)
         blurvid.extract_frames(x, model=model)  # warm-up (kernels, allocator)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu()
         blurvid.extract_frames(x, model=model)
         if args.device.startswith("cuda"):
             torch.cuda.synchronize()
-        reference = time.perf_counter() - t0
-        t0 = time.perf_counter()
+        reference, reference_cpu = time.perf_counter() - t0, _cpu() - c0
+        t0, c0 = time.perf_counter(), _cpu()
         result = blurvid.slow_motion(
             clip, Path(tmp) / "out.mp4", model=model, factor=args.factor, progress=False
         )
-        wall = time.perf_counter() - t0
+        wall, cpu = time.perf_counter() - t0, _cpu() - c0
     return {
         "size": "1280x720",
         "factor": args.factor,
@@ -90,7 +97,9 @@ def run_case(args: argparse.Namespace) -> dict:
         "wall_s": round(wall, 2),
         "input_fps": round(result.input_frames / wall, 3),
         "output_fps": round(result.output_frames / wall, 2),
+        "cpu_s_per_input_frame": round(cpu / result.input_frames, 3),
         "reference_g_one_frame_s": round(reference, 3),
+        "reference_g_one_frame_cpu_s": round(reference_cpu, 3),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
 

@@ -213,7 +213,7 @@ def figures(args: argparse.Namespace) -> None:
         sheet.paste(tiles[4 + i], ((i + 1) * w, h))
     sheet.save(out / "video_before_after.jpg", quality=88)
     gif = []
-    for t in range(len(groups)):
+    for t in range(1, len(groups)):  # two blurry frames: 14 GIF frames
         for k in range(N):
             row = np.concatenate([u8(blurry[t]), u8(frames[t, k]), u8(groups[t, k])], axis=1)
             im = Image.fromarray(row).resize((w * 2, h * 2 // 3), Image.BOX)
