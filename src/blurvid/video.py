@@ -201,7 +201,7 @@ class ClipOrienter:
         return torch.where(mask, frames.flip(1), frames), flips
 
 
-def _recurse(g: Generator, frames: torch.Tensor, depth: int, run) -> torch.Tensor:
+def _recurse(frames: torch.Tensor, depth: int, run) -> torch.Tensor:
     """Deeper levels of the recursion (paper Sec. 4.3): neighbouring frames are averaged
     into a blurry image and re-expanded by G; each new group is oriented from ``I_k`` to
     ``I_k+1`` (:func:`choose_order` with both neighbours), so the order never flips inside."""
@@ -607,7 +607,7 @@ def slow_motion(
                         x = _to_tensor(av, frames, info)
                         result = run(x)
                         result, _ = orienter(result, x.to(result.device))
-                        result = _recurse(g, result, depth, run)
+                        result = _recurse(result, depth, run)
                         for group in result:
                             encoder.write(group)
                         bar.update(len(frames))
