@@ -255,8 +255,15 @@ def test_output_checks_come_first(clip, tmp_path, tiny_model):
             slow_motion(clip, tmp_path / "out.mp4", model=tiny_model, **kw)
 
 
-@pytest.mark.parametrize("exc", [KeyboardInterrupt, RuntimeError])
-def test_interrupt_leaves_no_file(clip, tmp_path, tiny_model, monkeypatch, exc):
+@pytest.mark.parametrize(
+    ("exc", "raised"),
+    [
+        (KeyboardInterrupt, KeyboardInterrupt),
+        (RuntimeError, RuntimeError),
+        (lambda _: OSError(28, "No space left on device"), OutputNotWritableError),
+    ],
+)
+def test_interrupt_leaves_no_file(clip, tmp_path, tiny_model, monkeypatch, exc, raised):
     from blurvid import video
 
     calls = []
@@ -269,7 +276,7 @@ def test_interrupt_leaves_no_file(clip, tmp_path, tiny_model, monkeypatch, exc):
 
     real = video._Encoder.write
     monkeypatch.setattr(video._Encoder, "write", write)
-    with pytest.raises(exc):
+    with pytest.raises(raised):
         slow_motion(clip, tmp_path / "out.mp4", model=tiny_model, progress=False, batch_size=2)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
 

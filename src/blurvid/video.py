@@ -618,7 +618,7 @@ def slow_motion(
         if isinstance(exc, BlurvidError):
             raise
         raise OutputNotWritableError(
-            f"writing {out} failed ({exc}); free some space or pick another output path"
+            f"could not write {out} ({exc}); pick a writable output path or free disk space"
         ) from None
     return SlowMotionResult(
         path=out,
@@ -643,6 +643,8 @@ def _cmd_slowmo(args: Any) -> int:
     from .api import resolve_device
     from .hub import load_model
 
+    _check_output(Path(args.output), args.overwrite)  # bad paths fail before the model loads
+    probe_video(args.input)
     device = resolve_device(args.device)
     model = load_model(args.model, device=device, revision=args.revision)
     result = slow_motion(
