@@ -176,24 +176,31 @@ class ClipOrienter:
     Call it with ``frames (B, N, 3, H, W)`` (G's outputs for B consecutive input frames) and
     ``blurry (B, 3, H, W)`` (those input frames); it returns the frames, each group flipped
     where :func:`choose_order` says so (the clip's first group is oriented towards the next
-    blurry frame), and a bool tensor ``(B,)`` of the flips. ``reversed_count`` counts them.
+    blurry frame: ``blurry[1]``, or ``following`` when the first batch holds one frame), and
+    a bool tensor ``(B,)`` of the flips. ``reversed_count`` counts them.
     """
 
     def __init__(self) -> None:
         self._last: torch.Tensor | None = None
         self.reversed_count = 0
 
+    @property
+    def started(self) -> bool:
+        """Whether a first group was oriented already."""
+        return self._last is not None
+
     def __call__(
-        self, frames: torch.Tensor, blurry: torch.Tensor
+        self, frames: torch.Tensor, blurry: torch.Tensor, following: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         ends = _thumb(frames[:, [0, -1]])  # (B, 2, 3, h, w)
         flips = torch.zeros(frames.shape[0], dtype=torch.bool)
+        nxt = blurry[1] if frames.shape[0] > 1 else following
         for i in range(frames.shape[0]):
             first, last = ends[i, 0], ends[i, 1]
-            following = None
-            if self._last is None and frames.shape[0] > 1:  # the clip's first frame
-                following = _thumb(blurry[1])
-            flip = bool(_reverse_mask(first, last, self._last, following))
+            after = None
+            if self._last is None and nxt is not None:  # the clip's first frame
+                after = _thumb(nxt.to(frames.device))
+            flip = bool(_reverse_mask(first, last, self._last, after))
             flips[i] = flip
             self._last = first if flip else last
         self.reversed_count += int(flips.sum())
@@ -603,14 +610,21 @@ def slow_motion(
                     dynamic_ncols=True,
                 )  # fmt: skip
                 with bar:
-                    for frames in _batches(av, src, vstream, size, info.path):
+                    batches = _batches(av, src, vstream, size, info.path)
+                    frames = next(batches, None)
+                    while frames is not None:
+                        upcoming = next(batches, None)  # one batch of look-ahead
                         x = _to_tensor(av, frames, info)
+                        hint = None
+                        if not orienter.started and len(frames) == 1 and upcoming:
+                            hint = _to_tensor(av, upcoming[:1], info)[0]
                         result = run(x)
-                        result, _ = orienter(result, x.to(result.device))
+                        result, _ = orienter(result, x.to(result.device), hint)
                         result = _recurse(result, depth, run)
                         for group in result:
                             encoder.write(group)
                         bar.update(len(frames))
+                        frames = upcoming
                 encoder.close()
                 if sound is not None:
                     sound.close()
