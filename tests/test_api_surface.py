@@ -15,7 +15,14 @@ from pathlib import Path
 import blurvid
 
 SURFACE = Path(__file__).with_name("api_surface.json")
-SIGNED = ["extract_frames", "interpolate_recursive", "load_model", "num_recursive_frames"]
+SIGNED = [
+    "choose_order",
+    "extract_frames",
+    "interpolate_recursive",
+    "load_model",
+    "num_recursive_frames",
+    "slow_motion",
+]
 
 
 def _signature(func) -> str:

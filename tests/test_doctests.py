@@ -14,6 +14,7 @@ MODULES = [
     "blurvid.hub",
     "blurvid.metrics",
     "blurvid.model",
+    "blurvid.video",
     "blurvid.train.losses",
     "blurvid.train.features",
 ]

@@ -7,6 +7,7 @@ demand only).
 >>> import blurvid
 >>> frames = blurvid.extract_frames("blurry.jpg")          # doctest: +SKIP
 >>> slowmo = blurvid.interpolate_recursive("blurry.jpg")   # 42 frames  # doctest: +SKIP
+>>> blurvid.slow_motion("clip.mp4", "slowmo.mp4")            # 7x the frames  # doctest: +SKIP
 """
 
 from ._version import __version__
@@ -16,33 +17,48 @@ from .errors import (
     ConfigError,
     DataError,
     DependencyError,
+    EmptyVideoError,
     HubError,
     InvalidImageError,
+    NotAVideoError,
     OutputExistsError,
+    OutputNotWritableError,
     PlaceholderWeightsWarning,
+    UnsupportedCodecError,
+    VariableFrameRateError,
+    VideoError,
     WeightsError,
     WeightsNotFoundError,
 )
 from .hub import load_model
 from .model import Generator, GeneratorConfig
+from .video import choose_order, slow_motion
 
 __all__ = [
     "BlurvidError",
     "ConfigError",
     "DataError",
     "DependencyError",
+    "EmptyVideoError",
     "FrameExtractor",
     "Generator",
     "GeneratorConfig",
     "HubError",
     "InvalidImageError",
+    "NotAVideoError",
     "OutputExistsError",
+    "OutputNotWritableError",
     "PlaceholderWeightsWarning",
+    "UnsupportedCodecError",
+    "VariableFrameRateError",
+    "VideoError",
     "WeightsError",
     "WeightsNotFoundError",
     "__version__",
+    "choose_order",
     "extract_frames",
     "interpolate_recursive",
     "load_model",
     "num_recursive_frames",
+    "slow_motion",
 ]

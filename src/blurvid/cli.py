@@ -219,6 +219,7 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _lazy("blurvid.train.cli", "add_convert_vgg19_parser"),
     _lazy("blurvid.train.cli", "add_export_parser"),
     _lazy("blurvid.demo", "add_demo_parser"),
+    _lazy("blurvid.video", "add_slowmo_parser"),
 ]
 
 

@@ -13,10 +13,16 @@ __all__ = [
     "ConfigError",
     "DataError",
     "DependencyError",
+    "EmptyVideoError",
     "HubError",
     "InvalidImageError",
+    "NotAVideoError",
     "OutputExistsError",
+    "OutputNotWritableError",
     "PlaceholderWeightsWarning",
+    "UnsupportedCodecError",
+    "VariableFrameRateError",
+    "VideoError",
     "WeightsError",
     "WeightsNotFoundError",
 ]
@@ -56,6 +62,30 @@ class DependencyError(BlurvidError, ImportError):
 
 class OutputExistsError(BlurvidError, FileExistsError):
     """An output path exists already and overwriting was not asked for (``--overwrite``)."""
+
+
+class OutputNotWritableError(BlurvidError, PermissionError):
+    """An output path cannot be written (read-only folder, a folder in the way, disk full)."""
+
+
+class VideoError(BlurvidError, ValueError):
+    """An input video cannot be used as given (base of the specific video errors below)."""
+
+
+class NotAVideoError(VideoError):
+    """The input is not a video file (unreadable container, no video stream, a still image)."""
+
+
+class EmptyVideoError(VideoError):
+    """The input video has a video stream but no frames."""
+
+
+class VariableFrameRateError(VideoError):
+    """The input video has a variable frame rate; re-encode it at a constant rate first."""
+
+
+class UnsupportedCodecError(VideoError):
+    """The video's codec (or the output's encoder) is not available in this PyAV build."""
 
 
 class PlaceholderWeightsWarning(UserWarning):

@@ -1,0 +1,347 @@
+"""Tests of :mod:`blurvid.video`: video in, slow motion out (tiny clips, tiny generators)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from helpers import one_error_line
+from PIL import Image
+
+import blurvid
+from blurvid import Generator, GeneratorConfig, cli
+from blurvid.errors import (
+    ConfigError,
+    EmptyVideoError,
+    NotAVideoError,
+    OutputExistsError,
+    OutputNotWritableError,
+    UnsupportedCodecError,
+    VariableFrameRateError,
+)
+from blurvid.video import ClipOrienter, choose_order, probe_video, slow_motion
+
+av = pytest.importorskip("av")
+pytestmark = pytest.mark.usefixtures("fast_cpu")
+
+W, H, STEP = 80, 48, 7  # the square moves STEP px per input frame
+
+
+def square(i: int, w: int = W, h: int = H) -> np.ndarray:
+    """A white 12x16 square on grey at x = 10 + STEP * i."""
+    img = np.full((h, w, 3), 60, np.uint8)
+    x0 = 10 + STEP * i
+    img[16:32, x0 : x0 + 12] = 230
+    return img
+
+
+def write_clip(
+    path: Path,
+    frames: list[np.ndarray],
+    *,
+    fps: int = 30,
+    pts: list[int] | None = None,
+    rotation: int = 0,
+    full_range: bool = False,
+    audio: bool = False,
+) -> Path:
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=fps)
+        s.height, s.width = frames[0].shape[:2] if frames else (H, W)
+        s.pix_fmt = "yuv420p"
+        s.codec_context.time_base = Fraction(1, fps)
+        fmt: dict = {"format": "yuv420p"}
+        if full_range:  # and BT.709, as phones write
+            s.codec_context.color_range, s.codec_context.colorspace = 2, 1
+            fmt.update(dst_color_range=2, dst_colorspace=1)
+        if rotation:
+            s.set_display_rotation(rotation)
+        a = c.add_stream("aac", rate=48000) if audio else None
+        for i, img in enumerate(frames):
+            f = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(**fmt)
+            f.pts = i if pts is None else pts[i]
+            c.mux(s.encode(f))
+        c.mux(s.encode(None))
+        if a is not None:
+            t = np.arange(48000 * len(frames) // fps) / 48000
+            wave = np.repeat((0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None], 2, 0)
+            for k in range(0, wave.shape[1], 1024):
+                af = av.AudioFrame.from_ndarray(
+                    np.ascontiguousarray(wave[:, k : k + 1024]), format="fltp", layout="stereo"
+                )
+                af.sample_rate = 48000
+                c.mux(a.encode(af))
+            c.mux(a.encode(None))
+    return path
+
+
+def read_clip(path: Path, fmt: str = "rgb24") -> np.ndarray:
+    with av.open(str(path)) as c:
+        return np.stack([f.to_ndarray(format=fmt) for f in c.decode(video=0)])
+
+
+class ShiftGenerator(Generator):
+    """An oracle G: frame k of an input is the input rolled by ``k - 3`` px (the true
+    sub-frames of the square clip), the 7 frames randomly reversed per input (seeded)."""
+
+    def __init__(self, seed: int = 0) -> None:
+        super().__init__(GeneratorConfig(width=8))
+        self.rng = torch.Generator().manual_seed(seed)
+        self.flips = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.stack([x.roll(k - 3, dims=-1) for k in range(7)], dim=1)
+        flip = torch.rand(x.shape[0], generator=self.rng) < 0.5
+        self.flips += int(flip.sum())
+        return torch.where(flip.view(-1, 1, 1, 1, 1), out.flip(1), out)
+
+
+class IdentityGenerator(Generator):
+    def __init__(self) -> None:
+        super().__init__(GeneratorConfig(width=8))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.unsqueeze(1).repeat(1, 7, 1, 1, 1)
+
+
+@pytest.fixture
+def clip(tmp_path) -> Path:
+    return write_clip(tmp_path / "in.mp4", [square(i) for i in range(8)])
+
+
+def square_x(frames: np.ndarray) -> np.ndarray:
+    """Horizontal centre of the bright square in each decoded frame."""
+    bright = frames[:, 16:32].mean(axis=-1).mean(axis=1) > 145  # (N, W): columns of the square
+    cols = np.arange(frames.shape[2])
+    return np.array([cols[b].mean() for b in bright])
+
+
+# ----------------------------------------------------------------------------- pipeline
+def test_probe_reads_size_rate_and_count(clip):
+    info = probe_video(clip)
+    assert (info.width, info.height, info.frames, info.fps) == (W, H, 8, Fraction(30))
+    assert (info.codec, info.rotation, info.audio) == ("h264", 0, False)
+
+
+@pytest.mark.parametrize(("speed", "fps"), [("realtime", 210), ("slow", 30)])
+def test_slow_motion_writes_factor_frames_at_the_right_rate(clip, tmp_path, tiny_model, speed, fps):
+    out = tmp_path / "out.mp4"
+    result = slow_motion(clip, out, model=tiny_model, speed=speed, progress=False)
+    assert (result.input_frames, result.output_frames, result.fps) == (8, 56, Fraction(fps))
+    info = probe_video(out)
+    assert (info.frames, info.fps, info.width, info.height) == (56, Fraction(fps), W, H)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "out.mp4"]  # no temp file
+
+
+def test_order_is_consistent_across_the_clip(clip, tmp_path):
+    """With an oracle G that returns the true sub-frames in random order, the written clip
+    moves steadily to the right: every input frame's group was put back in time order."""
+    for seed, batch in ((3, 3), (0, 1)):  # batch 1: the first frame looks one batch ahead
+        g = ShiftGenerator(seed=seed)
+        out = tmp_path / f"out{batch}.mp4"
+        result = slow_motion(clip, out, model=g, progress=False, batch_size=batch)
+        assert g.flips >= 2 and result.reversed_frames == g.flips
+        xs = square_x(read_clip(out))
+        assert len(xs) == 56
+        steps = np.diff(xs)
+        assert steps.min() > 0.4 and abs(steps.mean() - 1.0) < 0.05  # 1 px per output frame
+
+
+def test_factor_42_keeps_the_order_inside_the_recursion(tmp_path):
+    frames = [square(i) for i in range(3)]
+    clip = write_clip(tmp_path / "in.mp4", frames)
+    result = slow_motion(
+        clip, tmp_path / "out.mp4", model=ShiftGenerator(seed=1), factor=42, progress=False
+    )
+    assert (result.output_frames, result.fps) == (126, Fraction(1260))
+    xs = square_x(read_clip(tmp_path / "out.mp4")).reshape(18, 7)  # (pair, sub-frame)
+    # the fake G cannot know the smaller blur of a pair, so its groups overlap; what must
+    # hold: every group runs forwards, and the groups follow each other in time
+    assert np.all(np.diff(xs, axis=1) > 0.4)
+    assert np.all(np.diff(xs.mean(axis=1)) > 0.4)
+
+
+def test_rotation_colour_range_and_pixels_are_kept(tmp_path):
+    img = np.stack(np.meshgrid(np.linspace(0, 255, W), np.linspace(0, 255, H)), -1)
+    img = np.concatenate([img, img[..., :1]], -1).astype(np.uint8)
+    clip = write_clip(tmp_path / "in.mp4", [img] * 3, rotation=90, full_range=True)
+    before = probe_video(clip)
+    assert (before.rotation, before.color_range) == (90, 2)
+    out = tmp_path / "out.mp4"
+    slow_motion(clip, out, model=IdentityGenerator(), progress=False, crf=0)
+    after = probe_video(out)
+    assert (after.rotation, after.color_range, after.frames) == (90, 2, 21)
+    assert (after.colorspace, before.colorspace) == (1, 1)
+    luma = [read_clip(path, "gray")[0].astype(float) for path in (clip, out)]
+    # decoded -> RGB -> encoded gives back the same luma: no squeeze into 16-235 (14 levels
+    # off), no BT.601/709 mix-up, no bias of swscale's fast path (~1.2 levels)
+    assert np.abs(luma[0] - luma[1]).mean() < 0.3
+
+
+def test_audio_is_kept_and_stretched(tmp_path, tiny_model):
+    clip = write_clip(tmp_path / "in.mp4", [square(i) for i in range(6)], audio=True)
+    for speed, seconds in (("realtime", 0.2), ("slow", 1.4)):
+        out = tmp_path / f"{speed}.mp4"
+        slow_motion(clip, out, model=tiny_model, speed=speed, audio="keep", progress=False)
+        with av.open(str(out)) as c:
+            a = c.streams.audio[0]
+            length = sum(f.samples for f in c.decode(a)) / a.sample_rate
+        assert abs(length - seconds) < 0.1 * seconds + 0.05
+    slow_motion(clip, tmp_path / "drop.mp4", model=tiny_model, progress=False)
+    assert not probe_video(tmp_path / "drop.mp4").audio
+
+
+# ----------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize("kind", ["missing", "text", "image"])
+def test_not_a_video(tmp_path, tiny_model, kind):
+    path = tmp_path / "in.mp4"
+    if kind == "text":
+        path.write_text("hello")
+    elif kind == "image":
+        path = tmp_path / "in.png"
+        Image.fromarray(square(0)).save(path)
+    with pytest.raises(NotAVideoError, match="video"):
+        slow_motion(path, tmp_path / "out.mp4", model=tiny_model)
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_zero_frames(tmp_path, tiny_model):
+    clip = tmp_path / "in.avi"  # (an MP4 muxer drops a stream without packets)
+    with av.open(str(clip), "w") as c:
+        s = c.add_stream("mpeg4", rate=30)
+        s.width, s.height, s.pix_fmt = W, H, "yuv420p"
+        c.start_encoding()
+    with pytest.raises(EmptyVideoError, match="no frames"):
+        slow_motion(clip, tmp_path / "out.mp4", model=tiny_model)
+
+
+def test_variable_frame_rate_is_refused(tmp_path, tiny_model):
+    clip = write_clip(
+        tmp_path / "in.mp4", [square(i) for i in range(8)], pts=[0, 1, 2, 5, 6, 9, 10, 14]
+    )
+    with pytest.raises(VariableFrameRateError, match="ffmpeg -i IN -vf fps=30"):
+        slow_motion(clip, tmp_path / "out.mp4", model=tiny_model)
+
+
+def test_unsupported_codec(clip, tmp_path, tiny_model, monkeypatch):
+    real = av.codec.Codec
+
+    def no_h264(name, mode="r"):
+        if name == "h264" and mode == "r":
+            raise av.codec.codec.UnknownCodecError(name)
+        return real(name, mode)
+
+    monkeypatch.setattr(av.codec, "Codec", no_h264)
+    with pytest.raises(UnsupportedCodecError, match="'h264'"):
+        slow_motion(clip, tmp_path / "out.mp4", model=tiny_model)
+
+
+def test_output_checks_come_first(clip, tmp_path, tiny_model):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    with pytest.raises(OutputNotWritableError, match="not a writable folder"):
+        slow_motion(clip, blocker / "out.mp4", model=tiny_model)
+    (tmp_path / "dir.mp4").mkdir()
+    with pytest.raises(OutputNotWritableError, match="is a folder"):
+        slow_motion(clip, tmp_path / "dir.mp4", model=tiny_model)
+    with pytest.raises(OutputExistsError, match="overwrite"):
+        slow_motion(clip, blocker.with_name("in.mp4"), model=tiny_model)
+    with pytest.raises(ConfigError, match="must end in"):
+        slow_motion(clip, tmp_path / "out.gif", model=tiny_model)
+    bad = ({"factor": 8}, {"speed": "fast"}, {"audio": "stretch"}, {"crf": 60}, {"dtype": "fp16"})
+    for kw in bad:
+        with pytest.raises(ConfigError):
+            slow_motion(clip, tmp_path / "out.mp4", model=tiny_model, **kw)
+
+
+@pytest.mark.parametrize(
+    ("exc", "raised"),
+    [
+        (KeyboardInterrupt, KeyboardInterrupt),
+        (RuntimeError, RuntimeError),
+        (lambda _: OSError(28, "No space left on device"), OutputNotWritableError),
+    ],
+)
+def test_interrupt_leaves_no_file(clip, tmp_path, tiny_model, monkeypatch, exc, raised):
+    from blurvid import video
+
+    calls = []
+
+    def write(self, frames):
+        calls.append(1)
+        if len(calls) == 3:
+            raise exc("stop")
+        return real(self, frames)
+
+    real = video._Encoder.write
+    monkeypatch.setattr(video._Encoder, "write", write)
+    with pytest.raises(raised):
+        slow_motion(clip, tmp_path / "out.mp4", model=tiny_model, progress=False, batch_size=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+
+
+# ----------------------------------------------------------------------------- CLI
+def test_cli_slowmo(clip, tmp_path, tiny_model, capsys):
+    folder = tmp_path / "tiny"
+    tiny_model.save_pretrained(folder)
+    out = tmp_path / "o.mp4"
+    args = ["slowmo", str(clip), "-o", str(out), "--model", str(folder), "-q"]
+    assert cli.main([*args, "--speed", "slow"]) == 0
+    assert probe_video(out).frames == 56
+    assert cli.main(args) == 1  # exists
+    assert "--overwrite" in one_error_line(capsys.readouterr().err)
+    assert cli.main(["slowmo", str(folder / "config.json"), "-o", str(tmp_path / "p.mp4")]) == 1
+    assert "not a video" in one_error_line(capsys.readouterr().err)
+
+
+# ----------------------------------------------------------------------------- order
+def test_choose_order_checks_its_input():
+    frames = torch.rand(7, 3, 8, 8)
+    assert choose_order(frames) is False  # no neighbour: keep
+    with pytest.raises(ConfigError, match="previous"):
+        choose_order(frames, previous=torch.rand(3, 4, 4))
+    with pytest.raises(ConfigError, match="N >= 2"):
+        choose_order(frames[0])
+
+
+def _oracle_accuracy(sharp: torch.Tensor, seed: int) -> tuple[int, int]:
+    """Blur groups of 7 true frames, hand the ORACLE groups to the orienter randomly
+    reversed, count the groups with motion > 1 px whose true order it recovers."""
+    from blurvid.flow import estimate_flow
+
+    groups = sharp[: len(sharp) // 7 * 7].reshape(-1, 7, *sharp.shape[1:])
+    flow = estimate_flow(groups[:, 0], groups[:, -1])
+    moving = flow.norm(dim=1).mean(dim=(-2, -1)) * 4 > 1.0  # in full-resolution pixels
+    truth = torch.rand(len(groups), generator=torch.Generator().manual_seed(seed)) < 0.5
+    shown = torch.where(truth.view(-1, 1, 1, 1, 1), groups.flip(1), groups)
+    _, flips = ClipOrienter()(shown, groups.mean(1))
+    return int((flips == truth)[moving].sum()), int(moving.sum())
+
+
+def test_oracle_order_is_recovered_on_the_bedroom_frames(shared_data):
+    pytest.importorskip("cv2")
+    paths = sorted((shared_data / "frames" / "sam2_bedroom").glob("*.jpg"))
+    imgs = [np.asarray(Image.open(p).convert("RGB").reduce(4)) for p in paths]  # 240x135
+    sharp = torch.from_numpy(np.stack(imgs)).permute(0, 3, 1, 2).float() / 255
+    right, total = _oracle_accuracy(sharp, seed=0)
+    assert total >= 6 and right / total >= 0.9
+
+
+@pytest.mark.slow
+def test_oracle_order_is_recovered_on_the_shared_videos(shared_data):
+    pytest.importorskip("cv2")
+    right = total = 0
+    for path in sorted((shared_data / "video").glob("sam2_*.mp4")):
+        with av.open(str(path)) as c:
+            imgs = [f.to_ndarray(format="rgb24", width=320, height=180) for f in c.decode(video=0)]
+        sharp = torch.from_numpy(np.stack(imgs)).permute(0, 3, 1, 2).float() / 255
+        r, t = _oracle_accuracy(sharp, seed=1)
+        right, total = right + r, total + t
+    assert total >= 100 and right / total >= 0.9
+
+
+def test_public_names():
+    assert blurvid.slow_motion is slow_motion
