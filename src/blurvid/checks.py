@@ -22,6 +22,7 @@ __all__ = [
     "check_model_source",
     "check_number",
     "check_output_dir",
+    "check_output_file",
     "max_pixels",
 ]
 
@@ -144,9 +145,9 @@ def check_int(
         raise ConfigError(f"{name} must be {what}, got {value!r} ({type(value).__name__})")
     value = int(value)
     if minimum is not None and value < minimum:
-        raise ConfigError(f"{name} must be >= {minimum}, got {value}")
+        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value}")
     if maximum is not None and value > maximum:
-        raise ConfigError(f"{name} must be <= {maximum}, got {value}")
+        raise ConfigError(f"{name} must be an integer <= {maximum}, got {value}")
     return value
 
 
@@ -235,26 +236,40 @@ def check_model_source(value: Any, name: str = "model") -> str:
 
 
 def check_output_dir(path: Any, what: str = "output folder") -> Path:
-    """Make sure ``path`` is (or can become) a writable folder, before any work is done:
-    creates it, and writes and removes a probe file. Raises :class:`ConfigError`."""
+    """Make sure ``path`` is, or can become, a writable folder, before any work is done:
+    probes its nearest existing folder with a temporary file (removed at once) and creates
+    nothing else. Raises :class:`ConfigError`."""
     if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
         raise ConfigError(f"{what} must be a folder path, got {path!r}")
     folder = Path(path)
     if folder.exists() and not folder.is_dir():
         raise ConfigError(f"{what} {folder} is a file, not a folder: pass a folder path")
-    ancestor = folder
+    if folder.is_symlink() and not folder.exists():
+        raise ConfigError(f"{what} {folder} is a broken symbolic link: remove it or pass another")
+    ancestor = folder.absolute()
     while not ancestor.exists() and ancestor != ancestor.parent:
         ancestor = ancestor.parent
-    if ancestor.exists() and not ancestor.is_dir():
+    if not ancestor.is_dir():
         raise ConfigError(f"{what} {folder} is under {ancestor}, which is a file, not a folder")
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=folder, prefix=".blurvid-probe-")
+        fd, probe = tempfile.mkstemp(dir=ancestor, prefix=".blurvid-probe-")
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
         raise ConfigError(
-            f"cannot write to {what} {folder} ({reason}): choose a writable folder"
+            f"cannot write to {what} {folder} ({exc.strerror or type(exc).__name__} in "
+            f"{ancestor}): choose a writable folder"
         ) from None
     return folder
+
+
+def check_output_file(path: Any, what: str = "output file") -> Path:
+    """Make sure a file can be written at ``path`` (its folder is probed as by
+    :func:`check_output_dir`), before any work is done. Raises :class:`ConfigError`."""
+    if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
+        raise ConfigError(f"{what} must be a file path, got {path!r}")
+    file = Path(path)
+    if file.is_dir():
+        raise ConfigError(f"{what} {file} is a folder: pass a file path")
+    check_output_dir(file.parent, f"the folder of {what}")
+    return file

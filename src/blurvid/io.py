@@ -336,14 +336,20 @@ def atomic_output(path: str | os.PathLike, overwrite: bool = False) -> Iterator[
         yield tmp
 
 
-def _check_fps(fps: float) -> float:
+#: Frame rates accepted for GIF/MP4 (a GIF frame lasts at most 655 s, at least 20 ms).
+MIN_FPS, MAX_FPS = 0.01, 1000.0
+
+
+def _check_fps(fps: float, name: str = "fps") -> float:
     try:
-        fps = float(fps)
-    except (TypeError, ValueError):
-        raise ConfigError(f"fps must be a positive number, got {fps!r}") from None
-    if not 0 < fps < float("inf"):
-        raise ConfigError(f"fps must be a positive number, got {fps!r}")
-    return fps
+        value = float(fps)
+    except (TypeError, ValueError, OverflowError):
+        value = float("nan")
+    if isinstance(fps, bool) or not MIN_FPS <= value <= MAX_FPS:  # NaN fails too
+        raise ConfigError(
+            f"{name} must be a positive number from {MIN_FPS:g} to {MAX_FPS:g}, got {fps!r}"
+        )
+    return value
 
 
 def _loop(frames: list[Image.Image], boomerang: bool) -> list[Image.Image]:

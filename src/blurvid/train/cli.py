@@ -12,8 +12,9 @@ from .config import STAGES, TrainConfig
 def _cmd_train(args: argparse.Namespace) -> int:
     import dataclasses
 
+    from ..checks import check_output_dir
     from ..model import GeneratorConfig
-    from .loop import train
+    from .loop import check_resumable, train
 
     if args.config:
         cfg = TrainConfig.from_json(args.config)
@@ -33,6 +34,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
             "no training data: pass --data (photos:DIR, frames:DIR, video:FILE, gopro:DIR, bank:FILE)"
         )
     stages = STAGES if args.stage == "all" else (args.stage,)
+    if args.resume:  # before any work: --resume never silently starts from step 0
+        check_resumable(args.out, stages)
+    check_output_dir(args.out, "--out")
     val = None
     if args.val:
         from .data import validation_set
