@@ -13,6 +13,7 @@ consistent); reversing the returned frames is an equally valid answer.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import torch
@@ -51,13 +52,12 @@ def _check_model(model: Any) -> Generator | str:
     """A :class:`Generator` as it is, or a name/folder/repo id as a ``str`` (None: default)."""
     if model is None or isinstance(model, Generator):
         return model or "default"
-    try:
+    if isinstance(model, (str, os.PathLike)):
         return check_model_source(model)
-    except ConfigError:
-        raise ConfigError(
-            f"model must be a Generator, 'default', a model folder (str or Path) or a Hub "
-            f"repo id 'user/name', got {model!r}"[:300]
-        ) from None
+    raise ConfigError(
+        f"model must be a Generator, 'default', a model folder (str or Path) or a Hub "
+        f"repo id 'user/name', got {model!r}"[:300]
+    )
 
 
 def _check_args(

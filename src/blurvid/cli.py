@@ -116,9 +116,9 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     if device_name is None and torch.cuda.is_available() and len(share) < len(inputs):
         device_name = f"cuda:{local_rank}"  # one GPU per rank under torchrun
     device = resolve_device(device_name)
+    out = check_output_dir(args.output, "-o/--output")
     model = load_model(args.model, device=device, revision=args.revision)
     check_int(args.tile, "--tile", minimum=4 * model.config.size_multiple, optional=True)
-    out = check_output_dir(args.output, "-o/--output")
 
     def process(path: Path, image: torch.Tensor) -> None:
         x = image.unsqueeze(0)

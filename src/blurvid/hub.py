@@ -139,11 +139,11 @@ def _shape_mismatch(
     )
     parts = []
     if missing:
-        parts.append(f"missing keys {missing[:5]}{' ...' if len(missing) > 5 else ''}")
+        parts.append(f"missing keys {missing[:3]}{' ...' if len(missing) > 3 else ''}")
     if unexpected:
-        parts.append(f"unexpected keys {unexpected[:5]}{' ...' if len(unexpected) > 5 else ''}")
+        parts.append(f"unexpected keys {unexpected[:3]}{' ...' if len(unexpected) > 3 else ''}")
     if wrong:
-        parts.append(f"wrong shapes {wrong[:3]}{' ...' if len(wrong) > 3 else ''}")
+        parts.append(f"{len(wrong)} wrong shapes, e.g. {wrong[0]}")
     return parts
 
 
@@ -173,8 +173,8 @@ def _check_header(
         skeleton = Generator(cfg)
     expected = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
     parts = _shape_mismatch(expected, {k: shape for k, (shape, _) in header.items()})
-    if held != implied:
-        parts.insert(0, f"the config implies {implied:,} parameters, the file holds {held:,}")
+    if held != implied:  # the count, and the first difference it comes from
+        parts = [f"the config implies {implied:,} parameters, the file holds {held:,}"] + parts[:1]
     if parts:
         raise _mismatch_error(source, parts)
 

@@ -71,7 +71,7 @@ def _gray_to_unit(arr: np.ndarray, mode: str, what: str) -> np.ndarray:
     above 1, over 65535, NaN) is refused: no rule would read it right."""
     if not np.isfinite(arr).all():
         raise InvalidImageError(f"{what} (PIL mode {mode!r}) contains NaN or infinite values")
-    lo, hi = float(arr.min(initial=0.0)), float(arr.max(initial=0.0))
+    lo, hi = float(arr.min()), float(arr.max())  # never empty: check_size ran
     if mode.startswith("I;16"):
         if 0 < hi <= 255:
             warnings.warn(

@@ -141,6 +141,7 @@ class TrainConfig:
             raise ConfigError(
                 f"crop must be a multiple of {self.generator.size_multiple} and >= 16, got {self.crop}"
             )
+        self._check_numbers()
         if not 0 <= self.ramp_start <= self.ramp_end <= 1:
             raise ConfigError("need 0 <= ramp_start <= ramp_end <= 1")
         if self.adv_frames not in ("random", "center", "all"):
@@ -155,7 +156,6 @@ class TrainConfig:
             raise ConfigError(
                 f"hepta_source must be 'prediction' or 'ground_truth', got {self.hepta_source!r}"
             )
-        self._check_numbers()
         if self.lr <= 0 or self.lr_min < 0 or self.lr_min > self.lr:
             raise ConfigError(
                 f"need 0 <= lr_min <= lr and lr > 0, got lr={self.lr}, lr_min={self.lr_min}"
