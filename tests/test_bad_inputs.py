@@ -21,7 +21,17 @@ import pytest
 import torch
 from PIL import Image
 
-from blurvid import InvalidImageError, extract_frames
+from blurvid import (
+    ConfigError,
+    DataError,
+    FrameExtractor,
+    InvalidImageError,
+    WeightsError,
+    extract_frames,
+    interpolate_recursive,
+    load_model,
+)
+from blurvid.io import to_batch
 
 pytestmark = pytest.mark.usefixtures("fast_cpu")
 
@@ -363,9 +373,7 @@ CASES += [
         shape=OK_PIL,
         warns="only values 0..255",
     ),
-    Case(
-        "float-tiff-0..255", lambda t: _save(t, "f255.tif", Image.fromarray(GRAY)), shape=OK_PIL
-    ),
+    Case("float-tiff-0..255", lambda t: _save(t, "f255.tif", Image.fromarray(GRAY)), shape=OK_PIL),
     Case("float-tiff-negative", lambda t: _save(t, "fneg.tif", _f([-3.0])), BAD, "scale it"),
     Case("float-tiff-nan", lambda t: _save(t, "fnan.tif", _f([np.nan])), BAD, "NaN"),
     Case(
@@ -448,10 +456,6 @@ def test_errors_are_also_value_errors(tmp_path):
 # answer: one-channel float/32-bit images, untrusted weights and configs, arguments checked
 # in one entry point but not its twin, and CLI paths and numbers.
 
-from blurvid import ConfigError, DataError, FrameExtractor, WeightsError, load_model  # noqa: E402
-from blurvid.api import interpolate_recursive  # noqa: E402
-from blurvid.io import to_batch  # noqa: E402
-
 
 def one_line(exc: BaseException) -> str:
     message = str(exc)
@@ -468,8 +472,11 @@ def one_line(exc: BaseException) -> str:
         pytest.param(lambda: Image.fromarray(GRAY), GRAY / 255, id="F-0..255-whole"),
         pytest.param(lambda: Image.fromarray(GRAY / 255), GRAY / 255, id="F-0..1"),
         pytest.param(lambda: Image.fromarray(GRAY * 257), GRAY / 255, id="F-0..65535-whole"),
-        pytest.param(lambda: Image.fromarray((GRAY > 127).astype(np.float32)), (GRAY > 127) * 1.0,
-                     id="F-binary-0/1"),  # fmt: skip
+        pytest.param(
+            lambda: Image.fromarray((GRAY > 127).astype(np.float32)),
+            (GRAY > 127) * 1.0,
+            id="F-binary-0/1",
+        ),  # fmt: skip
         pytest.param(lambda: Image.fromarray(GRAY.astype(np.int32)), GRAY / 255, id="I-0..255"),
         pytest.param(
             lambda: Image.fromarray(GRAY.astype(np.int32) * 257), GRAY / 255, id="I-0..65535"
@@ -504,11 +511,10 @@ def test_16_bit_image_with_8_bit_values_warns_and_stays_16_bit():
 # --------------------------------------------------------------------------- 2. weights and configs
 def _folder(tmp_path: Path, model=None, **state_changes) -> Path:
     """The tiny model saved as a folder; ``state_changes`` replace tensors of its weights."""
+    from conftest import make_tiny_model
     from safetensors.torch import save_file
 
     from blurvid.hub import save_folder
-
-    from conftest import make_tiny_model
 
     folder = save_folder(model or make_tiny_model(), tmp_path / "m")
     if state_changes:
@@ -712,7 +718,9 @@ BAD_MODELS = [
 ]
 
 
-@pytest.mark.parametrize("value, match", [m[1:] for m in BAD_MODELS], ids=[m[0] for m in BAD_MODELS])
+@pytest.mark.parametrize(
+    "value, match", [m[1:] for m in BAD_MODELS], ids=[m[0] for m in BAD_MODELS]
+)
 def test_bad_model_references(value, match, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # load_model("") would have loaded from here
     with pytest.raises(ConfigError, match=match):
@@ -789,8 +797,9 @@ def cli_setup(tmp_path, tiny_model, monkeypatch):
 
 
 def _cli_error(capsys, *args) -> str:
-    from blurvid import cli
     from helpers import one_error_line
+
+    from blurvid import cli
 
     assert cli.main([str(a) for a in args]) == 1
     return one_error_line(capsys.readouterr().err)
@@ -874,7 +883,9 @@ TRAIN_FLAGS = [
 @pytest.mark.parametrize(
     "flags, match", [f[1:] for f in TRAIN_FLAGS], ids=[f[0] for f in TRAIN_FLAGS]
 )
-def test_train_cli_checks_every_argument_before_any_work(tmp_path, capsys, monkeypatch, flags, match):
+def test_train_cli_checks_every_argument_before_any_work(
+    tmp_path, capsys, monkeypatch, flags, match
+):
     import re
 
     import blurvid.train.loop
@@ -916,8 +927,12 @@ EVAL_FLAGS = [
 ]
 
 
-@pytest.mark.parametrize("flags, match", [f[1:] for f in EVAL_FLAGS], ids=[f[0] for f in EVAL_FLAGS])
-def test_eval_cli_checks_every_argument_before_any_work(tmp_path, capsys, monkeypatch, flags, match):
+@pytest.mark.parametrize(
+    "flags, match", [f[1:] for f in EVAL_FLAGS], ids=[f[0] for f in EVAL_FLAGS]
+)
+def test_eval_cli_checks_every_argument_before_any_work(
+    tmp_path, capsys, monkeypatch, flags, match
+):
     import re
 
     import blurvid.evaluate

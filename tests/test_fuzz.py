@@ -135,29 +135,43 @@ ARRAY_DTYPES = ["uint8", "uint16", "int8", "int32", "int64", "float16", "float32
 VALUES = ["unit", "0..255", "0..65535", "negative", "nan", "inf", "huge", "zeros"]
 
 
+def with_values(base: np.ndarray, values: str) -> np.ndarray:
+    """``base`` (uniform in [0, 1)) turned into one of the ``VALUES`` ranges."""
+    return {
+        "unit": lambda: base,
+        "0..255": lambda: np.round(base * 255),
+        "0..65535": lambda: np.round(base * 65535),
+        "negative": lambda: base - 0.5,
+        "nan": lambda: np.where(base > 0.9, np.nan, base),
+        "inf": lambda: np.where(base > 0.9, np.inf, base),
+        "huge": lambda: base * 1e30,
+        "zeros": lambda: np.zeros_like(base),
+    }[values]()
+
+
 @st.composite
 def arbitrary_arrays(draw) -> np.ndarray:
     """Mostly an image-like shape ``(H, W[, C])``, else any shape of 0-5 dims."""
     if draw(st.sampled_from([True, True, True, False])):
         sides = st.sampled_from([8, 9, 13, 16, 20, 7, 1])  # mostly valid sizes
         h, w = draw(sides), draw(sides)
-        shape = draw(st.sampled_from([(h, w), (h, w, 1), (h, w, 3), (h, w, 3), (h, w, 4), (3, h, w), (1, h, w, 3)]))
+        shape = draw(
+            st.sampled_from(
+                [(h, w), (h, w, 1), (h, w, 3), (h, w, 3), (h, w, 4), (3, h, w), (1, h, w, 3)]
+            )
+        )
     else:
         ndim = draw(st.integers(0, 5))
-        shape = tuple(draw(st.lists(st.sampled_from([0, 1, 2, 3, 4, 7, 8, 9, 16]), min_size=ndim, max_size=ndim)))
+        shape = tuple(
+            draw(
+                st.lists(
+                    st.sampled_from([0, 1, 2, 3, 4, 7, 8, 9, 16]), min_size=ndim, max_size=ndim
+                )
+            )
+        )
     rng = np.random.default_rng(draw(st.integers(0, 2**16)))
     values = draw(st.sampled_from(VALUES))
-    base = rng.random(shape)
-    arr = {
-        "unit": base,
-        "0..255": np.round(base * 255),
-        "0..65535": np.round(base * 65535),
-        "negative": base - 0.5,
-        "nan": np.where(base > 0.9, np.nan, base),
-        "inf": np.where(base > 0.9, np.inf, base),
-        "huge": base * 1e30,
-        "zeros": np.zeros(shape),
-    }[values]
+    arr = with_values(rng.random(shape), values)
     if values in ("unit", "zeros") and draw(st.booleans()):  # valid more often
         dtype = np.dtype(draw(st.sampled_from(["float16", "float32", "float64"])))
     else:
@@ -210,12 +224,7 @@ def test_arbitrary_pil_images(tiny_model, mode, size, values, seed):
     rng = np.random.default_rng(seed)
     w, h = size
     if mode in ("I", "F", "I;16"):
-        base = rng.random((h, w))
-        arr = {
-            "unit": base, "0..255": np.round(base * 255), "0..65535": np.round(base * 65535),
-            "negative": base - 0.5, "nan": np.where(base > 0.9, np.nan, base),
-            "inf": np.where(base > 0.9, np.inf, base), "huge": base * 1e30, "zeros": base * 0,
-        }[values]  # fmt: skip
+        arr = with_values(rng.random((h, w)), values)
         dtype = {"I": np.int32, "F": np.float32, "I;16": np.uint16}[mode]
         with np.errstate(all="ignore"):
             image = Image.fromarray(arr.astype(dtype))
@@ -235,8 +244,12 @@ ANY_VALUE = st.sampled_from(
     [None, 0, 1, -1, 2, 64, 65, 96, 1024, 2.5, float("nan"), "64", "", True, False,
      np.int64(64), np.int32(2), np.float32(64.0), b"64", [64], torch.tensor(64)]
 )  # fmt: skip
-DEVICES = st.sampled_from([None, "cpu", torch.device("cpu"), "gpu", "", "cpu:0", 0, "meta", "cuda:99", 1.5])
-DTYPES = st.sampled_from([None, "float32", "fp32", "fp16", "float64", torch.float32, torch.float64, torch.int8, 5, "x"])
+DEVICES = st.sampled_from(
+    [None, "cpu", torch.device("cpu"), "gpu", "", "cpu:0", 0, "meta", "cuda:99", 1.5]
+)
+DTYPES = st.sampled_from(
+    [None, "float32", "fp32", "fp16", "float64", torch.float32, torch.float64, torch.int8, 5, "x"]
+)
 
 
 GOOD = {
@@ -263,7 +276,9 @@ def argument_sets():
 
 
 @FUZZ
-@given(kwargs=argument_sets(), depth=st.sampled_from([1, 2, np.int64(2), True, 0, -1, 2.0, "2", None]))
+@given(
+    kwargs=argument_sets(), depth=st.sampled_from([1, 2, np.int64(2), True, 0, -1, 2.0, "2", None])
+)
 def test_arbitrary_arguments(tiny_model, kwargs, depth):
     x = torch.rand(3, 16, 24, generator=torch.Generator().manual_seed(0))
     out = _outcome(lambda: extract_frames(x, model=tiny_model, **kwargs))

@@ -21,8 +21,8 @@ from typing import Any, Union
 import torch
 
 from ._fs import atomic_write_bytes
-from .checks import check_device, check_model_source
 from ._version import __version__
+from .checks import check_device, check_model_source
 from .errors import (
     ConfigError,
     HubError,

@@ -135,7 +135,14 @@ class TrainConfig:
             raise ConfigError(f"stage must be one of {STAGES}, got {self.stage!r}")
         for name in ("steps", "batch_size", "crop", "ckpt_every", "log_every"):
             check_int(getattr(self, name), name, minimum=1)
-        for name in ("warmup_steps", "bank_size", "val_every", "sample_every", "num_workers", "seed"):
+        for name in (
+            "warmup_steps",
+            "bank_size",
+            "val_every",
+            "sample_every",
+            "num_workers",
+            "seed",
+        ):
             check_int(getattr(self, name), name, minimum=0)  # val/sample_every 0 = off
         if self.crop < 16 or self.crop % self.generator.size_multiple:
             raise ConfigError(
