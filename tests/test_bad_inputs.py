@@ -903,6 +903,26 @@ def test_train_cli_checks_every_argument_before_any_work(
     assert not (tmp_path / "run").exists()
 
 
+def test_train_resume_auto_starts_fresh_and_says_so(tmp_path, capsys, monkeypatch):
+    import blurvid.train.loop
+    from blurvid import cli
+
+    calls = []
+    monkeypatch.setattr(blurvid.train.loop, "train", lambda *a, **k: calls.append(k["resume"]))
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    _save(photos, "p.png", _pil(64, 64))
+    args = ["train", "--data", f"photos:{photos}", "--out", str(tmp_path / "run"), "-q"]
+    assert cli.main([*args, "--resume", "auto"]) == 0
+    assert calls == [False]
+    assert "nothing to resume in" in capsys.readouterr().err
+    (tmp_path / "run" / "base").mkdir(parents=True)
+    (tmp_path / "run" / "base" / "checkpoint.safetensors").write_bytes(b"")
+    assert cli.main([*args, "--resume", "auto"]) == 0
+    assert cli.main([*args, "--resume"]) == 0
+    assert calls == [False, True, True]
+
+
 def test_train_resume_continues_what_exists(tmp_path, monkeypatch):
     """--resume is accepted when the run folder holds a checkpoint or a finished stage."""
     from blurvid.train.loop import CHECKPOINT_NAME, check_resumable

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 from .config import STAGES, TrainConfig
 
 
@@ -34,8 +35,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
             "no training data: pass --data (photos:DIR, frames:DIR, video:FILE, gopro:DIR, bank:FILE)"
         )
     stages = STAGES if args.stage == "all" else (args.stage,)
-    if args.resume:  # before any work: --resume never silently starts from step 0
-        check_resumable(args.out, stages)
+    resume = args.resume is not None
+    if resume:  # before any work: --resume never silently starts from step 0
+        try:
+            check_resumable(args.out, stages)
+        except DataError:
+            if args.resume != "auto":
+                raise
+            resume = False  # --resume auto: a script re-run until done, first run
+            print(f"blurvid: nothing to resume in {args.out}: starting at step 0", file=sys.stderr)
     check_output_dir(args.out, "--out")
     val = None
     if args.val:
@@ -43,9 +51,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
         val = validation_set(args.val)  # the fixed set (128x128), whatever the training crop
     try:
-        train(
-            cfg, args.out, stages=stages, resume=args.resume, val_data=val, progress=not args.quiet
-        )
+        train(cfg, args.out, stages=stages, resume=resume, val_data=val, progress=not args.quiet)
     except KeyboardInterrupt:
         return 130
     last = Path(args.out) / stages[-1] / "model"
@@ -72,7 +78,12 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", required=True, help="run folder (checkpoints, logs, model/ export)")
     p.add_argument(
-        "--resume", action="store_true", help="continue from the run folder's checkpoint"
+        "--resume",
+        nargs="?",
+        const="yes",
+        choices=("yes", "auto"),
+        help="continue from the run folder's checkpoint (an error when there is nothing to "
+        "resume); '--resume auto' starts at step 0 then, for scripts re-run until done",
     )
     p.add_argument(
         "--recipe",
