@@ -449,6 +449,8 @@ def _load_from_hub(repo_id: str, *, device, **kwargs: Any) -> Generator:
             if _is_network_error(exc):  # e.g. the connection broke during the download
                 raise HubError(f"could not download {filename} of {repo_id!r}: {exc}") from exc
             raise
+        if filename == CONFIG_NAME:  # bounded and valid before the weights are downloaded
+            GeneratorConfig.from_json(files[CONFIG_NAME])
     folder = files[WEIGHTS_NAME].parent
     if files[CONFIG_NAME].parent != folder:  # cache snapshot folders always match; be safe
         raise WeightsError(f"config and weights of {repo_id!r} resolved to different snapshots")
