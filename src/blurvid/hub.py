@@ -158,8 +158,9 @@ def _check_header(
     cfg: GeneratorConfig, header: dict[str, tuple[tuple[int, ...], str]], source: str
 ) -> None:
     """Check the weights file against its (bounded) config BEFORE G is built or any tensor
-    read: float dtypes only, the parameter count the config implies, then names and shapes
-    (from G built on the ``meta`` device, which allocates nothing)."""
+    read: float dtypes only, and the parameter count the config implies (so that building
+    G never allocates more than the file holds); names and shapes are checked once G is
+    built (:func:`_load_state_strict`)."""
     for key, (_, dtype) in sorted(header.items()):
         if dtype not in FLOAT_DTYPES:
             raise WeightsError(
@@ -169,14 +170,16 @@ def _check_header(
             )
     implied = cfg.num_parameters()
     held = sum(math.prod(shape) for shape, _ in header.values())
+    if held == implied:  # G is then no larger than the file: build it, check names and shapes
+        return
+    # name the first difference, from G built on the meta device (it allocates nothing;
+    # slow the first time, ~2 s, hence only on this error path)
     with torch.device("meta"):
         skeleton = Generator(cfg)
     expected = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
     parts = _shape_mismatch(expected, {k: shape for k, (shape, _) in header.items()})
-    if held != implied:  # the count, and the first difference it comes from
-        parts = [f"the config implies {implied:,} parameters, the file holds {held:,}"] + parts[:1]
-    if parts:
-        raise _mismatch_error(source, parts)
+    count = f"the config implies {implied:,} parameters, the file holds {held:,}"
+    raise _mismatch_error(source, [count, *parts[:1]])
 
 
 def _load_state_strict(model: Generator, state: dict[str, torch.Tensor], source: str) -> None:
