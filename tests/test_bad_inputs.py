@@ -509,14 +509,22 @@ def test_16_bit_image_with_8_bit_values_warns_and_stays_16_bit():
 
 
 # --------------------------------------------------------------------------- 2. weights and configs
+def _tiny():
+    """The ``tiny_model`` of conftest.py (width 8, seed 0), for helpers outside fixtures
+    (``from conftest import`` is ambiguous once tests/train/conftest.py is collected too)."""
+    from blurvid import Generator, GeneratorConfig
+
+    torch.manual_seed(0)
+    return Generator(GeneratorConfig(width=8)).eval()
+
+
 def _folder(tmp_path: Path, model=None, **state_changes) -> Path:
     """The tiny model saved as a folder; ``state_changes`` replace tensors of its weights."""
-    from conftest import make_tiny_model
     from safetensors.torch import save_file
 
     from blurvid.hub import save_folder
 
-    folder = save_folder(model or make_tiny_model(), tmp_path / "m")
+    folder = save_folder(model or _tiny(), tmp_path / "m")
     if state_changes:
         from safetensors.torch import load_file
 
@@ -527,9 +535,7 @@ def _folder(tmp_path: Path, model=None, **state_changes) -> Path:
 
 
 def _with_value(value: float, dtype=torch.float32) -> torch.Tensor:
-    from conftest import make_tiny_model
-
-    t = make_tiny_model().state_dict()["head.weight"].to(dtype).clone()
+    t = _tiny().state_dict()["head.weight"].to(dtype).clone()
     t.view(-1)[5] = value
     return t
 
@@ -592,9 +598,7 @@ WEIGHT_CASES = [
 
 
 def _tiny_state() -> dict:
-    from conftest import make_tiny_model
-
-    return make_tiny_model().state_dict()
+    return _tiny().state_dict()
 
 
 @pytest.mark.parametrize(
@@ -655,9 +659,7 @@ def test_parameter_count_formula_matches_the_built_model():
 
 
 def test_float16_and_float64_weights_still_load(tmp_path):
-    from conftest import make_tiny_model
-
-    model = make_tiny_model()
+    model = _tiny()
     state = {k: v.double() for k, v in model.state_dict().items()}
     folder = _folder(tmp_path, **state)
     loaded = load_model(folder)
@@ -882,6 +884,13 @@ TRAIN_FLAGS = [
     ("width-huge", ["--width", "100000"], "width is 100000, over"),
     ("seed-negative", ["--seed", "-1"], "seed must be an integer >= 0"),
     ("resume-with-nothing", ["--resume"], "nothing to resume in .*drop --resume"),
+    ("data-missing", ["--data", "photos:{t}/nowhere"], "nowhere does not exist"),
+    ("data-unknown-kind", ["--data", "pictures:{t}"], "unknown data kind 'pictures'"),
+    ("data-no-kind", ["--data", "{t}"], "must be KIND:PATH"),
+    ("data-weight-zero", ["--data", "photos:{t}@0"], "weight must be a number > 0"),
+    ("data-weight-nan", ["--data", "photos:{t}@nan"], "weight must be a number > 0"),
+    ("device-gpu", ["--device", "gpu"], "invalid device 'gpu'"),
+    ("init-empty", ["--init", ""], "--init is an empty string"),
     ("out-is-a-file", ["--out", "{t}/a-file"], "--out .*is a file, not a folder"),
     ("out-under-a-file", ["--out", "{t}/a-file/run"], "which is a file"),
 ]

@@ -296,11 +296,12 @@ def test_arbitrary_arguments(tiny_model, kwargs, depth):
 
 @pytest.fixture(scope="module")
 def saved_tiny(tmp_path_factory) -> Path:
-    from conftest import make_tiny_model
-
+    from blurvid import Generator, GeneratorConfig
     from blurvid.hub import save_folder
 
-    return save_folder(make_tiny_model(), tmp_path_factory.mktemp("fuzz") / "tiny")
+    torch.manual_seed(0)
+    model = Generator(GeneratorConfig(width=8))  # as conftest's tiny_model
+    return save_folder(model, tmp_path_factory.mktemp("fuzz") / "tiny")
 
 
 SOURCES = ["folder", "folder-path", "file", "default", "", " ", None, 123, 1.5, b"default",

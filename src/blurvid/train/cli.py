@@ -13,8 +13,9 @@ from .config import STAGES, TrainConfig
 def _cmd_train(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from ..checks import check_output_dir
+    from ..checks import check_device, check_model_source, check_output_dir
     from ..model import GeneratorConfig
+    from .data import check_data_specs
     from .loop import check_resumable, train
 
     if args.config:
@@ -35,6 +36,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
             "no training data: pass --data (photos:DIR, frames:DIR, video:FILE, gopro:DIR, bank:FILE)"
         )
     stages = STAGES if args.stage == "all" else (args.stage,)
+    check_data_specs(cfg.data)  # before any work, as every argument below
+    check_device(cfg.device)
+    if cfg.init is not None:
+        check_model_source(cfg.init, "--init")
     resume = args.resume is not None
     if resume:  # before any work: --resume never silently starts from step 0
         try:
