@@ -319,8 +319,9 @@ class FrameExtractor(torch.nn.Module):
         super().__init__()
         num_recursive_frames(depth)  # validate early
         names = ("device", "dtype", "tile", "overlap", "batch_size")
-        if set(kwargs) - set(names):
-            raise ConfigError(f"FrameExtractor got unexpected arguments {sorted(kwargs)}")
+        unknown = sorted(set(kwargs) - set(names))
+        if unknown:
+            raise ConfigError(f"FrameExtractor got unexpected arguments {unknown}; use {names}")
         _check_args(model, *(kwargs.get(k) for k in names))
         self.generator = (
             _get_model(model, torch.device("cpu")) if not isinstance(model, Generator) else model
