@@ -952,6 +952,24 @@ def test_train_resume_continues_what_exists(tmp_path, monkeypatch):
         check_resumable(tmp_path, ("base",))
 
 
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        (["export", "{t}/ckpt.safetensors", "{t}/a-file"], "out .*a-file is a file"),
+        (["export", "{t}/ckpt.safetensors", "{t}/a-file/m"], "which is a file"),
+        (["convert-vgg19", "{t}/vgg.pth", "{t}/a-file/v.safetensors"], "dst .*a-file is a file"),
+        (["convert-vgg19", "{t}/vgg.pth", "{t}"], "dst .* is a folder"),
+    ],
+    ids=["export-out-is-a-file", "export-out-under-a-file", "vgg-dst-under-a-file", "vgg-dst-dir"],
+)
+def test_export_and_convert_check_their_output_first(tmp_path, capsys, args, match):
+    import re
+
+    (tmp_path / "a-file").write_text("x")
+    error = _cli_error(capsys, *[a.replace("{t}", str(tmp_path)) for a in args])
+    assert re.search(match, error), error
+
+
 EVAL_FLAGS = [
     ("json-under-a-file", ["--json", "{t}/a-file/r.json"], "--json .*a-file is a file"),
     ("json-is-a-folder", ["--json", "{t}"], "--json .* is a folder"),

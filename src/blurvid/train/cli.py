@@ -159,8 +159,10 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
+    from ..checks import check_output_file
     from .features import convert_torchvision_vgg19
 
+    check_output_file(args.dst, "dst")  # before the 550 MB file is read
     out = convert_torchvision_vgg19(args.src, args.dst, overwrite=args.overwrite)
     print(f"wrote {out}; use it with --vgg19-weights {out} or BLURVID_VGG19_WEIGHTS={out}")
     return 0
@@ -205,6 +207,9 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path, *, fp16: bool = F
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
+    from ..checks import check_output_dir
+
+    check_output_dir(args.out, "out")  # before the checkpoint is read
     out = export_checkpoint(args.checkpoint, args.out, fp16=args.fp16)
     print(f"wrote {out} (load it with blurvid.load_model({str(out)!r}))")
     return 0
