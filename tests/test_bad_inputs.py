@@ -457,6 +457,11 @@ def test_errors_are_also_value_errors(tmp_path):
 # in one entry point but not its twin, and CLI paths and numbers.
 
 
+def table(rows: list[tuple]) -> dict[str, list]:
+    """``argvalues`` and ``ids`` for ``pytest.mark.parametrize`` from rows ``(id, *values)``."""
+    return {"argvalues": [row[1:] for row in rows], "ids": [row[0] for row in rows]}
+
+
 def one_line(exc: BaseException) -> str:
     message = str(exc)
     assert "\n" not in message and 0 < len(message) < 400, message
@@ -601,9 +606,7 @@ def _tiny_state() -> dict:
     return _tiny().state_dict()
 
 
-@pytest.mark.parametrize(
-    "make, error, match", [c[1:] for c in WEIGHT_CASES], ids=[c[0] for c in WEIGHT_CASES]
-)
+@pytest.mark.parametrize("make, error, match", **table(WEIGHT_CASES))
 def test_untrusted_weights_and_configs(tmp_path, monkeypatch, make, error, match):
     """Refused with the typed error, fast, and before any real tensor of G is allocated
     (G is built on the meta device at most while the header is checked)."""
@@ -702,7 +705,7 @@ if NO_CUDA:
 
 
 @pytest.mark.parametrize("entry", sorted(ENTRY_POINTS))
-@pytest.mark.parametrize("kwargs, match", [a[1:] for a in BAD_ARGS], ids=[a[0] for a in BAD_ARGS])
+@pytest.mark.parametrize("kwargs, match", **table(BAD_ARGS))
 def test_bad_arguments_same_error_from_every_entry_point(tiny_model, entry, kwargs, match):
     with pytest.raises(ConfigError, match=match) as info:
         ENTRY_POINTS[entry](torch.rand(1, 3, H, W), tiny_model, **kwargs)
@@ -727,9 +730,7 @@ BAD_MODELS = [
 ]
 
 
-@pytest.mark.parametrize(
-    "value, match", [m[1:] for m in BAD_MODELS], ids=[m[0] for m in BAD_MODELS]
-)
+@pytest.mark.parametrize("value, match", **table(BAD_MODELS))
 def test_bad_model_references(value, match, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # load_model("") would have loaded from here
     with pytest.raises(ConfigError, match=match):
@@ -835,9 +836,7 @@ EXTRACT_FLAGS = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(
-    "flags, match", [f[1:] for f in EXTRACT_FLAGS], ids=[f[0] for f in EXTRACT_FLAGS]
-)
+@pytest.mark.parametrize("flags, match", **table(EXTRACT_FLAGS))
 def test_extract_cli_checks_every_argument_before_any_work(cli_setup, capsys, flags, match):
     t, image, model = cli_setup
     if "/proc/" in " ".join(flags) and not Path("/proc/self").is_dir():
@@ -896,9 +895,7 @@ TRAIN_FLAGS = [
 ]
 
 
-@pytest.mark.parametrize(
-    "flags, match", [f[1:] for f in TRAIN_FLAGS], ids=[f[0] for f in TRAIN_FLAGS]
-)
+@pytest.mark.parametrize("flags, match", **table(TRAIN_FLAGS))
 def test_train_cli_checks_every_argument_before_any_work(
     tmp_path, capsys, monkeypatch, flags, match
 ):
@@ -981,9 +978,7 @@ EVAL_FLAGS = [
 ]
 
 
-@pytest.mark.parametrize(
-    "flags, match", [f[1:] for f in EVAL_FLAGS], ids=[f[0] for f in EVAL_FLAGS]
-)
+@pytest.mark.parametrize("flags, match", **table(EVAL_FLAGS))
 def test_eval_cli_checks_every_argument_before_any_work(
     tmp_path, capsys, monkeypatch, flags, match
 ):
