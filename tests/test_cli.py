@@ -267,7 +267,7 @@ def test_bad_format_and_model(tmp_path, small_png, model_dir, capsys):
     [
         (["--fps", "0"], "fps must be a positive number"),
         (["--depth", "0"], "depth must be an integer >= 1"),
-        (["--tile", "16"], "tile must be at least 64"),
+        (["--tile", "16"], "--tile must be an integer >= 64"),
         (["--device", "tpu:9"], "device"),
     ],
 )

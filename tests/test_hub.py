@@ -553,3 +553,16 @@ def test_local_folder_wins_over_repo_id(tmp_path, saved, monkeypatch):
     monkeypatch.chdir(tmp_path)
     loaded = load_model("user/repo")  # no network: it is a folder here
     assert torch.equal(outputs(loaded), outputs(model))
+
+
+def test_hub_config_is_checked_before_the_weights_are_downloaded(hub, saved, tmp_path):
+    """An untrusted config.json from the Hub (width 65 536) is refused from the config alone:
+    the weights file is never requested."""
+    folder, _ = saved
+    (folder / "config.json").write_text('{"width": 65536}')
+    hub.add_repo("user/huge", folder)
+    with pytest.raises(ConfigError, match="width is 65536, over blurvid's limit"):
+        load_model("user/huge", cache_dir=tmp_path / "c")
+    gets = [p for method, p, _ in hub.requests if method == "GET"]
+    assert any(p.endswith("/config.json") for p in gets)
+    assert not any(p.endswith("/model.safetensors") for p in gets)

@@ -13,10 +13,12 @@ consistent); reversing the returned frames is an equally valid answer.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import torch
 
+from .checks import check_device, check_int, check_model_source
 from .errors import ConfigError
 from .hub import load_model
 from .io import ImageInput, to_batch
@@ -38,29 +40,50 @@ def resolve_device(
     device: str | torch.device | None, model: Generator | None = None
 ) -> torch.device:
     """``device`` if given; else the model's device; else CUDA when available, else CPU."""
-    if device is not None:
-        try:
-            dev = torch.device(device)
-        except (RuntimeError, TypeError) as exc:
-            raise ConfigError(f"invalid device {device!r}: use 'cpu', 'cuda' or 'cuda:N'") from exc
-        if dev.type == "cuda" and not torch.cuda.is_available():
-            raise ConfigError(
-                f"device {device!r} asked for, but CUDA is not available here: use 'cpu'"
-            )
+    dev = check_device(device)
+    if dev is not None:
         return dev
     if model is not None:
         return next(model.parameters()).device
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def _get_model(model: Generator | str | None, device: torch.device) -> Generator:
-    if isinstance(model, Generator):
-        return model
-    if model is not None and not isinstance(model, str):
+def _check_model(model: Any) -> Generator | str:
+    """A :class:`Generator` as it is, or a name/folder/repo id as a ``str`` (None: default)."""
+    if model is None or isinstance(model, Generator):
+        return model or "default"
+    if isinstance(model, (str, os.PathLike)):
+        return check_model_source(model)
+    raise ConfigError(
+        f"model must be a Generator, 'default', a model folder (str or Path) or a Hub "
+        f"repo id 'user/name', got {model!r}"[:300]
+    )
+
+
+def _check_args(
+    model: Any, device: Any, dtype: Any, tile: Any, overlap: Any, batch_size: Any
+) -> tuple[Generator | str, torch.device]:
+    """The checks shared by every entry point, before any image is decoded or model
+    loaded; returns the model (or its name) and the device."""
+    model = _check_model(model)
+    dev = resolve_device(device, model if isinstance(model, Generator) else None)
+    _resolve_dtype(dtype, dev)
+    tile = check_int(tile, "tile (pixels)", minimum=1, optional=True)
+    overlap = check_int(overlap, "overlap (pixels)", minimum=0, optional=True)
+    check_int(batch_size, "batch_size", minimum=1, optional=True)
+    # overlap applies whenever tiling is on: a given tile, or DEFAULT_TILE for large images
+    if overlap is not None and overlap >= (tile or DEFAULT_TILE) // 2:
         raise ConfigError(
-            f"model must be a Generator, a name or a path, got {type(model).__name__}"
+            f"overlap must be in [0, tile/2), got {overlap} for "
+            f"{f'tile {tile}' if tile else f'the automatic tile of {DEFAULT_TILE}'}"
         )
-    name = model or "default"
+    return model, dev
+
+
+def _get_model(model: Generator | str | None, device: torch.device) -> Generator:
+    name = _check_model(model)
+    if isinstance(name, Generator):
+        return name
     key = (name, str(device))
     if key not in _MODEL_CACHE:
         _MODEL_CACHE[key] = load_model(name, device=device)
@@ -84,6 +107,8 @@ def _resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> tor
         if dtype not in _DTYPES:
             raise ConfigError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
         dtype = _DTYPES[dtype]
+    if not isinstance(dtype, torch.dtype):
+        raise ConfigError(f"dtype must be a string or a torch.dtype, got {type(dtype).__name__}")
     if dtype not in (torch.float32, torch.float16, torch.bfloat16):
         raise ConfigError(f"dtype must be float32, float16 or bfloat16, got {dtype}")
     if dtype != torch.float32 and device.type != "cuda":
@@ -122,10 +147,9 @@ def run_generator(
     feathered weights. Returns ``(B, N, 3, H, W)`` clamped to [0, 1]. Call under
     ``torch.inference_mode()``."""
     b, _, h, w = x.shape
-    if batch_size is not None and (
-        isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
-    ):
-        raise ConfigError(f"batch_size must be an integer >= 1 or None, got {batch_size!r}")
+    batch_size = check_int(batch_size, "batch_size", minimum=1, optional=True)
+    tile = check_int(tile, "tile (pixels)", minimum=1, optional=True)
+    overlap = check_int(overlap, "overlap (pixels)", minimum=0, optional=True)
     if tile is None and h * w > AUTO_TILE_PIXELS:
         tile = DEFAULT_TILE
     if tile is not None:
@@ -183,7 +207,8 @@ def extract_frames(
         dtype: ``"float32"`` (default), or ``"float16"``/``"bfloat16"`` on CUDA.
         tile: process in overlapping tiles of this many pixels (automatic above 2.1 MP)
             to bound memory; tiles are blended with feathered weights.
-        overlap: overlap of neighbouring tiles; default 64 pixels, at most ``tile // 4``.
+        overlap: overlap of neighbouring tiles whenever tiling is on (``tile`` given, or
+            automatic); default 64 pixels, at most ``tile // 4``; less than ``tile / 2``.
         batch_size: images (or tiles) per forward pass; default: as many as fit in 2.1 MP.
 
     Returns:
@@ -196,8 +221,8 @@ def extract_frames(
         >>> blurvid.extract_frames(torch.rand(3, 32, 48), model=g).shape
         torch.Size([7, 3, 32, 48])
     """
+    model, dev = _check_args(model, device, dtype, tile, overlap, batch_size)
     x, restore = to_batch(image)
-    dev = resolve_device(device, model if isinstance(model, Generator) else None)
     g = _get_model(model, dev)
     return restore(_extract(g, x, dev, dtype, tile, overlap, batch_size))
 
@@ -227,8 +252,7 @@ def num_recursive_frames(depth: int, num_frames: int = 7) -> int:
         >>> [num_recursive_frames(d) for d in (1, 2, 3)]
         [7, 42, 287]
     """
-    if not isinstance(depth, int) or depth < 1:
-        raise ConfigError(f"depth must be an integer >= 1, got {depth!r}")
+    depth = check_int(depth, "depth", minimum=1)
     n = num_frames
     for _ in range(depth - 1):
         n = num_frames * (n - 1)
@@ -269,8 +293,8 @@ def interpolate_recursive(
         ``num_recursive_frames(depth)`` frames, in the input's kind.
     """
     total = num_recursive_frames(depth)
+    model, dev = _check_args(model, device, dtype, tile, overlap, batch_size)
     x, restore = to_batch(image)
-    dev = resolve_device(device, model if isinstance(model, Generator) else None)
     g = _get_model(model, dev)
     frames = _extract(g, x, dev, dtype, tile, overlap, batch_size)  # (B, 7, 3, H, W)
     for _ in range(depth - 1):
@@ -294,6 +318,11 @@ class FrameExtractor(torch.nn.Module):
     def __init__(self, model: Generator | str | None = None, depth: int = 1, **kwargs: Any) -> None:
         super().__init__()
         num_recursive_frames(depth)  # validate early
+        names = ("device", "dtype", "tile", "overlap", "batch_size")
+        unknown = sorted(set(kwargs) - set(names))
+        if unknown:
+            raise ConfigError(f"FrameExtractor got unexpected arguments {unknown}; use {names}")
+        _check_args(model, *(kwargs.get(k) for k in names))
         self.generator = (
             _get_model(model, torch.device("cpu")) if not isinstance(model, Generator) else model
         )

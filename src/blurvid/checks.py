@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import math
 import os
+import tempfile
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
-from .errors import InvalidImageError
+from .errors import ConfigError, InvalidImageError
 
-__all__ = ["MIN_SIZE", "check_frames", "check_image_tensor", "max_pixels"]
+__all__ = [
+    "MIN_SIZE",
+    "check_device",
+    "check_frames",
+    "check_image_tensor",
+    "check_int",
+    "check_model_source",
+    "check_number",
+    "check_output_dir",
+    "check_output_file",
+    "max_pixels",
+]
 
 #: Smallest height/width accepted (smaller images carry no usable motion).
 MIN_SIZE = 8
@@ -101,3 +116,160 @@ def check_frames(frames: Any, what: str = "frames") -> torch.Tensor:
     if not frames.is_floating_point():
         raise InvalidImageError(f"{what} must be float, got {frames.dtype}")
     return frames
+
+
+# ----------------------------------------------------------------------------- arguments
+# One check path for the arguments that several entry points share (extract_frames,
+# interpolate_recursive, load_model, the CLI): the same input gets the same ConfigError.
+
+
+def check_int(
+    value: Any,
+    name: str,
+    *,
+    minimum: int | None = None,
+    maximum: int | None = None,
+    optional: bool = False,
+) -> Any:
+    """An integer argument: a Python or numpy integer (never a bool), within bounds.
+
+    Returns it as a Python ``int`` (``None`` passes through when ``optional``).
+
+    >>> check_int(np.int64(2), "depth", minimum=1)
+    2
+    """
+    if value is None and optional:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        what = "an integer or None" if optional else "an integer"
+        raise ConfigError(f"{name} must be {what}, got {value!r} ({type(value).__name__})")
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{name} must be an integer <= {maximum}, got {value}")
+    return value
+
+
+def check_number(
+    value: Any,
+    name: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    positive: bool = False,
+) -> float:
+    """A finite real number (int, float or numpy scalar, never a bool) within bounds;
+    ``positive`` excludes 0. Returns a Python ``float``.
+
+    >>> check_number(24, "fps", minimum=0.01)
+    24.0
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+        raise ConfigError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):  # e.g. complex
+        raise ConfigError(f"{name} must be a real number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise ConfigError(f"{name} must be a finite number, got {value!r}")
+    if positive and number <= 0:
+        raise ConfigError(f"{name} must be > 0, got {value!r}")
+    if minimum is not None and number < minimum:
+        raise ConfigError(f"{name} must be >= {minimum:g}, got {value!r}")
+    if maximum is not None and number > maximum:
+        raise ConfigError(f"{name} must be <= {maximum:g}, got {value!r}")
+    return number
+
+
+_DEVICE_TYPES = ("cpu", "cuda", "mps")
+
+
+def check_device(device: Any) -> torch.device | None:
+    """``None``, or a usable device given as a string (``"cpu"``, ``"cuda"``, ``"cuda:1"``,
+    ``"mps"``) or a :class:`torch.device`; refuses devices this machine does not have."""
+    if device is None:
+        return None
+    if not isinstance(device, (str, torch.device)):
+        raise ConfigError(
+            f"device must be a string such as 'cpu' or 'cuda:0' (or a torch.device), got "
+            f"{device!r} ({type(device).__name__})"
+        )
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ConfigError(f"invalid device {device!r}: use 'cpu', 'cuda' or 'cuda:N'") from None
+    if dev.type not in _DEVICE_TYPES:
+        raise ConfigError(f"device type {dev.type!r} is not supported: use 'cpu' or 'cuda'")
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(
+                f"device {device!r} asked for, but CUDA is not available here: use 'cpu'"
+            )
+        count = torch.cuda.device_count()
+        if dev.index is not None and dev.index >= count:
+            raise ConfigError(
+                f"device {device!r} asked for, but this machine has {count} CUDA device(s) "
+                f"(cuda:0 to cuda:{count - 1})"
+            )
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"device {device!r} asked for, but MPS is not available here: use 'cpu'")
+    return dev
+
+
+def check_model_source(value: Any, name: str = "model") -> str:
+    """A model reference for :func:`blurvid.load_model`: ``"default"``, a folder (``str`` or
+    ``os.PathLike``) or a Hub repo id; returns it as a non-empty ``str``."""
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if not isinstance(value, str):
+        raise ConfigError(
+            f"{name} must be 'default', a model folder (str or Path) or a Hub repo id "
+            f"'user/name', got {type(value).__name__}"
+        )
+    if not value.strip():
+        raise ConfigError(
+            f"{name} is an empty string: pass 'default', a model folder or a Hub repo id "
+            f"'user/name' (use '.' for the current folder)"
+        )
+    return value
+
+
+def check_output_dir(path: Any, what: str = "output folder") -> Path:
+    """Make sure ``path`` is, or can become, a writable folder, before any work is done:
+    probes its nearest existing folder with a temporary file (removed at once) and creates
+    nothing else. Raises :class:`ConfigError`."""
+    if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
+        raise ConfigError(f"{what} must be a folder path, got {path!r}")
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"{what} {folder} is a file, not a folder: pass a folder path")
+    if folder.is_symlink() and not folder.exists():
+        raise ConfigError(f"{what} {folder} is a broken symbolic link: remove it or pass another")
+    ancestor = folder.absolute()
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise ConfigError(f"{what} {folder} is under {ancestor}, which is a file, not a folder")
+    try:
+        fd, probe = tempfile.mkstemp(dir=ancestor, prefix=".blurvid-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write to {what} {folder} ({exc.strerror or type(exc).__name__} in "
+            f"{ancestor}): choose a writable folder"
+        ) from None
+    return folder
+
+
+def check_output_file(path: Any, what: str = "output file") -> Path:
+    """Make sure a file can be written at ``path`` (its folder is probed as by
+    :func:`check_output_dir`), before any work is done. Raises :class:`ConfigError`."""
+    if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
+        raise ConfigError(f"{what} must be a file path, got {path!r}")
+    file = Path(path)
+    if file.is_dir():
+        raise ConfigError(f"{what} {file} is a folder: pass a file path")
+    check_output_dir(file.parent, f"the folder of {what}")
+    return file

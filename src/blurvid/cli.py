@@ -94,8 +94,9 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from .api import extract_frames, interpolate_recursive, resolve_device
+    from .checks import check_device, check_int, check_output_dir
     from .hub import load_model
-    from .io import read_image
+    from .io import _check_fps, read_image
 
     formats = [f.strip().lower() for f in args.format.split(",") if f.strip()]
     bad = sorted(set(formats) - {"png", "gif", "mp4"})
@@ -103,15 +104,21 @@ def _cmd_extract(args: argparse.Namespace) -> int:
         raise InvalidImageError(
             f"--format takes png, gif and/or mp4 (comma-separated), got {args.format!r}"
         )
+    # every argument is checked before any work (decoding, running G) starts
+    fps = args.fps if args.fps is not None else (8.0 if args.depth == 1 else 24.0)
+    _check_fps(fps, "--fps")
+    check_int(args.workers, "--workers", minimum=0, optional=True)
+    check_int(args.tile, "--tile", minimum=1, optional=True)
+    check_device(args.device)
     inputs = _collect_inputs(args.images)
     share, rank, local_rank = _rank_share(len(inputs))
     device_name = args.device
     if device_name is None and torch.cuda.is_available() and len(share) < len(inputs):
         device_name = f"cuda:{local_rank}"  # one GPU per rank under torchrun
     device = resolve_device(device_name)
+    out = check_output_dir(args.output, "-o/--output")
     model = load_model(args.model, device=device, revision=args.revision)
-    out = Path(args.output)
-    fps = args.fps if args.fps is not None else (8.0 if args.depth == 1 else 24.0)
+    check_int(args.tile, "--tile", minimum=4 * model.config.size_multiple, optional=True)
 
     def process(path: Path, image: torch.Tensor) -> None:
         x = image.unsqueeze(0)

@@ -356,11 +356,21 @@ def _parse_models(items: list[str]) -> dict[str, Any]:
 def _cmd_eval(args: argparse.Namespace) -> int:
     import dataclasses
 
+    from .checks import check_device, check_int, check_output_dir, check_output_file
+
     protocol = PROTOCOLS[args.protocol]
     if args.border:
         protocol = dataclasses.replace(protocol, border=args.border)
     if args.limit is not None and args.limit < 1:
         raise ConfigError(f"--limit must be >= 1, got {args.limit}")
+    # every argument is checked before any model is loaded or sample rendered
+    check_int(args.border, "--border", minimum=0)
+    check_int(args.size, "--size", minimum=8)
+    check_device(args.device)
+    if args.json:
+        check_output_file(args.json, "--json")
+    if args.save_frames:
+        check_output_dir(args.save_frames, "--save-frames")
     kind, _ = resolve_data(args.data)  # a missing path fails here, before any model is loaded
     models = _parse_models(args.model or ["default"])
     samples = iter_samples(

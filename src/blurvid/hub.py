@@ -10,6 +10,7 @@ a file from a stranger can run arbitrary code.
 from __future__ import annotations
 
 import json
+import math
 import os
 import warnings
 from importlib import resources
@@ -21,6 +22,7 @@ import torch
 
 from ._fs import atomic_write_bytes
 from ._version import __version__
+from .checks import check_device, check_model_source
 from .errors import (
     ConfigError,
     HubError,
@@ -85,6 +87,31 @@ def _refuse_pickle(path: Path) -> None:
     )
 
 
+#: safetensors dtypes accepted for G's weights (integer weights are refused, never cast).
+FLOAT_DTYPES = ("F16", "BF16", "F32", "F64")
+
+
+def _corrupt(weights_file: Path, exc: Exception) -> WeightsError:
+    return WeightsError(
+        f"cannot read {weights_file}: the file is corrupt, truncated or not safetensors "
+        f"({type(exc).__name__}: {exc}). Download or save it again."
+    )
+
+
+def _read_header(weights_file: Path) -> dict[str, tuple[tuple[int, ...], str]]:
+    """``{name: (shape, dtype)}`` from the safetensors header, without reading any tensor."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(weights_file), framework="pt", device="cpu") as f:
+            return {
+                key: (tuple(f.get_slice(key).get_shape()), str(f.get_slice(key).get_dtype()))
+                for key in f.keys()
+            }
+    except Exception as exc:  # safetensors raises SafetensorError, OSError, ValueError...
+        raise _corrupt(weights_file, exc) from exc
+
+
 def _read_state(weights_file: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     from safetensors import safe_open
 
@@ -95,37 +122,83 @@ def _read_state(weights_file: Path) -> tuple[dict[str, torch.Tensor], dict[str, 
             for key in f.keys():
                 tensors[key] = f.get_tensor(key)
     except Exception as exc:  # safetensors raises SafetensorError, OSError, ValueError...
-        raise WeightsError(
-            f"cannot read {weights_file}: the file is corrupt, truncated or not safetensors "
-            f"({type(exc).__name__}: {exc}). Download or save it again."
-        ) from exc
+        raise _corrupt(weights_file, exc) from exc
     return tensors, meta
+
+
+def _shape_mismatch(
+    expected: dict[str, tuple[int, ...]], found: dict[str, tuple[int, ...]]
+) -> list[str]:
+    """What differs between the tensors a config implies and those a file holds."""
+    missing = sorted(set(expected) - set(found))
+    unexpected = sorted(set(found) - set(expected))
+    wrong = sorted(
+        f"{k}: file {found[k]} vs config {expected[k]}"
+        for k in set(found) & set(expected)
+        if found[k] != expected[k]
+    )
+    parts = []
+    if missing:
+        parts.append(f"missing keys {missing[:3]}{' ...' if len(missing) > 3 else ''}")
+    if unexpected:
+        parts.append(f"unexpected keys {unexpected[:3]}{' ...' if len(unexpected) > 3 else ''}")
+    if wrong:
+        parts.append(f"{len(wrong)} wrong shapes, e.g. {wrong[0]}")
+    return parts
+
+
+def _mismatch_error(source: str, parts: list[str]) -> WeightsError:
+    return WeightsError(
+        f"weights in {source} do not match its config.json ({'; '.join(parts)}). The config "
+        f"and the weights must come from the same save_pretrained call."
+    )
+
+
+def _check_header(
+    cfg: GeneratorConfig, header: dict[str, tuple[tuple[int, ...], str]], source: str
+) -> None:
+    """Check the weights file against its (bounded) config BEFORE G is built or any tensor
+    read: float dtypes only, and the parameter count the config implies (so that building
+    G never allocates more than the file holds); names and shapes are checked once G is
+    built (:func:`_load_state_strict`)."""
+    for key, (_, dtype) in sorted(header.items()):
+        if dtype not in FLOAT_DTYPES:
+            raise WeightsError(
+                f"tensor {key!r} in {source} has dtype {dtype}; G's weights must be floating "
+                f"point ({', '.join(FLOAT_DTYPES)}), and integer weights are never cast: "
+                f"the file is not a blurvid model. Save it again with save_pretrained"
+            )
+    implied = cfg.num_parameters()
+    held = sum(math.prod(shape) for shape, _ in header.values())
+    if held == implied:  # G is then no larger than the file: build it, check names and shapes
+        return
+    # name the first difference, from G built on the meta device (it allocates nothing;
+    # slow the first time, ~2 s, hence only on this error path)
+    with torch.device("meta"):
+        skeleton = Generator(cfg)
+    expected = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
+    parts = _shape_mismatch(expected, {k: shape for k, (shape, _) in header.items()})
+    count = f"the config implies {implied:,} parameters, the file holds {held:,}"
+    raise _mismatch_error(source, [count, *parts[:1]])
 
 
 def _load_state_strict(model: Generator, state: dict[str, torch.Tensor], source: str) -> None:
     expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    wrong = sorted(
-        f"{k}: file {tuple(state[k].shape)} vs config {tuple(expected[k].shape)}"
-        for k in set(state) & set(expected)
-        if state[k].shape != expected[k].shape
+    parts = _shape_mismatch(
+        {k: tuple(v.shape) for k, v in expected.items()},
+        {k: tuple(v.shape) for k, v in state.items()},
     )
-    if missing or unexpected or wrong:
-        parts = []
-        if missing:
-            parts.append(f"missing keys {missing[:5]}{' ...' if len(missing) > 5 else ''}")
-        if unexpected:
-            parts.append(f"unexpected keys {unexpected[:5]}{' ...' if len(unexpected) > 5 else ''}")
-        if wrong:
-            parts.append(f"wrong shapes {wrong[:3]}{' ...' if len(wrong) > 3 else ''}")
-        raise WeightsError(
-            f"weights in {source} do not match its config.json ({'; '.join(parts)}). The config "
-            f"and the weights must come from the same save_pretrained call."
-        )
+    if parts:
+        raise _mismatch_error(source, parts)
     with torch.no_grad():
         for k, v in expected.items():
             v.copy_(state[k].to(v.dtype))
+            if not bool(torch.isfinite(v).all()):  # NaN/Inf in the file, or over float32's range
+                bad = int((~torch.isfinite(v)).sum())
+                raise WeightsError(
+                    f"tensor {k!r} in {source} holds {bad} NaN or infinite value(s) (as float32): "
+                    f"the weights are damaged (e.g. a diverged training run); load other weights"
+                )
 
 
 def load_folder(folder: PathLike, *, device: str | torch.device | None = None) -> Generator:
@@ -162,7 +235,8 @@ def _read_folder(folder: Path) -> Generator:
         raise WeightsNotFoundError(
             f"no {CONFIG_NAME} beside {weights}: blurvid needs the config that was saved with the weights"
         )
-    cfg = GeneratorConfig.from_json(config)
+    cfg = GeneratorConfig.from_json(config)  # bounded: see model.MAX_PARAMETERS
+    _check_header(cfg, _read_header(weights), str(folder))
     model = Generator(cfg)
     state, meta = _read_state(weights)
     _load_state_strict(model, state, str(folder))
@@ -224,10 +298,16 @@ def load_pretrained(
     ``HF_ENDPOINT`` and ``HF_HUB_OFFLINE`` apply); the resolved commit is recorded in
     ``model.metadata["revision"]``.
     """
-    path = Path(os.fspath(name_or_path)).expanduser()
+    name = check_model_source(name_or_path, "name_or_path")
+    device = check_device(device)
+    path = Path(name).expanduser()
     if path.exists():
+        if revision is not None:
+            raise ConfigError(
+                f"revision={revision!r} applies to Hub repos only, and {name!r} is a local "
+                f"folder: drop revision (CLI: --revision)"
+            )
         return load_folder(path, device=device)
-    name = os.fspath(name_or_path)
     if not _looks_like_repo_id(name):
         raise WeightsNotFoundError(
             f"{name!r} is neither an existing folder nor a Hub repo id ('user/name'); "
@@ -372,6 +452,8 @@ def _load_from_hub(repo_id: str, *, device, **kwargs: Any) -> Generator:
             if _is_network_error(exc):  # e.g. the connection broke during the download
                 raise HubError(f"could not download {filename} of {repo_id!r}: {exc}") from exc
             raise
+        if filename == CONFIG_NAME:  # bounded and valid before the weights are downloaded
+            GeneratorConfig.from_json(files[CONFIG_NAME])
     folder = files[WEIGHTS_NAME].parent
     if files[CONFIG_NAME].parent != folder:  # cache snapshot folders always match; be safe
         raise WeightsError(f"config and weights of {repo_id!r} resolved to different snapshots")
@@ -413,19 +495,32 @@ def load_model(
         >>> import blurvid
         >>> model = blurvid.load_model("default")  # doctest: +SKIP
     """
-    if os.fspath(name_or_path) == DEFAULT_MODEL:
+    name = check_model_source(name_or_path, "name_or_path")
+    dev = check_device(device)
+    if revision is not None and not isinstance(revision, str):
+        raise ConfigError(f"revision must be a string, got {type(revision).__name__}")
+    if not isinstance(local_files_only, bool):
+        raise ConfigError(f"local_files_only must be True or False, got {local_files_only!r}")
+    if cache_dir is not None and not isinstance(cache_dir, (str, os.PathLike)):
+        raise ConfigError(f"cache_dir must be a folder path, got {type(cache_dir).__name__}")
+    if token is not None and not isinstance(token, (str, bool)):
+        raise ConfigError(f"token must be a string, True or None, got {type(token).__name__}")
+    if name == DEFAULT_MODEL:
+        if revision is not None:
+            raise ConfigError(
+                f"revision={revision!r} applies to Hub repos only; the bundled 'default' "
+                f"weights have no revisions: drop revision (CLI: --revision)"
+            )
         folder = default_weights_dir()
         if not (folder / WEIGHTS_NAME).is_file():
             raise WeightsNotFoundError(
                 f"the bundled default weights are missing from {folder}: reinstall blurvid"
             )
-        return _finish(_read_folder(folder), device, source="default")
-    if revision is not None and not isinstance(revision, str):
-        raise ConfigError(f"revision must be a string, got {type(revision).__name__}")
+        return _finish(_read_folder(folder), dev, source="default")
     return load_pretrained(
-        name_or_path,
+        name,
         revision=revision,
-        device=device,
+        device=dev,
         cache_dir=cache_dir,
         local_files_only=local_files_only,
         token=token,

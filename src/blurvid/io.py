@@ -55,17 +55,41 @@ def _pil_to_float_array(img: Image.Image, what: str) -> np.ndarray:
         )
         img.seek(0)
     img = ImageOps.exif_transpose(img)
-    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-        arr = np.asarray(img, dtype=np.float32)
-        scale = 65535.0 if img.mode.startswith("I;16") or arr.max(initial=0) > 255 else 255.0
-        arr = np.clip(arr / scale, 0.0, 1.0)
-        return np.repeat(arr[..., None], 3, axis=2)
-    if img.mode == "F":
-        arr = np.clip(np.asarray(img, dtype=np.float32), 0.0, 1.0)
+    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        arr = _gray_to_unit(np.asarray(img, dtype=np.float32), img.mode, what)
         return np.repeat(arr[..., None], 3, axis=2)
     if img.mode != "RGB":
         img = _convert_rgb(img, what)
     return np.asarray(img, dtype=np.float32) / 255.0
+
+
+def _gray_to_unit(arr: np.ndarray, mode: str, what: str) -> np.ndarray:
+    """One-channel 16-bit, 32-bit integer or float PIL data -> [0, 1], by the rule of
+    ``docs/conventions.md``: ``"I;16"`` is 16-bit (/ 65535); a float ``"F"`` image already
+    in [0, 1] is kept; otherwise whole numbers in 0..255 are 8-bit data (/ 255) and whole
+    numbers in 0..65535 16-bit data (/ 65535). Anything else (negative, fractional values
+    above 1, over 65535, NaN) is refused: no rule would read it right."""
+    if not np.isfinite(arr).all():
+        raise InvalidImageError(f"{what} (PIL mode {mode!r}) contains NaN or infinite values")
+    lo, hi = float(arr.min()), float(arr.max())  # never empty: check_size ran
+    if mode.startswith("I;16"):
+        if 0 < hi <= 255:
+            warnings.warn(
+                f"{what} is 16-bit but holds only values 0..{hi:.0f} of 65535, so it reads "
+                f"as nearly black; if it holds 8-bit data, pass `np.asarray(img) / 255`",
+                UserWarning,
+                stacklevel=5,
+            )
+        return arr / np.float32(65535.0)
+    if mode == "F" and lo >= 0.0 and hi <= 1.0:
+        return arr
+    if lo >= 0.0 and hi <= 65535.0 and bool((arr == np.round(arr)).all()):
+        return arr / np.float32(255.0 if hi <= 255.0 else 65535.0)
+    raise InvalidImageError(
+        f"{what} (PIL mode {mode!r}) has values in [{lo:.4g}, {hi:.4g}]; blurvid reads float "
+        f"images in [0, 1] and whole numbers in 0..255 or 0..65535: scale it to [0, 1] and "
+        f"pass the array"
+    )
 
 
 def _convert_rgb(img: Image.Image, what: str) -> Image.Image:
@@ -312,14 +336,20 @@ def atomic_output(path: str | os.PathLike, overwrite: bool = False) -> Iterator[
         yield tmp
 
 
-def _check_fps(fps: float) -> float:
+#: Frame rates accepted for GIF/MP4 (a GIF frame lasts at most 655 s, at least 20 ms).
+MIN_FPS, MAX_FPS = 0.01, 1000.0
+
+
+def _check_fps(fps: float, name: str = "fps") -> float:
     try:
-        fps = float(fps)
-    except (TypeError, ValueError):
-        raise ConfigError(f"fps must be a positive number, got {fps!r}") from None
-    if not 0 < fps < float("inf"):
-        raise ConfigError(f"fps must be a positive number, got {fps!r}")
-    return fps
+        value = float(fps)
+    except (TypeError, ValueError, OverflowError):
+        value = float("nan")
+    if isinstance(fps, bool) or not MIN_FPS <= value <= MAX_FPS:  # NaN fails too
+        raise ConfigError(
+            f"{name} must be a positive number from {MIN_FPS:g} to {MAX_FPS:g}, got {fps!r}"
+        )
+    return value
 
 
 def _loop(frames: list[Image.Image], boomerang: bool) -> list[Image.Image]:

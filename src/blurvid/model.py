@@ -47,6 +47,21 @@ __all__ = ["Generator", "GeneratorConfig", "srgb_to_linear", "linear_to_srgb"]
 
 NUM_FRAMES = 7
 
+# Bounds of every size field: a config.json can come from a stranger (the Hub), and G is
+# built from it before any weight is read, so nothing in it may ask for unbounded memory/time.
+#: Largest ``width`` (channels of the first level).
+MAX_WIDTH = 1024
+#: Most encoder/decoder levels (each halves the resolution; 6 -> inputs padded to 128).
+MAX_LEVELS = 6
+#: Most gated blocks in one level (and at the bottleneck).
+MAX_BLOCKS = 64
+#: Most frames per image.
+MAX_FRAMES = 64
+#: Largest ``config.json`` read (blurvid writes ~200 bytes).
+MAX_CONFIG_BYTES = 65_536
+#: Most parameters of G (400 MB in float32; the default G has 0.83 M).
+MAX_PARAMETERS = 100_000_000
+
 
 # ----------------------------------------------------------------------------- config
 def _is_int(value: Any) -> bool:
@@ -101,8 +116,47 @@ class GeneratorConfig:
             raise ConfigError(f"num_frames must be >= 2, got {self.num_frames}")
         if self.reblur not in ("srgb", "linear", "none"):
             raise ConfigError(f"reblur must be 'srgb', 'linear' or 'none', got {self.reblur!r}")
-        if not self.init_std > 0:
-            raise ConfigError(f"init_std must be > 0, got {self.init_std}")
+        if not 0 < self.init_std < float("inf"):
+            raise ConfigError(f"init_std must be a finite number > 0, got {self.init_std}")
+        self._check_bounds()
+
+    def _check_bounds(self) -> None:
+        bounds = [
+            ("width", self.width, MAX_WIDTH),
+            ("the number of levels (len(enc_blocks))", len(self.enc_blocks), MAX_LEVELS),
+            ("blocks per level (enc_blocks, dec_blocks)", max(self.enc_blocks + self.dec_blocks), MAX_BLOCKS),
+            ("middle_blocks", self.middle_blocks, MAX_BLOCKS),
+            ("num_frames", self.num_frames, MAX_FRAMES),
+        ]  # fmt: skip
+        for name, value, limit in bounds:
+            if value > limit:
+                raise ConfigError(
+                    f"{name} is {value}, over blurvid's limit of {limit}: the config is damaged "
+                    f"or not a blurvid G config"
+                )
+        n = self.num_parameters()
+        if n > MAX_PARAMETERS:
+            raise ConfigError(
+                f"this config implies a G of {n:,} parameters, over blurvid's limit of "
+                f"{MAX_PARAMETERS:,}: the config is damaged or not a blurvid G config"
+            )
+
+    def num_parameters(self) -> int:
+        """Parameters of the G this config builds, computed without building it (so that an
+        untrusted ``config.json`` can be checked against its weights file first)."""
+
+        def block(c: int) -> int:  # LayerNorm 2c, expand, depthwise, attention, project, beta
+            return 2 * c + (2 * c * c + 2 * c) + (18 * c + 2 * c) + 2 * (c * c + c) + c
+
+        w, n = self.width, self.num_frames
+        widths = [w * 2**i for i in range(len(self.enc_blocks))]
+        total = 12 * w * 9 + w  # stem
+        for c, k_enc, k_dec in zip(widths, self.enc_blocks, reversed(self.dec_blocks)):
+            total += (k_enc + k_dec) * block(c)  # decoders run from the deepest level up
+            total += 8 * c * c + 2 * c  # 2x2 stride-2 downsampler
+            total += 8 * c * c  # 1x1 upsampler (no bias)
+        total += self.middle_blocks * block(2 * widths[-1])
+        return total + w * n * 12 * 9 + n * 12  # head
 
     @property
     def size_multiple(self) -> int:
@@ -139,6 +193,12 @@ class GeneratorConfig:
     @classmethod
     def from_json(cls, path: str | Path) -> GeneratorConfig:
         try:
+            size = Path(path).stat().st_size
+            if size > MAX_CONFIG_BYTES:  # a few hundred bytes when written by blurvid
+                raise ConfigError(
+                    f"{path} is {size:,} bytes, over the {MAX_CONFIG_BYTES:,} a G config can "
+                    f"take: it is not a blurvid config.json"
+                )
             data = json.loads(Path(path).read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ConfigError(f"cannot read {path}: {exc}") from exc

@@ -186,7 +186,7 @@ def test_sigterm_to_torchrun_saves_on_rank0_and_resumes(tmp_path, env, photos):
     args = ["-m", "blurvid.train", "--stage", "base", "--data", f"photos:{photos}", "--out", str(out),
             "--steps", "40", "--ckpt-every", "1000", "--width", "8", "--crop", "32", "--batch-size", "2",
             "--recipe", "fast", "--perceptual-weight", "0", "--flow-weight", "0", "--adv-weight", "0.01",
-            "--log-every", "1", "--resume", "-q"]  # fmt: skip
+            "--log-every", "1", "--resume", "auto", "-q"]  # fmt: skip
     log_file = out / "base" / "log.jsonl"
     proc = subprocess.Popen(
         torchrun(*args), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True

@@ -79,7 +79,7 @@ def train_args(photos: Path, out: Path, ckpt_every: int) -> list[str]:
         "--stage", "base", "--data", f"photos:{photos}", "--out", str(out), "--steps", str(STEPS),
         "--ckpt-every", str(ckpt_every), "--width", "8", "--crop", "32", "--batch-size", "2",
         "--recipe", "fast", "--perceptual-weight", "0", "--adv-weight", "0.01", "--log-every", "1",
-        "--resume", "-q", *flow,
+        "--resume", "auto", "-q", *flow,
     ]  # fmt: skip
 
 

@@ -300,9 +300,10 @@ def test_resume_needs_a_checkpoint_and_the_same_stage(tmp_path):
             progress=False,
             resume=True,
         )
-    # train(resume=True) on a fresh folder simply starts
-    train(tiny_config(steps=1), tmp_path / "fresh", resume=True, dataset=ToyShift(), progress=False)
-    assert (tmp_path / "fresh" / "base" / "model" / "model.safetensors").is_file()
+    # train(resume=True) on a fresh folder is an error too, not a silent start at step 0
+    with pytest.raises(DataError, match="nothing to resume.*drop --resume"):
+        train(tiny_config(steps=1), tmp_path / "fresh", resume=True, dataset=ToyShift())
+    assert not (tmp_path / "fresh").exists()  # refused before any work
 
 
 # ----------------------------------------------------------------------------- stages

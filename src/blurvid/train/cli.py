@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 from .config import STAGES, TrainConfig
 
 if TYPE_CHECKING:
@@ -16,7 +17,9 @@ if TYPE_CHECKING:
 def _cmd_train(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from .loop import TimeLimitReached, train
+    from ..checks import check_device, check_model_source, check_output_dir
+    from .data import check_data_specs
+    from .loop import TimeLimitReached, check_resumable, train
 
     if args.config:
         cfg = TrainConfig.from_json(args.config)
@@ -42,6 +45,20 @@ def _cmd_train(args: argparse.Namespace) -> int:
             f"--time-limit must be a positive number of minutes, got {args.time_limit}"
         )
     stages = STAGES if args.stage == "all" else (args.stage,)
+    check_data_specs(cfg.data)  # before any work, as every argument below
+    check_device(cfg.device)
+    if cfg.init is not None:
+        check_model_source(cfg.init, "--init")
+    resume = args.resume is not None
+    if resume:  # before any work: --resume never silently starts from step 0
+        try:
+            check_resumable(args.out, stages)
+        except DataError:
+            if args.resume != "auto":
+                raise
+            resume = False  # --resume auto: a script re-run until done, first run
+            print(f"blurvid: nothing to resume in {args.out}: starting at step 0", file=sys.stderr)
+    check_output_dir(args.out, "--out")
     val = None
     if args.val:
         from .data import validation_set
@@ -49,7 +66,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         val = validation_set(args.val)  # the fixed set (128x128), whatever the training crop
     try:
         limit = args.time_limit * 60 if args.time_limit else None
-        train(cfg, args.out, stages=stages, resume=args.resume, val_data=val,
+        train(cfg, args.out, stages=stages, resume=resume, val_data=val,
               progress=not args.quiet, time_limit_s=limit)  # fmt: skip
     except TimeLimitReached as exc:
         print(f"{exc}; checkpoint saved, continue with --resume")
@@ -90,7 +107,12 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", required=True, help="run folder (checkpoints, logs, model/ export)")
     p.add_argument(
-        "--resume", action="store_true", help="continue from the run folder's checkpoint"
+        "--resume",
+        nargs="?",
+        const="yes",
+        choices=("yes", "auto"),
+        help="continue from the run folder's checkpoint (an error when there is nothing to "
+        "resume); '--resume auto' starts at step 0 then, for scripts re-run until done",
     )
     p.add_argument(
         "--recipe",
@@ -192,8 +214,10 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
+    from ..checks import check_output_file
     from .features import convert_torchvision_vgg19
 
+    check_output_file(args.dst, "dst")  # before the 550 MB file is read
     out = convert_torchvision_vgg19(args.src, args.dst, overwrite=args.overwrite)
     print(f"wrote {out}; use it with --vgg19-weights {out} or BLURVID_VGG19_WEIGHTS={out}")
     return 0
@@ -254,6 +278,7 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path, *, fp16: bool = F
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
+    from ..checks import check_output_dir
     from ..export import export_model
 
     if args.out and args.output:
@@ -263,6 +288,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
         raise ConfigError("no output: pass OUT (a folder) or -o FILE (.onnx, .pt)")
     if args.fp16 and args.format != "folder":
         raise ConfigError("--fp16 applies to --format folder only (ONNX/TorchScript are float32)")
+    if args.format == "folder":
+        check_output_dir(out, "out")  # before the source is read
     source = args.source or "default"
     if _checkpoint_path(source) is not None:
         if args.format == "folder":

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..checks import check_int, check_number
 from ..errors import ConfigError
 from ..model import GeneratorConfig
 
@@ -131,16 +132,28 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if isinstance(self.generator, dict):
             self.generator = GeneratorConfig.from_dict(self.generator)
-        self.betas = tuple(float(b) for b in self.betas)  # type: ignore[assignment]
+        if not isinstance(self.betas, (list, tuple)) or len(self.betas) != 2:
+            raise ConfigError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
+        self.betas = tuple(check_number(b, "betas") for b in self.betas)  # type: ignore[assignment]
         self.data = tuple(str(d) for d in self.data)
         if self.stage not in STAGES:
             raise ConfigError(f"stage must be one of {STAGES}, got {self.stage!r}")
-        if self.steps < 1 or self.batch_size < 1:
-            raise ConfigError("steps and batch_size must be >= 1")
+        for name in ("steps", "batch_size", "crop", "ckpt_every", "log_every"):
+            check_int(getattr(self, name), name, minimum=1)
+        for name in (
+            "warmup_steps",
+            "bank_size",
+            "val_every",
+            "sample_every",
+            "num_workers",
+            "seed",
+        ):
+            check_int(getattr(self, name), name, minimum=0)  # val/sample_every 0 = off
         if self.crop < 16 or self.crop % self.generator.size_multiple:
             raise ConfigError(
                 f"crop must be a multiple of {self.generator.size_multiple} and >= 16, got {self.crop}"
             )
+        self._check_numbers()
         if not 0 <= self.ramp_start <= self.ramp_end <= 1:
             raise ConfigError("need 0 <= ramp_start <= ramp_end <= 1")
         if self.adv_frames not in ("random", "center", "all"):
@@ -161,6 +174,17 @@ class TrainConfig:
             raise ConfigError(
                 f"need 0 <= lr_min <= lr and lr > 0, got lr={self.lr}, lr_min={self.lr_min}"
             )
+
+    def _check_numbers(self) -> None:
+        """Every float knob is a finite number >= 0 (``nan`` fails every comparison, so it
+        would pass the range checks below unnoticed); Adam's betas are in [0, 1)."""
+        for f in dataclasses.fields(self):
+            if f.type == "float":
+                check_number(getattr(self, f.name), f.name, minimum=0.0)
+        for beta in self.betas:
+            check_number(beta, "betas", minimum=0.0)
+            if beta >= 1:
+                raise ConfigError(f"betas must be in [0, 1), got {self.betas}")
 
     # -- presets ---------------------------------------------------------------------
     @classmethod

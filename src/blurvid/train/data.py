@@ -1611,6 +1611,31 @@ def _parse_spec(spec: str) -> tuple[str, Path, float]:
     return kind.strip().lower(), Path(rest), weight
 
 
+DATA_KINDS = ("photos", "frames", "video", "gopro", "bank")
+
+
+def check_data_specs(specs: Sequence[str]) -> None:
+    """Check ``--data`` strings before any work: the form ``KIND:PATH[@WEIGHT]``, a known
+    kind, a finite weight > 0 and an existing path (the contents are read later).
+
+    Raises:
+        ConfigError: An empty list, a malformed spec, an unknown kind or a bad weight.
+        DataError: A missing path.
+    """
+    if not specs:
+        raise ConfigError("no data specs given (e.g. photos:../shared/data/photos)")
+    for spec in specs:
+        kind, path, weight = _parse_spec(spec)
+        if kind not in DATA_KINDS:
+            raise ConfigError(
+                f"unknown data kind {kind!r} in {spec!r}: use {', '.join(DATA_KINDS)}"
+            )
+        if not (math.isfinite(weight) and weight > 0):
+            raise ConfigError(f"data spec {spec!r}: the weight must be a number > 0, got {weight}")
+        if not path.exists():
+            raise DataError(f"data spec {spec!r}: {path} does not exist")
+
+
 def dataset_from_specs(
     specs: Sequence[str],
     crop: int = 128,
@@ -1651,15 +1676,12 @@ def dataset_from_specs(
         ConfigError: An empty list or a malformed spec/unknown kind.
         DataError: A missing or empty source.
     """
-    if not specs:
-        raise ConfigError("no data specs given (e.g. photos:../shared/data/photos)")
+    check_data_specs(specs)
     sources: list[tuple[Dataset, float]] = []
     hflip = Augment(hflip=True)
     for i, spec in enumerate(specs):
         kind, path, weight = _parse_spec(spec)
         sub_seed = item_seed(seed, i)
-        if not path.exists():
-            raise DataError(f"data spec {spec!r}: {path} does not exist")
         if kind == "photos":
             photos = [p for p in _photo_list(path) if Path(p).name not in VALIDATION_PHOTOS]
             if not photos:
@@ -1690,12 +1712,8 @@ def dataset_from_specs(
             ds = VideoDataset(path, crop=crop, seed=sub_seed, augment=hflip)
         elif kind == "gopro":
             ds = GoproDataset(path, "train", crop=crop, seed=sub_seed, augment=hflip)
-        elif kind == "bank":
+        else:  # "bank" (check_data_specs refused every other kind)
             ds = BankDataset(path, crop=crop, seed=sub_seed)
-        else:
-            raise ConfigError(
-                f"unknown data kind {kind!r} in {spec!r}: use photos, frames, video, gopro or bank"
-            )
         sources.append((ds, weight))
     if len(sources) == 1:
         dataset = sources[0][0]

@@ -717,6 +717,24 @@ class TimeLimitReached(KeyboardInterrupt):
         self.stage, self.step = stage, step
 
 
+def _finished(stage_dir: Path) -> bool:
+    """Both files of the stage's export exist (the weights are written first, so a kill
+    between the two leaves an unfinished stage that resumes from its checkpoint)."""
+    model = stage_dir / "model"
+    return (model / "model.safetensors").is_file() and (model / "config.json").is_file()
+
+
+def check_resumable(out: str | os.PathLike, stages: Sequence[str]) -> None:
+    """Raise :class:`DataError` unless ``out`` holds something of ``stages`` to resume (a
+    checkpoint or a finished stage): ``--resume`` never silently starts from step 0."""
+    out = Path(out)
+    if not any((out / s / CHECKPOINT_NAME).is_file() or _finished(out / s) for s in stages):
+        raise DataError(
+            f"nothing to resume in {out}: no {CHECKPOINT_NAME} and no finished stage of "
+            f"{', '.join(stages)} (drop --resume to start fresh, or pass the run's --out)"
+        )
+
+
 def train(
     config: TrainConfig,
     out: str | os.PathLike,
@@ -730,9 +748,9 @@ def train(
 ) -> Generator:
     """Run ``stages`` in order in ``out/<stage>/``, each from the previous stage's
     ``model/`` (weight sharing across stages, Sec. 3). ``resume`` skips finished stages
-    and continues an interrupted one. ``time_limit_s`` bounds the whole call (see
-    :class:`Trainer`); when it runs out, :class:`TimeLimitReached` is raised after the
-    checkpoint is saved."""
+    and continues an interrupted one; with nothing to resume in ``out`` it is an error.
+    ``time_limit_s`` bounds the whole call (see :class:`Trainer`); when it runs out,
+    :class:`TimeLimitReached` is raised after the checkpoint is saved."""
     out = Path(out)
     t_start = time.time()
     g: Generator | None = None
@@ -740,14 +758,15 @@ def train(
     for name in stages:
         if name not in STAGES:
             raise ConfigError(f"unknown stage {name!r}; choose from {STAGES}")
+    if resume and stages:
+        check_resumable(out, stages)
+    for name in stages:
         stage_dir = out / name
         cfg = config.replace(stage=name)
         if prev is not None:
             cfg = cfg.replace(init=str(prev))
         prev = stage_dir / "model"
-        # finished = both files of the export exist (the weights are written first, so a
-        # kill between the two leaves an unfinished stage that resumes from its checkpoint)
-        if resume and (prev / "model.safetensors").is_file() and (prev / "config.json").is_file():
+        if resume and _finished(stage_dir):
             g = load_model(prev)
             continue
         can_resume = resume and (stage_dir / CHECKPOINT_NAME).is_file()
