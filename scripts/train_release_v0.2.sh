@@ -53,13 +53,15 @@ PY
 RESUME=()
 [ -f "$RUN/checkpoint.safetensors" ] && RESUME=(--resume)
 # TrainConfig.fast(), restoration only (ramp at 1.0: no difference/flow/adversarial terms in
-# this stage), EMA 0.999, no discriminator
+# this stage), EMA 0.999, no discriminator; G with its extra blocks at low resolution (the
+# benchmark's "deep-ema": 1.70 M parameters, the same 720p inference time as the default)
 set +e
 VAL=()
 [ -d "$DATA_ROOT/frames/sam2_bedroom" ] && VAL=(--val "$DATA_ROOT" --val-every "${VAL_EVERY:-1000}")
 "$PYTHON" -m blurvid train --stage base --recipe fast --out "$OUT_ROOT" \
   --data "bank:$BANK" "${VAL[@]}" --steps "$STEPS" --batch-size 8 \
   --ramp-start 1.0 --ramp-end 1.0 --adv-weight 0 --flow-weight 0 --ema-decay 0.999 \
+  --enc-blocks "${ENC_BLOCKS:-1,1,2}" --middle-blocks "${MIDDLE_BLOCKS:-4}" --dec-blocks "${DEC_BLOCKS:-1,1,1}" \
   --ckpt-every "${CKPT_EVERY:-500}" --sample-every 0 --log-every 100 -q \
   ${EXTRA_ARGS:-} "${RESUME[@]}"
 rc=$?
