@@ -16,6 +16,7 @@ __all__ = [
     "HubError",
     "InvalidImageError",
     "OutputExistsError",
+    "OutputTooLargeError",
     "PlaceholderWeightsWarning",
     "WeightsError",
     "WeightsNotFoundError",
@@ -56,6 +57,11 @@ class DependencyError(BlurvidError, ImportError):
 
 class OutputExistsError(BlurvidError, FileExistsError):
     """An output path exists already and overwriting was not asked for (``--overwrite``)."""
+
+
+class OutputTooLargeError(BlurvidError, MemoryError):
+    """A request's output would not fit in memory (e.g. a deep ``interpolate_recursive``);
+    refused before any work, with the numbers."""
 
 
 class PlaceholderWeightsWarning(UserWarning):
