@@ -132,27 +132,20 @@ def test_extract_in_process(tmp_path, small_png, model_dir, capsys):
     assert "small.png: 7 frames" in captured.out and captured.err == ""
 
 
-def test_depth_2_gives_42_pngs(tmp_path, small_png, model_dir):
+def test_depth_2_gives_42_pngs(tmp_path, small_png, model_dir, capsys):
     out = tmp_path / "out"
-    code = cli.main(
-        [
-            "extract",
-            str(small_png),
-            "-o",
-            str(out),
-            "--model",
-            str(model_dir),
-            "--depth",
-            "2",
-            "--format",
-            "png",
-            "-q",
-        ]
-    )
-    assert code == 0
+    args = ["extract", str(small_png), "-o", str(out), "--model", str(model_dir), "--format", "png"]
+    assert cli.main([*args, "--depth", "2"]) == 0
     pngs = sorted((out / "small").glob("*.png"))
     assert len(pngs) == 42 and pngs[-1].name == "frame_041.png"
     assert not (out / "small.gif").exists()
+    # the count and the memory estimate (float32 frames of two levels) come first
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.endswith("small.png: depth 2 -> 42 frames of 33x24, about 465.7 kB in memory")
+    # a depth whose frames would not fit: one line naming the count, nothing written
+    assert cli.main([*args, "--depth", "40", "-o", str(tmp_path / "deep")]) == 1
+    assert "would make 5.306e+33 frames" in one_error_line(capsys.readouterr().err)
+    assert not (tmp_path / "deep").exists()
 
 
 def test_boomerang_gif(tmp_path, small_png, model_dir):
