@@ -262,7 +262,9 @@ def num_recursive_frames(depth: int, num_frames: int = 7) -> int:
 
 def _log10_frames(depth: int, num_frames: int) -> float:
     """log10 of ``num_recursive_frames(depth)`` for ``num_frames >= 3``, without the count."""
-    return (depth - 1) * math.log10(num_frames) + math.log10(num_frames - num_frames / (num_frames - 1))
+    return (depth - 1) * math.log10(num_frames) + math.log10(
+        num_frames - num_frames / (num_frames - 1)
+    )
 
 
 class RecursivePlan(NamedTuple):

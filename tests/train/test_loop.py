@@ -108,7 +108,11 @@ def best_order_psnr(pred: torch.Tensor, true: torch.Tensor) -> float:
 # ----------------------------------------------------------------------------- learning
 @pytest.mark.slow
 def test_tiny_overfit_one_sample(tmp_path):
-    """200 steps of stage "base" on one sample: the logged loss falls >= 5x (measured ~14x).
+    """200 steps of stage "base" on one sample: the logged loss falls >= 5x.
+
+    Margins (measured with seeds 0-2, 1 and 2 threads, ``ATEN_CPU_CAPABILITY=default`` and
+    the machine's own kernels, AMD EPYC): the loss falls 33-49x (bound 5x), the frame MSE
+    42-57x (bound 10x), the PSNR gain over the blurry input is 15.0-17.7 dB (bound 8 dB).
 
     Settings: ``TrainConfig.fast`` as shipped (frames MSE, re-blur weight 1, grad clip,
     flips and time reversal per step, the difference term ramped in over 30-60 % of the

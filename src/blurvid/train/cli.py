@@ -105,16 +105,12 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
         help="a train_config.json to start from instead of the --recipe preset (default: none)",
     )
     p.add_argument("--steps", type=int, help="optimisation steps per stage")
-    p.add_argument(
-        "--batch-size", dest="batch_size", type=int, help="samples per step per process"
-    )
+    p.add_argument("--batch-size", dest="batch_size", type=int, help="samples per step per process")
     p.add_argument("--crop", type=int, help="training crop size in pixels")
     p.add_argument("--lr", type=float, help="learning rate, cosine-annealed to --lr-min")
     p.add_argument("--lr-min", dest="lr_min", type=float, help="final learning rate")
     p.add_argument("--seed", type=int, help="seeds data order, augmentation and init")
-    p.add_argument(
-        "--workers", dest="num_workers", type=int, help="data-loading worker processes"
-    )
+    p.add_argument("--workers", dest="num_workers", type=int, help="data-loading worker processes")
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     p.add_argument("--width", type=int, help="G's base width, new models only (default: 32)")
     p.add_argument(
@@ -159,9 +155,7 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
         choices=("prediction", "ground_truth"),
         help="stage hepta: where its seven input frames come from",
     )
-    p.add_argument(
-        "--adv-weight", dest="adv_weight", type=float, help="alpha of Eq. 5 (0 = no D)"
-    )
+    p.add_argument("--adv-weight", dest="adv_weight", type=float, help="alpha of Eq. 5 (0 = no D)")
     p.add_argument(
         "--flow-weight", dest="flow_weight", type=float, help="beta of Eq. 5 (0 = no flow)"
     )
