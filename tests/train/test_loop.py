@@ -257,6 +257,17 @@ def test_resume_is_bit_identical_with_d_and_flow(tmp_path):
     assert log_a[20]["d_loss"] is not None and log_a[20]["flow"] > 0
 
 
+@pytest.fixture
+def interactive_sigint():
+    """SIGINT handled as in an interactive Python (KeyboardInterrupt), whatever the test
+    process inherited: a job started in the background by a non-interactive shell (some CI
+    runners) begins with SIGINT ignored, and the trainer restores what it found."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("interactive_sigint")
 def test_second_ctrl_c_interrupts_at_once(tmp_path):
     trainer = Trainer(tiny_config(steps=6), tmp_path, dataset=ToyShift(), progress=False)
     train_step = trainer.train_step
