@@ -57,6 +57,7 @@ def clock_png(tmp_path, shared_data):
 
 
 # --------------------------------------------------------------------------- subprocess
+@pytest.mark.slow
 def test_extract_end_to_end_subprocess(python, subprocess_env, tmp_path, clock_png):
     av = pytest.importorskip("av")
     out = tmp_path / "out"
@@ -83,6 +84,7 @@ def test_extract_end_to_end_subprocess(python, subprocess_env, tmp_path, clock_p
     assert n == 7
 
 
+@pytest.mark.slow
 def test_extract_small_image_subprocess(python, subprocess_env, tmp_path, small_png):
     """End to end without the shared data: a 33x24 image written here, default model."""
     out = tmp_path / "out"
@@ -93,18 +95,21 @@ def test_extract_small_image_subprocess(python, subprocess_env, tmp_path, small_
         assert gif.n_frames == 7 and gif.size == (33, 24)
 
 
+@pytest.mark.slow
 def test_version_subprocess(python, subprocess_env):
     res = run(python, subprocess_env, "--version")
     assert res.returncode == 0
     assert res.stdout.strip() == f"blurvid {blurvid.__version__}"
 
 
+@pytest.mark.slow
 def test_no_arguments_prints_usage_exit_2(python, subprocess_env):
     res = run(python, subprocess_env)
     assert res.returncode == 2
     assert "usage: blurvid" in res.stderr and "extract" in res.stderr
 
 
+@pytest.mark.slow
 def test_missing_file_one_line_error_subprocess(python, subprocess_env, tmp_path):
     res = run(python, subprocess_env, "extract", tmp_path / "nope.png", "-o", tmp_path / "out")
     assert res.returncode == 1
@@ -112,6 +117,7 @@ def test_missing_file_one_line_error_subprocess(python, subprocess_env, tmp_path
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_debug_shows_the_traceback_subprocess(python, subprocess_env, tmp_path):
     res = run(
         python, subprocess_env, "--debug", "extract", tmp_path / "nope.png", "-o", tmp_path / "out"
