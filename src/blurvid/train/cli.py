@@ -155,43 +155,18 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
         choices=("prediction", "ground_truth"),
         help="stage hepta: where its seven input frames come from",
     )
-    p.add_argument("--adv-weight", dest="adv_weight", type=float, help="alpha of Eq. 5 (0 = no D)")
-    p.add_argument(
-        "--flow-weight", dest="flow_weight", type=float, help="beta of Eq. 5 (0 = no flow)"
-    )
-    p.add_argument(
-        "--perceptual-weight",
-        dest="perceptual_weight",
-        type=float,
-        help="VGG19 feature term of Eq. 1 (0 = no VGG)",
-    )
-    p.add_argument(
-        "--ramp-start",
-        dest="ramp_start",
-        type=float,
-        help="fraction of --steps where the difference/flow/adversarial terms start ramping in",
-    )
-    p.add_argument(
-        "--ramp-end",
-        dest="ramp_end",
-        type=float,
-        help="fraction of --steps where they reach full weight",
-    )
-    p.add_argument(
-        "--pair-diff-weight",
-        dest="pair_diff_weight",
-        type=float,
-        help="weight of Eq. 2's difference term (paper: 1)",
-    )
-    p.add_argument(
-        "--gram-weight", dest="gram_weight", type=float, help="Eq. 7 weight (stage gram)"
-    )
-    p.add_argument(
-        "--base-weight",
-        dest="base_weight",
-        type=float,
-        help="weight of the stage-1 loss kept on during stages gram/hepta",
-    )
+    for flag, text in (  # loss weights and curriculum: float overrides of TrainConfig fields
+        ("--adv-weight", "alpha of Eq. 5 (0 = no D)"),
+        ("--flow-weight", "beta of Eq. 5 (0 = no flow)"),
+        ("--perceptual-weight", "VGG19 feature term of Eq. 1 (0 = no VGG)"),
+        ("--ramp-start", "fraction of --steps where the difference/flow/adversarial terms start "
+                         "ramping in"),
+        ("--ramp-end", "fraction of --steps where they reach full weight"),
+        ("--pair-diff-weight", "weight of Eq. 2's difference term (paper: 1)"),
+        ("--gram-weight", "Eq. 7 weight (stage gram)"),
+        ("--base-weight", "weight of the stage-1 loss kept on during stages gram/hepta"),
+    ):  # fmt: skip
+        p.add_argument(flag, dest=flag[2:].replace("-", "_"), type=float, help=text)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _show_defaults(p)
     p.set_defaults(handler=_cmd_train)
