@@ -251,6 +251,33 @@ def test_recursion_is_planned_and_refused_before_any_work(tiny_model, monkeypatc
     assert spy.inputs == []
 
 
+def test_available_memory_falls_back_without_proc_meminfo(monkeypatch):
+    import builtins
+
+    from blurvid import checks
+
+    assert checks.memory_limit("12G") == 12 * 2**30 and checks.memory_limit(" 1.5 kib ") == 1536
+    for bad in ("12 apples", "-1G", "0", True):
+        with pytest.raises(ConfigError, match="memory_limit"):
+            checks.memory_limit(bad)
+    real_open = builtins.open
+
+    def no_proc(path, *args, **kwargs):
+        if str(path) == "/proc/meminfo":
+            raise FileNotFoundError(path)
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", no_proc)
+    monkeypatch.setattr(checks.os, "sysconf", lambda name: {"SC_PAGE_SIZE": 4096}.get(name, 1000))
+    assert checks.available_memory() == 4096 * 1000  # free pages x page size
+
+    def no_sysconf(name):
+        raise ValueError(name)
+
+    monkeypatch.setattr(checks.os, "sysconf", no_sysconf)
+    assert checks.available_memory() == checks.FALLBACK_MEMORY
+
+
 def test_recursion_progress_bar(tiny_model, capsys):
     out = interpolate_recursive(torch.rand(2, 3, 16, 16), 3, model=tiny_model, progress=True)
     assert out.shape == (2, 287, 3, 16, 16)
