@@ -1,8 +1,10 @@
 """Shared fixtures of the core test suite: a tiny generator, small images, the shared data.
 
 Every test runs offline and on the CPU. The tiny generator (width 8, 60 k parameters) keeps
-the whole core suite well under a minute on two cores; the bundled default model is used
-only where the test is about it, always on small images.
+the in-process tests cheap; the bundled default model is used only where the test is about
+it, always on small images. On two cores the full suite takes under 5 minutes and the fast
+subset (``-m "not slow"``: no subprocesses, multi-process or kill/resume runs, README or
+example scripts) under a minute; mark a test that takes more than ~3 s ``slow``.
 """
 
 from __future__ import annotations

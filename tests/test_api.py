@@ -153,10 +153,29 @@ def test_other_png_modes_are_converted(tiny_model, tmp_path, image_u8, mode):
     path = tmp_path / f"{mode.replace(';', '')}.png"
     img.save(path)
     frames = extract_frames(path, model=tiny_model)
-    assert len(frames) == 7 and frames[0].mode == "RGB" and frames[0].size == (30, 20)
+    expected = "L" if mode in ("L", "LA") else "RGB"  # greyscale files give greyscale frames
+    assert len(frames) == 7 and frames[0].mode == expected and frames[0].size == (30, 20)
     if mode in ("L", "LA", "I;16"):  # gray in, (almost) gray out: channels agree on the input
         x = blurvid.io.read_image(path)
         assert torch.equal(x[0], x[1]) and torch.equal(x[1], x[2])
+
+
+def test_greyscale_in_greyscale_out(tiny_model, image_u8):
+    """PIL "L" -> "L" frames, numpy (H, W) -> (N, H, W): the luma of the RGB frames the
+    model makes of the same image in colour (to one 8-bit level)."""
+    grey = Image.fromarray(image_u8).convert("L")
+    colour = extract_frames(grey.convert("RGB"), model=tiny_model)
+    frames = extract_frames(grey, model=tiny_model)
+    assert [(f.mode, f.size) for f in frames] == [("L", (30, 20))] * 7
+    arr = extract_frames(np.asarray(grey), model=tiny_model)
+    assert arr.shape == (7, 20, 30) and arr.dtype == np.uint8
+    slow = interpolate_recursive(np.asarray(grey), 2, model=tiny_model)
+    assert slow.shape == (42, 20, 30) and slow.dtype == np.uint8
+    for f, a, c in zip(frames, arr, colour):
+        luma = np.asarray(c.convert("L"), np.int16)
+        assert np.array_equal(np.asarray(f), a)
+        assert np.abs(a.astype(np.int16) - luma).max() <= 1
+    assert np.abs(np.asarray(frames[3], np.int16) - np.asarray(grey, np.int16)).mean() < 5
 
 
 # --------------------------------------------------------------------------- recursion
@@ -189,12 +208,84 @@ def test_num_recursive_frames_formula(n):
     assert [num_recursive_frames(d) for d in (1, 2, 3, 4)] == [7, 42, 287, 2002]
 
 
-@pytest.mark.parametrize("depth", [0, -1, 1.5, "2", None])
+@pytest.mark.parametrize("depth", [0, -1, 1.5, "2", None, True, False])
 def test_invalid_depth(tiny_model, depth):
     with pytest.raises(ConfigError, match="depth"):
         num_recursive_frames(depth)
     with pytest.raises(ConfigError, match="depth"):
         interpolate_recursive(torch.rand(3, 16, 16), depth, model=tiny_model)
+
+
+def test_recursion_is_planned_and_refused_before_any_work(tiny_model, monkeypatch):
+    """The frame count and the memory estimate come first; a request over the budget is a
+    typed error that names the count, raised before G runs (not an OOM kill)."""
+    from blurvid.api import plan_recursive
+
+    per_frame = 4 * 3 * 720 * 1280
+    assert plan_recursive(3, 720, 1280, memory_limit="1T") == (287, per_frame * (287 + 42))
+    assert plan_recursive(1, 720, 1280, batch=2, memory_limit="1T").bytes == 2 * per_frame * 7
+    need = 4 * 3 * 16 * 16 * (42 + 7)  # depth 2 on 16x16: 42 frames made from 7
+    spy = Spy(tiny_model)
+    x = torch.rand(3, 16, 16)
+    with pytest.raises(blurvid.OutputTooLargeError, match=r"would make 42 frames per image"):
+        interpolate_recursive(x, 2, model=tiny_model, memory_limit=need - 1)
+    monkeypatch.setenv("BLURVID_MEMORY_LIMIT", str(need - 1))
+    with pytest.raises(MemoryError, match=r"42 frames .* about 150.5 kB"):
+        interpolate_recursive(x, 2, model=tiny_model)
+    assert spy.inputs == []  # refused before any forward pass
+    assert interpolate_recursive(x, 2, model=tiny_model, memory_limit=need).shape[0] == 42
+    spy.inputs.clear()
+    monkeypatch.setenv("BLURVID_MEMORY_LIMIT", "lots")
+    with pytest.raises(ConfigError, match="BLURVID_MEMORY_LIMIT"):
+        interpolate_recursive(x, 2, model=tiny_model)
+    monkeypatch.delenv("BLURVID_MEMORY_LIMIT")
+    # a huge depth on a tiny image: refused at once with the count, on any machine
+    with pytest.raises(blurvid.OutputTooLargeError, match=r"depth=40\).* 5\.306e\+33 frames"):
+        interpolate_recursive(x, 40, model=tiny_model)
+    with pytest.raises(blurvid.OutputTooLargeError, match=r"about 10\^84510 frames"):
+        interpolate_recursive(x, 10**5, model=tiny_model)
+    with pytest.raises(ConfigError, match="depth"):
+        interpolate_recursive(x, True, model=tiny_model)  # a bool is not a depth
+    with pytest.raises(ConfigError, match="memory_limit"):
+        interpolate_recursive(x, 2, model=tiny_model, memory_limit=0)
+    assert spy.inputs == []
+
+
+def test_available_memory_falls_back_without_proc_meminfo(monkeypatch):
+    import builtins
+
+    from blurvid import checks
+
+    assert checks.memory_limit("12G") == 12 * 2**30 and checks.memory_limit(" 1.5 kib ") == 1536
+    for bad in ("12 apples", "-1G", "0", True):
+        with pytest.raises(ConfigError, match="memory_limit"):
+            checks.memory_limit(bad)
+    real_open = builtins.open
+
+    def no_proc(path, *args, **kwargs):
+        if str(path) == "/proc/meminfo":
+            raise FileNotFoundError(path)
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", no_proc)
+    monkeypatch.setattr(checks.os, "sysconf", lambda name: {"SC_PAGE_SIZE": 4096}.get(name, 1000))
+    assert checks.available_memory() == 4096 * 1000  # free pages x page size
+
+    def no_sysconf(name):
+        raise ValueError(name)
+
+    monkeypatch.setattr(checks.os, "sysconf", no_sysconf)
+    assert checks.available_memory() == checks.FALLBACK_MEMORY
+
+
+def test_recursion_progress_bar(tiny_model, capsys):
+    out = interpolate_recursive(torch.rand(2, 3, 16, 16), 3, model=tiny_model, progress=True)
+    assert out.shape == (2, 287, 3, 16, 16)
+    err = capsys.readouterr().err
+    # total: 2 x (1 image + 6 pairs + 41 pairs); how far each redraw got depends on timing
+    assert "depth 3" in err and "/96 [" in err
+    interpolate_recursive(torch.rand(3, 16, 16), 2, model=tiny_model)
+    assert capsys.readouterr().err == ""  # off by default
 
 
 def test_recursion_averages_neighbouring_pairs_in_batches(tiny_model, perturbed):

@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import blurvid
 
 SURFACE = Path(__file__).with_name("api_surface.json")
@@ -92,6 +94,7 @@ def test_version_is_a_pep440_string():
     assert blurvid.__version__[0].isdigit() and blurvid.__version__.count(".") >= 2
 
 
+@pytest.mark.slow
 def test_import_is_light(python, subprocess_env):
     code = (
         "import sys, blurvid; "

@@ -139,6 +139,7 @@ class Case:
     shape: tuple | None = None  # on success: the frames' shape
     dtype: Any = None  # on success: the frames' dtype (numpy / torch)
     warns: str | None = None  # a UserWarning expected on success
+    mode: str = "RGB"  # on success with PIL frames: their mode (greyscale in, "L" out)
 
 
 OK_PIL = (7, H, W)
@@ -218,8 +219,8 @@ CASES = [
     Case("16-bit-rgb-png", _rgb16_png, shape=OK_PIL),
     Case("palette-png", lambda t: _save(t, "p.png", _pil().convert("P")), shape=OK_PIL),
     Case("rgba-png", lambda t: _save(t, "rgba.png", _pil().convert("RGBA")), shape=OK_PIL),
-    Case("la-png", lambda t: _save(t, "la.png", _pil().convert("LA")), shape=OK_PIL),
-    Case("gray-L-png", lambda t: _save(t, "l.png", _pil().convert("L")), shape=OK_PIL),
+    Case("la-png", lambda t: _save(t, "la.png", _pil().convert("LA")), shape=OK_PIL, mode="L"),
+    Case("gray-L-png", lambda t: _save(t, "l.png", _pil().convert("L")), shape=OK_PIL, mode="L"),
     Case("1-bit-png", lambda t: _save(t, "bw.png", _pil().convert("1")), shape=OK_PIL),
     Case("cmyk-jpeg", lambda t: _save(t, "cmyk.jpg", _pil().convert("CMYK")), shape=OK_PIL),
     Case("exif-rotated-jpeg", _exif_rotated, shape=(7, W, H)),
@@ -316,7 +317,7 @@ CASES = [
         BAD,
         "over the limit",
     ),
-    Case("numpy-gray-2-d", lambda t: _rgb()[..., 0], shape=OK_NP, dtype=np.uint8),
+    Case("numpy-gray-2-d", lambda t: _rgb()[..., 0], shape=(7, H, W), dtype=np.uint8),
     Case("numpy-rgba", lambda t: np.dstack([_rgb(), np.full((H, W), 255, np.uint8)]), shape=OK_NP),
     Case("numpy-non-contiguous", lambda t: _rgb(2 * H, 2 * W)[::2, ::2], shape=OK_NP),
     Case("numpy-uint16", lambda t: _rgb().astype(np.uint16) * 257, shape=OK_NP, dtype=np.uint16),
@@ -386,7 +387,7 @@ CASES += [
 
 def frames_shape(out: Any) -> tuple:
     if isinstance(out, list):
-        assert all(isinstance(f, Image.Image) and f.mode == "RGB" for f in out)
+        assert all(isinstance(f, Image.Image) and f.mode in ("RGB", "L") for f in out)
         w, h = out[0].size
         assert all(f.size == (w, h) for f in out)
         return (len(out), h, w)
@@ -426,6 +427,8 @@ def test_bad_input(case: Case, tmp_path, monkeypatch, tiny_model):
     else:
         assert user_warnings == []
     assert frames_shape(out) == case.shape
+    if isinstance(out, list):
+        assert {f.mode for f in out} == {case.mode}
     if case.dtype is not None:
         assert out.dtype == case.dtype
     if isinstance(out, torch.Tensor):

@@ -57,6 +57,7 @@ def clock_png(tmp_path, shared_data):
 
 
 # --------------------------------------------------------------------------- subprocess
+@pytest.mark.slow
 def test_extract_end_to_end_subprocess(python, subprocess_env, tmp_path, clock_png):
     av = pytest.importorskip("av")
     out = tmp_path / "out"
@@ -83,6 +84,7 @@ def test_extract_end_to_end_subprocess(python, subprocess_env, tmp_path, clock_p
     assert n == 7
 
 
+@pytest.mark.slow
 def test_extract_small_image_subprocess(python, subprocess_env, tmp_path, small_png):
     """End to end without the shared data: a 33x24 image written here, default model."""
     out = tmp_path / "out"
@@ -93,18 +95,21 @@ def test_extract_small_image_subprocess(python, subprocess_env, tmp_path, small_
         assert gif.n_frames == 7 and gif.size == (33, 24)
 
 
+@pytest.mark.slow
 def test_version_subprocess(python, subprocess_env):
     res = run(python, subprocess_env, "--version")
     assert res.returncode == 0
     assert res.stdout.strip() == f"blurvid {blurvid.__version__}"
 
 
+@pytest.mark.slow
 def test_no_arguments_prints_usage_exit_2(python, subprocess_env):
     res = run(python, subprocess_env)
     assert res.returncode == 2
     assert "usage: blurvid" in res.stderr and "extract" in res.stderr
 
 
+@pytest.mark.slow
 def test_missing_file_one_line_error_subprocess(python, subprocess_env, tmp_path):
     res = run(python, subprocess_env, "extract", tmp_path / "nope.png", "-o", tmp_path / "out")
     assert res.returncode == 1
@@ -112,6 +117,7 @@ def test_missing_file_one_line_error_subprocess(python, subprocess_env, tmp_path
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_debug_shows_the_traceback_subprocess(python, subprocess_env, tmp_path):
     res = run(
         python, subprocess_env, "--debug", "extract", tmp_path / "nope.png", "-o", tmp_path / "out"
@@ -132,27 +138,20 @@ def test_extract_in_process(tmp_path, small_png, model_dir, capsys):
     assert "small.png: 7 frames" in captured.out and captured.err == ""
 
 
-def test_depth_2_gives_42_pngs(tmp_path, small_png, model_dir):
+def test_depth_2_gives_42_pngs(tmp_path, small_png, model_dir, capsys):
     out = tmp_path / "out"
-    code = cli.main(
-        [
-            "extract",
-            str(small_png),
-            "-o",
-            str(out),
-            "--model",
-            str(model_dir),
-            "--depth",
-            "2",
-            "--format",
-            "png",
-            "-q",
-        ]
-    )
-    assert code == 0
+    args = ["extract", str(small_png), "-o", str(out), "--model", str(model_dir), "--format", "png"]
+    assert cli.main([*args, "--depth", "2"]) == 0
     pngs = sorted((out / "small").glob("*.png"))
     assert len(pngs) == 42 and pngs[-1].name == "frame_041.png"
     assert not (out / "small.gif").exists()
+    # the count and the memory estimate (float32 frames of two levels) come first
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.endswith("small.png: depth 2 -> 42 frames of 33x24, about 465.7 kB in memory")
+    # a depth whose frames would not fit: one line naming the count, nothing written
+    assert cli.main([*args, "--depth", "40", "-o", str(tmp_path / "deep")]) == 1
+    assert "would make 5.306e+33 frames" in one_error_line(capsys.readouterr().err)
+    assert not (tmp_path / "deep").exists()
 
 
 def test_boomerang_gif(tmp_path, small_png, model_dir):

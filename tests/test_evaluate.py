@@ -274,6 +274,7 @@ def test_photos_are_deterministic(photos):
 
 # ----------------------------------------------------------------------------- validation set
 @pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"shared data not found at {SHARED_DATA}")
+@pytest.mark.slow
 def test_validation_set_real_subset(tmp_path, capsys):
     from blurvid.train.data import validation_set
 

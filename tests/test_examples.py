@@ -67,6 +67,7 @@ def gif_frames(path: Path) -> int:
         return img.n_frames
 
 
+@pytest.mark.slow
 def test_extract_frames(run_example, tmp_path):
     out = tmp_path / "out"
     proc = run_example("extract_frames.py", "-o", str(out))
@@ -77,6 +78,7 @@ def test_extract_frames(run_example, tmp_path):
         assert sheet.width >= 8 * 64 and sheet.height >= 48  # the input + 7 frames side by side
 
 
+@pytest.mark.slow
 def test_slow_motion_mp4_boomerang(run_example, tmp_path):
     av = pytest.importorskip("av")
     out = tmp_path / "out"
@@ -89,6 +91,7 @@ def test_slow_motion_mp4_boomerang(run_example, tmp_path):
         assert sum(1 for _ in container.decode(stream)) == 42 + 40  # forward, then back
 
 
+@pytest.mark.slow
 def test_slow_motion_falls_back_to_gif_without_pyav(run_example, tmp_path):
     out = tmp_path / "out"
     proc = run_example(
@@ -102,6 +105,7 @@ def test_slow_motion_falls_back_to_gif_without_pyav(run_example, tmp_path):
 @pytest.mark.skipif(
     not (SHARED_DATA / "video").is_dir(), reason=f"no shared videos at {SHARED_DATA / 'video'}"
 )
+@pytest.mark.slow
 def test_finetune_on_videos(run_example, tmp_path):
     import blurvid
 
@@ -117,6 +121,7 @@ def test_finetune_on_videos(run_example, tmp_path):
     assert model.metadata["steps"] == "5" and model.metadata["finetuned_from"] == "default"
 
 
+@pytest.mark.slow
 def test_evaluate(run_example):
     proc = run_example("evaluate.py")
     lines = proc.stdout.splitlines()
@@ -139,6 +144,7 @@ def test_evaluate(run_example):
     assert "2 samples" in proc.stdout
 
 
+@pytest.mark.slow
 def test_load_from_hub(run_example, tmp_path):
     out = tmp_path / "out"
     proc = run_example("load_from_hub.py", "-o", str(out))

@@ -118,6 +118,29 @@ def test_uint16_round_trip():
     assert back.dtype == np.uint16 and np.array_equal(back[0], arr)
 
 
+def test_greyscale_inputs_come_back_greyscale(tmp_path):
+    """(H, W) -> (N, H, W); (H, W, 1) -> (N, H, W, 1); PIL "L" and an "L" file -> "L"
+    images; exact round trips for grey frames (R = G = B)."""
+    grey = np.arange(16 * 24, dtype=np.uint8).reshape(16, 24)
+    for arr, shape in ((grey, (7, 16, 24)), (grey[..., None], (7, 16, 24, 1))):
+        x, restore = to_batch(arr)
+        back = restore(x.unsqueeze(1).expand(1, 7, 3, 16, 24))
+        assert back.shape == shape and back.dtype == np.uint8
+        assert np.array_equal(back[3].reshape(16, 24), grey)
+    Image.fromarray(grey).save(tmp_path / "g.png")
+    for image in (Image.fromarray(grey), tmp_path / "g.png", Image.fromarray(grey).convert("LA")):
+        x, restore = to_batch(image)
+        pil = restore(x.unsqueeze(1).expand(1, 7, 3, 16, 24))
+        assert [im.mode for im in pil] == ["L"] * 7 and np.array_equal(np.asarray(pil[0]), grey)
+    # colour frames for a grey input: the luma, as Pillow's convert("L") (to 1 level)
+    rgb = torch.rand(1, 7, 3, 16, 24, generator=torch.Generator().manual_seed(0))
+    grey_frames = restore(rgb)
+    for g, c in zip(grey_frames, frames_to_pil(rgb[0])):
+        diff = np.asarray(g, np.int16) - np.asarray(c.convert("L"), np.int16)
+        assert np.abs(diff).max() <= 1
+    assert to_batch(Image.fromarray(grey).convert("RGB"))[1].grey is False
+
+
 def test_grayscale_and_rgba_numpy():
     gray = np.full((16, 16), 128, np.uint8)
     x, _ = to_batch(gray)
@@ -150,7 +173,8 @@ def test_save_pngs_round_trip(tmp_path):
     assert no_temp_files(tmp_path / "out")
 
 
-def test_save_pngs_many_frames_get_wider_numbers(tmp_path):
+def test_save_pngs_many_frames_get_wider_numbers(tmp_path, monkeypatch):
+    monkeypatch.setattr(os, "fsync", lambda fd: None)  # about names: 1001 fsyncs cost seconds
     imgs = [Image.new("RGB", (8, 8))] * 1001
     paths = save_pngs(imgs, tmp_path, prefix="f")
     assert paths[0].name == "f_0000.png" and paths[-1].name == "f_1000.png"

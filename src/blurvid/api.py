@@ -13,18 +13,28 @@ consistent); reversing the returned frames is an equally valid answer.
 
 from __future__ import annotations
 
+import math
 import os
-from typing import Any
+from decimal import Decimal
+from typing import Any, NamedTuple
 
 import torch
 
-from .checks import check_device, check_int, check_model_source
-from .errors import ConfigError
+from .checks import check_device, check_int, check_model_source, format_bytes
+from .checks import memory_limit as _memory_limit
+from .errors import ConfigError, OutputTooLargeError
 from .hub import load_model
 from .io import ImageInput, to_batch
 from .model import Generator
 
-__all__ = ["FrameExtractor", "extract_frames", "interpolate_recursive", "num_recursive_frames"]
+__all__ = [
+    "FrameExtractor",
+    "RecursivePlan",
+    "extract_frames",
+    "interpolate_recursive",
+    "num_recursive_frames",
+    "plan_recursive",
+]
 
 #: Images with more pixels than this are processed in tiles unless ``tile`` is given.
 AUTO_TILE_PIXELS = 2_100_000
@@ -244,6 +254,15 @@ def _extract(g, x, dev, dtype, tile, overlap, batch_size) -> torch.Tensor:
     return frames.float()
 
 
+def _check_depth(depth: Any) -> int:
+    """``depth`` as a Python int >= 1 (numpy integers accepted, bools refused)."""
+    return int(check_int(depth, "depth", minimum=1))
+
+
+#: Deepest recursion :func:`num_recursive_frames` counts (7**10000 frames: a 8451-digit count).
+MAX_COUNTED_DEPTH = 10_000
+
+
 def num_recursive_frames(depth: int, num_frames: int = 7) -> int:
     """Frames produced by :func:`interpolate_recursive`: ``n(1) = 7``,
     ``n(d + 1) = 7 * (n(d) - 1)`` -> 7, 42, 287, 2002 for depth 1, 2, 3, 4.
@@ -252,11 +271,98 @@ def num_recursive_frames(depth: int, num_frames: int = 7) -> int:
         >>> [num_recursive_frames(d) for d in (1, 2, 3)]
         [7, 42, 287]
     """
-    depth = check_int(depth, "depth", minimum=1)
+    depth = _check_depth(depth)
+    if depth > MAX_COUNTED_DEPTH:
+        raise ConfigError(
+            f"depth {depth} gives about 10^{_log10_frames(depth, num_frames):.0f} frames; "
+            f"use a depth <= {MAX_COUNTED_DEPTH} (in practice 2-4)"
+        )
     n = num_frames
     for _ in range(depth - 1):
         n = num_frames * (n - 1)
     return n
+
+
+def _log10_frames(depth: int, num_frames: int) -> float:
+    """log10 of ``num_recursive_frames(depth)`` for ``num_frames >= 3``, without the count."""
+    return (depth - 1) * math.log10(num_frames) + math.log10(
+        num_frames - num_frames / (num_frames - 1)
+    )
+
+
+class RecursivePlan(NamedTuple):
+    """What :func:`interpolate_recursive` will make: ``frames`` per image and an estimate of
+    the peak memory, ``bytes`` (the float32 frames of the last level and of the level they
+    are made from)."""
+
+    frames: int
+    bytes: int
+
+    def describe(self, height: int, width: int, batch: int = 1) -> str:
+        """``"287 frames of 1280x720, about 3.8 GB in memory"``."""
+        images = f" x {batch} images" if batch > 1 else ""
+        return f"{self.frames:,} frames of {width}x{height}{images}, about {format_bytes(self.bytes)} in memory"
+
+
+def plan_recursive(
+    depth: int,
+    height: int,
+    width: int,
+    *,
+    batch: int = 1,
+    num_frames: int = 7,
+    memory_limit: int | str | None = None,
+) -> RecursivePlan:
+    """Count the frames of ``interpolate_recursive(image, depth)`` and estimate its memory,
+    and refuse, before any work, a request that would not fit.
+
+    The estimate is ``4 * 3 * H * W * batch * (n(depth) + n(depth - 1))`` bytes: the
+    float32 frames of the last level and of the level they are made from.
+
+    Args:
+        depth: recursion depth (>= 1).
+        height: image height in pixels.
+        width: image width in pixels.
+        batch: images processed together.
+        num_frames: frames per pass of G (7).
+        memory_limit: budget in bytes (or ``"12G"``); default: the environment variable
+            ``BLURVID_MEMORY_LIMIT``, else the memory available now (/proc/meminfo).
+
+    Raises:
+        ConfigError: ``depth`` is not an integer >= 1 (``True`` is not a depth).
+        OutputTooLargeError: the estimate exceeds the budget; the message names the count.
+
+    Examples:
+        >>> plan_recursive(3, 720, 1280, memory_limit="64G")
+        RecursivePlan(frames=287, bytes=3638476800)
+    """
+    _check_depth(depth)
+    limit = _memory_limit(memory_limit)
+    per_frame = 4 * 3 * int(height) * int(width) * int(batch)
+    previous, n = 0, num_frames
+    for level in range(1, depth + 1):  # stops at the first level over the budget
+        if level > 1:
+            previous, n = n, num_frames * (n - 1)
+        need = per_frame * (n + previous)
+        if need > limit:
+            if level < depth <= 1000:  # the whole request, counted exactly
+                frames = num_recursive_frames(depth, num_frames)
+                need = per_frame * (frames + num_recursive_frames(depth - 1, num_frames))
+            size = ("more than " if depth > 1000 else "about ") + format_bytes(need)
+            raise OutputTooLargeError(
+                f"interpolate_recursive(depth={depth}) on {batch} image(s) of {width}x{height} "
+                f"would make {_count_text(depth, num_frames)} frames per image, {size}, over the "
+                f"{format_bytes(limit)} of memory available; use a smaller depth or image, or "
+                f"set the budget with memory_limit= or BLURVID_MEMORY_LIMIT (bytes, e.g. 32G)"
+            )
+    return RecursivePlan(n, per_frame * (n + previous))
+
+
+def _count_text(depth: int, num_frames: int) -> str:
+    if depth > 1000:
+        return f"about 10^{_log10_frames(depth, num_frames):.0f}"
+    n = num_recursive_frames(depth, num_frames)
+    return f"{n:,}" if n < 10**12 else f"{Decimal(n):.3e}"
 
 
 def interpolate_recursive(
@@ -269,15 +375,19 @@ def interpolate_recursive(
     tile: int | None = None,
     overlap: int | None = None,
     batch_size: int | None = None,
+    progress: bool = False,
+    memory_limit: int | str | None = None,
 ) -> Any:
     """Slow motion by recursion (paper Sec. 4.3, "Fine-grained Motion Interpolation").
 
     Level 1 is :func:`extract_frames`. At each further level every pair of neighbouring
     frames ``(I_k, I_k+1)`` is averaged into a new blurry image (the blur model F of
-    Sec. 3.3) and fed back through G, all pairs of a level in batches of ``batch_size``
-    (default: as many as fit in a 2.1 MP budget per pass, e.g. 9 pairs at 512x512).
+    Sec. 3.3) and fed back through G, the pairs of a level in batches of ``batch_size``
+    (default: as many as fit in a 2.1 MP budget per pass, e.g. 8 pairs at 512x512).
     Depth 2 gives 6 x 7 = 42 frames; in general ``num_recursive_frames(depth)`` =
-    7, 42, 287, 2002... Memory grows with the frame count: 287 frames at 720p hold 3.2 GB.
+    7, 42, 287, 2002... Memory grows with the frame count (287 frames at 720p: 3.6 GB);
+    :func:`plan_recursive` gives the count and the estimate, and a request over the memory
+    available is refused before any work.
 
     Args:
         image: as for :func:`extract_frames`.
@@ -288,26 +398,54 @@ def interpolate_recursive(
         tile: as for :func:`extract_frames`.
         overlap: as for :func:`extract_frames`.
         batch_size: pairs per forward pass (default: a 2.1 MP budget per pass).
+        progress: show a tqdm progress bar (images through G).
+        memory_limit: memory budget in bytes (or ``"12G"``); default: the environment
+            variable ``BLURVID_MEMORY_LIMIT``, else the memory available now.
 
     Returns:
         ``num_recursive_frames(depth)`` frames, in the input's kind.
+
+    Raises:
+        ConfigError: ``depth`` is not an integer >= 1.
+        OutputTooLargeError: the frames would not fit in memory (the message has the count).
     """
-    total = num_recursive_frames(depth)
+    depth = _check_depth(depth)
     model, dev = _check_args(model, device, dtype, tile, overlap, batch_size)
     x, restore = to_batch(image)
     g = _get_model(model, dev)
-    frames = _extract(g, x, dev, dtype, tile, overlap, batch_size)  # (B, 7, 3, H, W)
+    k = g.config.num_frames
+    b, c, h, w = x.shape
+    plan = plan_recursive(depth, h, w, batch=b, num_frames=k, memory_limit=memory_limit)
+    if batch_size is not None and (
+        isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
+    ):
+        raise ConfigError(f"batch_size must be an integer >= 1 or None, got {batch_size!r}")
+    chunk = batch_size or max(1, min(64, BATCH_PIXELS // (h * w)))
+    counts = [k]
     for _ in range(depth - 1):
-        b, n, c, h, w = frames.shape
-        pairs = frames[:, :-1].add(frames[:, 1:]).mul_(0.5)  # (B, n-1, 3, H, W)
-        del frames  # the pairs carry everything the next level needs
-        out = _extract(
-            g, pairs.reshape(b * (n - 1), c, h, w), dev, dtype, tile, overlap, batch_size
-        )
-        del pairs
-        frames = out.reshape(b, (n - 1) * out.shape[1], c, h, w)
-    if frames.shape[1] != total:  # pragma: no cover - internal consistency
-        raise RuntimeError(f"expected {total} frames, got {frames.shape[1]}")
+        counts.append(k * (counts[-1] - 1))
+    total = b * (1 + sum(n - 1 for n in counts[:-1]))  # images through G
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, desc=f"depth {depth}", unit="img", disable=not progress, leave=False)
+    with bar:
+        frames = _extract(g, x, dev, dtype, tile, overlap, batch_size)  # (B, k, 3, H, W)
+        bar.update(b)
+        for _ in range(depth - 1):
+            n = frames.shape[1]
+            out = torch.empty(b * (n - 1), k, c, h, w, device=frames.device, dtype=frames.dtype)
+            for start in range(0, b * (n - 1), chunk):  # pairs (image i, frame j), flattened
+                idx = torch.arange(start, min(start + chunk, b * (n - 1)), device=frames.device)
+                i, j = idx // (n - 1), idx % (n - 1)
+                pairs = frames[i, j].add_(frames[i, j + 1]).mul_(0.5)  # the blur model F
+                out[start : start + len(idx)] = _extract(
+                    g, pairs, dev, dtype, tile, overlap, batch_size
+                )
+                bar.update(len(idx))
+            frames = out.view(b, (n - 1) * k, c, h, w)
+            del out
+    if frames.shape[1] != plan.frames:  # pragma: no cover - internal consistency
+        raise RuntimeError(f"expected {plan.frames} frames, got {frames.shape[1]}")
     return restore(frames)
 
 

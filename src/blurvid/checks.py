@@ -15,6 +15,7 @@ from .errors import ConfigError, InvalidImageError
 
 __all__ = [
     "MIN_SIZE",
+    "available_memory",
     "check_device",
     "check_frames",
     "check_image_tensor",
@@ -23,7 +24,9 @@ __all__ = [
     "check_number",
     "check_output_dir",
     "check_output_file",
+    "format_bytes",
     "max_pixels",
+    "memory_limit",
 ]
 
 #: Smallest height/width accepted (smaller images carry no usable motion).
@@ -44,6 +47,78 @@ def max_pixels() -> int:
     if limit <= 0:
         raise InvalidImageError(f"BLURVID_MAX_PIXELS must be positive, got {limit}")
     return limit
+
+
+#: Memory assumed available where the system does not say (no /proc/meminfo, no sysconf).
+FALLBACK_MEMORY = 8 * 2**30
+_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+def available_memory() -> int:
+    """Bytes of memory available to a new allocation: ``MemAvailable`` of /proc/meminfo
+    (Linux), else the free physical pages (sysconf), else all physical memory, else 8 GiB.
+
+    >>> available_memory() > 0
+    True
+    """
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024  # "MemAvailable:  123456 kB"
+    except (OSError, ValueError, IndexError):
+        pass
+    for pages in ("SC_AVPHYS_PAGES", "SC_PHYS_PAGES"):
+        try:
+            n = os.sysconf(pages) * os.sysconf("SC_PAGE_SIZE")
+        except (AttributeError, ValueError, OSError):
+            continue
+        if n > 0:
+            return int(n)
+    return FALLBACK_MEMORY
+
+
+def memory_limit(override: int | str | None = None) -> int:
+    """The memory budget in bytes for one request: ``override`` if given, else the
+    environment variable ``BLURVID_MEMORY_LIMIT``, else :func:`available_memory`. Both
+    take bytes, optionally with a K, M, G or T suffix (powers of 1024), e.g. ``"12G"``.
+
+    >>> memory_limit("1.5K")
+    1536
+    """
+    source = "memory_limit"
+    if override is None:
+        override = os.environ.get("BLURVID_MEMORY_LIMIT")
+        source = "BLURVID_MEMORY_LIMIT"
+        if override is None:
+            return available_memory()
+    text = str(override).strip().upper().removesuffix("B").removesuffix("I")
+    unit = text[-1:] if text[-1:] in _UNITS else ""
+    try:
+        value = float(text[: len(text) - len(unit)]) * _UNITS[unit]
+    except ValueError:
+        value = -1.0
+    if isinstance(override, bool) or not value > 0:
+        raise ConfigError(
+            f"{source} must be a positive number of bytes (suffix K, M, G or T allowed), got "
+            f"{override!r}"
+        )
+    return int(value)
+
+
+def format_bytes(n: float) -> str:
+    """``3.2 GB``-style size (powers of 1000), for messages.
+
+    >>> format_bytes(3_225_600_000), format_bytes(999)
+    ('3.2 GB', '999 B')
+    """
+    for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
+        if unit == "PB":
+            return f"{n:.3g} PB"
+        if n < 1000:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} PB"  # pragma: no cover - the loop always returns
 
 
 def check_size(height: int, width: int, what: str = "image") -> None:

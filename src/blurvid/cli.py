@@ -93,7 +93,7 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     from torch.utils.data import DataLoader, Subset
     from tqdm import tqdm
 
-    from .api import extract_frames, interpolate_recursive, resolve_device
+    from .api import extract_frames, interpolate_recursive, plan_recursive, resolve_device
     from .checks import check_device, check_int, check_output_dir
     from .hub import load_model
     from .io import _check_fps, read_image
@@ -124,10 +124,15 @@ def _cmd_extract(args: argparse.Namespace) -> int:
         x = image.unsqueeze(0)
         if args.depth == 1:
             frames = extract_frames(x, model=model, device=device, tile=args.tile)[0]
-        else:
+        else:  # count, estimate and refuse what would not fit before any work
+            h, w = image.shape[-2:]
+            plan = plan_recursive(args.depth, h, w, num_frames=model.config.num_frames)
+            if not args.quiet:
+                tqdm.write(f"{path}: depth {args.depth} -> {plan.describe(h, w)}")
             frames = interpolate_recursive(
-                x, args.depth, model=model, device=device, tile=args.tile
-            )[0]
+                x, args.depth, model=model, device=device, tile=args.tile,
+                progress=not args.quiet,
+            )[0]  # fmt: skip
         written = _write_outputs(frames, path, out, formats, fps, args)
         if not args.quiet:
             tqdm.write(f"{path}: {frames.shape[0]} frames -> {', '.join(str(w) for w in written)}")
@@ -174,8 +179,11 @@ def _add_extract(sub: argparse._SubParsersAction) -> None:
         help="comma-separated: png, gif, mp4 (mp4 needs blurvid[video]); default png,gif",
     )
     p.add_argument(
-        "--depth", type=int, default=1, help="recursion depth: 1 -> 7 frames, 2 -> 42, 3 -> 287"
-    )
+        "--depth", type=int, default=1,
+        help="recursion depth: 1 -> 7 frames, 2 -> 42, 3 -> 287, 4 -> 2002 (the frame count "
+        "and memory estimate are printed first; a depth whose frames would not fit in memory "
+        "is refused: see BLURVID_MEMORY_LIMIT)",
+    )  # fmt: skip
     p.add_argument(
         "--fps",
         type=float,

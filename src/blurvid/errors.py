@@ -19,6 +19,7 @@ __all__ = [
     "NotAVideoError",
     "OutputExistsError",
     "OutputNotWritableError",
+    "OutputTooLargeError",
     "PlaceholderWeightsWarning",
     "UnsupportedCodecError",
     "VariableFrameRateError",
@@ -86,6 +87,11 @@ class VariableFrameRateError(VideoError):
 
 class UnsupportedCodecError(VideoError):
     """The video's codec (or the output's encoder) is not available in this PyAV build."""
+
+
+class OutputTooLargeError(BlurvidError, MemoryError):
+    """A request's output would not fit in memory (e.g. a deep ``interpolate_recursive``);
+    refused before any work, with the numbers."""
 
 
 class PlaceholderWeightsWarning(UserWarning):

@@ -145,12 +145,18 @@ def _read_rgb16_png(path: Path) -> np.ndarray | None:
 
 
 def read_image(path: str | os.PathLike) -> torch.Tensor:
-    """Read an image file as a ``(3, H, W)`` float32 tensor in [0, 1].
+    """Read an image file as a ``(3, H, W)`` float32 tensor in [0, 1] (greyscale files are
+    repeated over the three channels).
 
     Raises:
         InvalidImageError: missing path, a directory, an empty/corrupt/truncated file, a
             file that is not an image, too small, or over the pixel limit.
     """
+    return _read_image(path)[0]
+
+
+def _read_image(path: str | os.PathLike) -> tuple[torch.Tensor, str]:
+    """:func:`read_image` and the PIL mode of the file (``"L"``, ``"RGB"``...)."""
     path = Path(path)
     if not path.exists():
         raise InvalidImageError(f"{path}: no such file")
@@ -173,7 +179,7 @@ def read_image(path: str | os.PathLike) -> torch.Tensor:
             finally:
                 Image.MAX_IMAGE_PIXELS = previous
         with img:
-            w, h = img.size
+            w, h, mode = *img.size, img.mode
             check_size(h, w, str(path))  # before decoding: decompression-bomb guard
             arr16 = _read_rgb16_png(path) if _is_rgb16_png(path) else None
             if arr16 is not None:
@@ -194,7 +200,7 @@ def read_image(path: str | os.PathLike) -> torch.Tensor:
         raise InvalidImageError(f"{path} is not a readable image ({exc})") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise InvalidImageError(f"{path} is corrupt or truncated ({exc})") from exc
-    return torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1).contiguous()
+    return torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1).contiguous(), mode
 
 
 def list_images(folder: str | os.PathLike) -> list[Path]:
@@ -204,14 +210,28 @@ def list_images(folder: str | os.PathLike) -> list[Path]:
 
 
 # ----------------------------------------------------------------------------- kinds
+#: PIL modes given back as greyscale ("L") frames; every other mode gives "RGB" frames.
+GREY_MODES = ("L", "LA")
+#: ITU-R 601-2 luma weights of R, G, B: what Pillow's ``convert("L")`` uses.
+LUMA = (0.299, 0.587, 0.114)
+
+
+def _luma(frames: torch.Tensor) -> torch.Tensor:
+    """``(..., 3, H, W)`` RGB -> ``(..., 1, H, W)`` luma (ITU-R 601-2, as Pillow's "L")."""
+    w = torch.tensor(LUMA, dtype=frames.dtype, device=frames.device).view(3, 1, 1)
+    return (frames * w).sum(dim=-3, keepdim=True)
+
+
 @dataclass
 class _Restore:
-    """How to give frames back in the kind of the input."""
+    """How to give frames back in the kind (and mode) of the input."""
 
     kind: str  # "pil", "numpy", "tensor"
     batched: bool = False
     dtype: Any = None
     device: Any = None
+    grey: bool = False  # greyscale input: frames go back greyscale
+    squeeze: bool = False  # numpy (H, W) input: frames (N, H, W), no channel axis
 
     def __call__(self, frames: torch.Tensor) -> Any:
         """``frames``: ``(B, N, 3, H, W)`` float in [0, 1]."""
@@ -219,13 +239,22 @@ class _Restore:
             out = frames.to(device=self.device, dtype=self.dtype)
             return out if self.batched else out[0]
         if self.kind == "numpy":
-            arr = frames[0].permute(0, 2, 3, 1).float().cpu().numpy()  # (N, H, W, 3)
-            if self.dtype == np.uint8:
-                return (arr * 255.0 + 0.5).astype(np.uint8)
-            if self.dtype == np.uint16:
-                return (arr * 65535.0 + 0.5).astype(np.uint16)
-            return arr.astype(self.dtype)
-        return frames_to_pil(frames[0])
+            return self._numpy(frames[0])
+        return frames_to_pil(frames[0], mode="L" if self.grey else "RGB")
+
+    def _numpy(self, frames: torch.Tensor) -> np.ndarray:
+        """``(N, 3, H, W)`` -> ``(N, H, W, C)`` (or ``(N, H, W)``) of the input dtype, one
+        frame at a time (no full-size float temporaries beside the result)."""
+        n, _, h, w = frames.shape
+        shape = (n, h, w) if self.squeeze else (n, h, w, 1 if self.grey else 3)
+        out = np.empty(shape, dtype=self.dtype)
+        scale = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(np.dtype(self.dtype))
+        for i in range(n):
+            f = _luma(frames[i]) if self.grey else frames[i]
+            a = f.permute(1, 2, 0).float().cpu().numpy()  # (H, W, C)
+            a = a[..., 0] if self.squeeze else a
+            out[i] = a * scale + 0.5 if scale is not None else a
+        return out
 
 
 def _numpy_to_tensor(arr: np.ndarray) -> tuple[torch.Tensor, Any]:
@@ -271,8 +300,11 @@ def _numpy_to_tensor(arr: np.ndarray) -> tuple[torch.Tensor, Any]:
 
 def to_batch(image: ImageInput) -> tuple[torch.Tensor, Callable[[torch.Tensor], Any]]:
     """Normalise any accepted image to ``(B, 3, H, W)`` float32 and a function giving
-    frames ``(B, N, 3, H, W)`` back in the input's kind (list of PIL images, numpy
-    ``(N, H, W, 3)`` of the input dtype, or a tensor ``(..., N, 3, H, W)``)."""
+    frames ``(B, N, 3, H, W)`` back in the input's kind and mode (list of PIL images, "L"
+    for a greyscale image or file and "RGB" otherwise; numpy ``(N, H, W, 3)`` of the input
+    dtype, ``(N, H, W)`` for an ``(H, W)`` array and ``(N, H, W, 1)`` for ``(H, W, 1)``;
+    or a tensor ``(..., N, 3, H, W)``). Greyscale frames are the luma of the model's RGB
+    frames (ITU-R 601-2, as Pillow's ``convert("L")``)."""
     if isinstance(image, torch.Tensor):
         x = check_image_tensor(image)
         restore = _Restore(
@@ -281,7 +313,8 @@ def to_batch(image: ImageInput) -> tuple[torch.Tensor, Callable[[torch.Tensor], 
         return x.float().contiguous(), restore
     if isinstance(image, np.ndarray):
         x, dtype = _numpy_to_tensor(image)
-        return x.unsqueeze(0), _Restore("numpy", dtype=dtype)
+        grey = image.ndim == 2 or image.shape[-1] == 1
+        return x.unsqueeze(0), _Restore("numpy", dtype=dtype, grey=grey, squeeze=image.ndim == 2)
     if isinstance(image, Image.Image):
         w, h = image.size
         check_size(h, w, "PIL image")
@@ -291,23 +324,29 @@ def to_batch(image: ImageInput) -> tuple[torch.Tensor, Callable[[torch.Tensor], 
             raise
         except (OSError, SyntaxError, ValueError) as exc:  # closed, truncated, undecodable
             raise InvalidImageError(f"PIL image cannot be decoded ({exc})") from exc
-        return torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1).unsqueeze(0), _Restore(
-            "pil"
-        )
+        x = torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1).unsqueeze(0)
+        return x, _Restore("pil", grey=image.mode in GREY_MODES)
     if isinstance(image, (str, os.PathLike)):
-        return read_image(image).unsqueeze(0), _Restore("pil")
+        x, mode = _read_image(image)
+        return x.unsqueeze(0), _Restore("pil", grey=mode in GREY_MODES)
     raise InvalidImageError(
         f"image must be a path, PIL image, numpy array or torch tensor, got {type(image).__name__}"
     )
 
 
 # ----------------------------------------------------------------------------- writing
-def frames_to_pil(frames: torch.Tensor) -> list[Image.Image]:
-    """``(N, 3, H, W)`` float in [0, 1] -> list of RGB PIL images."""
-    arr = (
-        frames.detach().float().clamp(0, 1).cpu().permute(0, 2, 3, 1).numpy() * 255.0 + 0.5
-    ).astype(np.uint8)
-    return [Image.fromarray(a, "RGB") for a in arr]
+def frames_to_pil(frames: torch.Tensor, mode: str = "RGB") -> list[Image.Image]:
+    """``(N, 3, H, W)`` float in [0, 1] -> list of PIL images of ``mode`` ("RGB" or "L",
+    the luma), converted one frame at a time (no full-size temporaries)."""
+    if mode not in ("RGB", "L"):
+        raise InvalidImageError(f"frames_to_pil gives 'RGB' or 'L' images, got mode {mode!r}")
+    images = []
+    for f in frames.detach():
+        f = f.float().clamp(0, 1)
+        f = _luma(f)[0, ..., None] if mode == "L" else f.permute(1, 2, 0)
+        a = (f.cpu().numpy() * 255.0 + 0.5).astype(np.uint8)
+        images.append(Image.fromarray(a[..., 0] if mode == "L" else a))  # "L" / "RGB"
+    return images
 
 
 def _as_pil_list(frames: torch.Tensor | Sequence[Image.Image]) -> list[Image.Image]:

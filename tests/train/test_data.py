@@ -516,6 +516,7 @@ def test_photo_split_covers_the_photo_folder():
 
 
 @needs_data
+@pytest.mark.slow
 def test_validation_set_fixed_size_and_bit_identical(tmp_path):
     a = validation_set(DATA)
     b = validation_set(DATA)

@@ -54,16 +54,29 @@ def test_bad_inputs():
 
 
 def test_discriminator_step_learns_easy_problem():
+    """D learns to tell sharp frames from blurred copies of the same frames in 30 steps.
+
+    The problem is the one D is there for (sharpness) and easy: real = uniform noise, fake =
+    the same noise under a 5x5 box blur. Over seeds 0-7, 1 or 2 threads and
+    ``ATEN_CPU_CAPABILITY=default|avx2`` the final loss is 0.005-0.010 of the initial one;
+    the bound is 0.1 (a 10x margin). The former problem (noise vs. a flat grey image, 15
+    steps) gave ratios from 0.09 to 1.19 depending on the seed and on rounding.
+    """
     torch.manual_seed(0)
     d = PatchDiscriminator(width=8)
     opt = torch.optim.Adam(d.parameters(), lr=2e-3, betas=(0.5, 0.999))
     g = torch.Generator().manual_seed(0)
-    real = 0.7 + 0.3 * torch.rand(4, 3, 32, 32, generator=g)  # bright, noisy
-    fake = torch.full((4, 3, 32, 32), 0.2, requires_grad=True)  # dark, flat "G output"
-    losses = [discriminator_step(d, opt, real, fake) for _ in range(15)]
-    assert losses[0] == pytest.approx(2 * torch.log(torch.tensor(2.0)).item(), abs=0.05)
+    real = torch.rand(4, 3, 32, 32, generator=g)  # sharp texture
+    blurred = torch.nn.functional.avg_pool2d(real, 5, stride=1, padding=2, count_include_pad=False)
+    fake = blurred.requires_grad_(True)  # the same images, blurred ("G output")
+    losses = [discriminator_step(d, opt, real, fake) for _ in range(30)]
+    # D starts near chance, 2 log 2 (measured 1.37-1.45: the N(0, 0.01) init and the
+    # instance norms give logits of |x| < 0.6)
+    assert losses[0] == pytest.approx(2 * torch.log(torch.tensor(2.0)).item(), abs=0.15)
     with torch.no_grad():
-        final = discriminator_loss(d(real), d(fake)).item()
-    assert final < 0.5 * losses[0]
-    assert losses[-1] < losses[0]
+        real_logits, fake_logits = d(real), d(fake)
+        final = discriminator_loss(real_logits, fake_logits).item()
+    assert final < 0.1 * losses[0]
+    assert losses[-1] < 0.1 * losses[0]
+    assert real_logits.min() > 0 > fake_logits.max()  # every patch classified right
     assert fake.grad is None  # fake was detached: no gradient to G

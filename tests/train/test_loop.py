@@ -108,7 +108,11 @@ def best_order_psnr(pred: torch.Tensor, true: torch.Tensor) -> float:
 # ----------------------------------------------------------------------------- learning
 @pytest.mark.slow
 def test_tiny_overfit_one_sample(tmp_path):
-    """200 steps of stage "base" on one sample: the logged loss falls >= 5x (measured ~14x).
+    """200 steps of stage "base" on one sample: the logged loss falls >= 5x.
+
+    Margins (measured with seeds 0-2, 1 and 2 threads, ``ATEN_CPU_CAPABILITY=default`` and
+    the machine's own kernels, AMD EPYC): the loss falls 33-49x (bound 5x), the frame MSE
+    42-57x (bound 10x), the PSNR gain over the blurry input is 15.0-17.7 dB (bound 8 dB).
 
     Settings: ``TrainConfig.fast`` as shipped (frames MSE, re-blur weight 1, grad clip,
     flips and time reversal per step, the difference term ramped in over 30-60 % of the
@@ -253,6 +257,17 @@ def test_resume_is_bit_identical_with_d_and_flow(tmp_path):
     assert log_a[20]["d_loss"] is not None and log_a[20]["flow"] > 0
 
 
+@pytest.fixture
+def interactive_sigint():
+    """SIGINT handled as in an interactive Python (KeyboardInterrupt), whatever the test
+    process inherited: a job started in the background by a non-interactive shell (some CI
+    runners) begins with SIGINT ignored, and the trainer restores what it found."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("interactive_sigint")
 def test_second_ctrl_c_interrupts_at_once(tmp_path):
     trainer = Trainer(tiny_config(steps=6), tmp_path, dataset=ToyShift(), progress=False)
     train_step = trainer.train_step

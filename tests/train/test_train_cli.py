@@ -4,6 +4,7 @@ subprocess for ``python -m blurvid.train``)."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import subprocess
@@ -58,6 +59,27 @@ def read_log(folder: Path) -> list[dict]:
     return [json.loads(line) for line in (folder / "log.jsonl").read_text().splitlines()]
 
 
+def test_train_help_gives_every_option_a_help_text_and_its_default(capsys):
+    """Every option of ``blurvid train`` says what it does and what it is when not given;
+    an option that overrides a TrainConfig field shows the value of both recipes."""
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    train = sub.choices["train"]
+    options = [a for a in train._actions if not isinstance(a, argparse._HelpAction)]
+    assert len(options) >= 35
+    for action in options:
+        assert action.help and len(action.help) > 10, action.option_strings
+        assert action.required or "(default: " in action.help, action.option_strings
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    paper, fast = TrainConfig.paper(), TrainConfig.fast()
+    assert f"(default: {paper.steps})" in text  # the same in both recipes
+    assert f"(default: {paper.lr} with --recipe paper, {fast.lr} with fast)" in text
+    assert "(default: off)" in text and "(default: base)" in text
+
+
+@pytest.mark.slow
 def test_python_m_blurvid_train_help(python, subprocess_env):
     res = subprocess.run([python, "-m", "blurvid.train", "--help"], env=subprocess_env,
                          capture_output=True, text=True, timeout=120)  # fmt: skip

@@ -88,6 +88,29 @@ def _int_list(text: str) -> tuple[int, ...]:
     return values
 
 
+def _show_defaults(p: argparse.ArgumentParser) -> None:
+    """Append its default to every option's help that does not state one: the value of
+    both recipes for an option that overrides a :class:`TrainConfig` field (unset = the
+    preset's value), the argparse default otherwise."""
+    import dataclasses
+
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    paper, fast = TrainConfig.paper(), TrainConfig.fast()
+    for action in p._actions:
+        if isinstance(action, argparse._HelpAction) or action.required:
+            continue
+        if action.help is None or "default" in action.help:
+            continue
+        if action.dest in fields:
+            a, b = getattr(paper, action.dest), getattr(fast, action.dest)
+            default = f"{a}" if a == b else f"{a} with --recipe paper, {b} with fast"
+        elif isinstance(action, argparse._StoreTrueAction):
+            default = "off"
+        else:
+            default = f"{action.default}"
+        action.help += f" (default: {default})"
+
+
 def add_train_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train",
@@ -103,7 +126,8 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--data",
         action="append",
-        help="data source, repeatable: photos:DIR, frames:DIR, video:FILE, gopro:DIR, bank:FILE",
+        help="data source, repeatable: photos:DIR, frames:DIR, video:FILE, gopro:DIR, bank:FILE "
+        "(default: none, or the --config file's)",
     )
     p.add_argument("--out", required=True, help="run folder (checkpoints, logs, model/ export)")
     p.add_argument(
@@ -118,18 +142,24 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
         "--recipe",
         choices=("paper", "fast"),
         default="paper",
-        help="hyper-parameter preset (default: the paper's)",
+        help="hyper-parameter preset: the paper's, or the small-compute one of docs/training.md",
     )
-    p.add_argument("--config", help="a train_config.json to start from")
-    p.add_argument("--steps", type=int)
-    p.add_argument("--batch-size", dest="batch_size", type=int)
-    p.add_argument("--crop", type=int)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--lr-min", dest="lr_min", type=float)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--workers", dest="num_workers", type=int)
-    p.add_argument("--device")
-    p.add_argument("--width", type=int, help="G's base width (new models only)")
+    p.add_argument(
+        "--config",
+        help="a train_config.json to start from instead of the --recipe preset (default: none)",
+    )
+    p.add_argument("--steps", type=int, help="optimisation steps per stage")
+    p.add_argument("--batch-size", dest="batch_size", type=int, help="samples per step per process")
+    p.add_argument("--crop", type=int, help="training crop size in pixels")
+    p.add_argument("--lr", type=float, help="learning rate, cosine-annealed to --lr-min")
+    p.add_argument("--lr-min", dest="lr_min", type=float, help="final learning rate")
+    p.add_argument("--seed", type=int, help="seeds data order, augmentation and init")
+    p.add_argument("--workers", dest="num_workers", type=int, help="data-loading worker processes")
+    p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
+    p.add_argument("--width", type=int, help="G's base width, new models only (default: 32)")
+    p.add_argument(
+        "--init", help="start from this model folder (default: a new G, or the previous stage)"
+    )
     p.add_argument(
         "--enc-blocks",
         dest="enc_blocks",
@@ -148,68 +178,67 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
         type=_int_list,
         help="gated blocks per decoder level, e.g. 1,1,1 (new models only; default 1,1,1)",
     )
-    p.add_argument("--init", help="start from this model folder")
     p.add_argument(
         "--bank-size",
         dest="bank_size",
         type=int,
-        help="pre-render this many samples (fast CPU training)",
+        help="pre-render this many samples (fast CPU training; 0 = render every step)",
     )
-    p.add_argument("--val", help="shared data folder to build the fixed validation set from")
-    p.add_argument("--val-every", dest="val_every", type=int)
-    p.add_argument("--ckpt-every", dest="ckpt_every", type=int)
-    p.add_argument("--sample-every", dest="sample_every", type=int)
-    p.add_argument("--log-every", dest="log_every", type=int)
     p.add_argument(
-        "--vgg19-weights", dest="vgg19_weights", help="local VGG19 safetensors (see convert-vgg19)"
+        "--val",
+        help="shared data folder to build the fixed validation set from (default: none)",
+    )
+    p.add_argument("--val-every", dest="val_every", type=int, help="validate every N steps")
+    p.add_argument(
+        "--ckpt-every", dest="ckpt_every", type=int, help="save a checkpoint every N steps"
+    )
+    p.add_argument(
+        "--sample-every", dest="sample_every", type=int, help="save sample frames every N steps"
+    )
+    p.add_argument(
+        "--log-every", dest="log_every", type=int, help="write a log.jsonl line every N steps"
+    )
+    p.add_argument(
+        "--vgg19-weights",
+        dest="vgg19_weights",
+        help="local VGG19 safetensors, see convert-vgg19 (default: $BLURVID_VGG19_WEIGHTS, "
+        "else seeded random weights, with a warning)",
     )
     p.add_argument("--flow", help="flow estimator for Eq. 4: dis, dis-fast, dis-ultrafast")
-    p.add_argument("--gram-mode", dest="gram_mode", choices=("prediction", "ground_truth"))
-    p.add_argument("--hepta-source", dest="hepta_source", choices=("prediction", "ground_truth"))
-    p.add_argument("--adv-weight", dest="adv_weight", type=float)
-    p.add_argument("--flow-weight", dest="flow_weight", type=float)
-    p.add_argument("--perceptual-weight", dest="perceptual_weight", type=float)
     p.add_argument(
-        "--ramp-start",
-        dest="ramp_start",
-        type=float,
-        help="fraction of --steps where the difference/flow/adversarial terms start ramping in",
+        "--gram-mode",
+        dest="gram_mode",
+        choices=("prediction", "ground_truth"),
+        help="stage gram: where the three averaged frames of its input come from",
     )
     p.add_argument(
-        "--ramp-end",
-        dest="ramp_end",
-        type=float,
-        help="fraction of --steps where they reach full weight",
+        "--hepta-source",
+        dest="hepta_source",
+        choices=("prediction", "ground_truth"),
+        help="stage hepta: where its seven input frames come from",
     )
-    p.add_argument(
-        "--pair-diff-weight",
-        dest="pair_diff_weight",
-        type=float,
-        help="weight of Eq. 2's difference term (paper: 1)",
-    )
-    p.add_argument(
-        "--gram-weight", dest="gram_weight", type=float, help="Eq. 7 weight (stage gram)"
-    )
-    p.add_argument(
-        "--base-weight",
-        dest="base_weight",
-        type=float,
-        help="weight of the stage-1 loss kept on during stages gram/hepta",
-    )
-    p.add_argument(
-        "--ema-decay",
-        dest="ema_decay",
-        type=float,
-        help="EMA of G's weights, scored and exported (0 = off; e.g. 0.999)",
-    )
+    for flag, text in (  # loss weights and curriculum: float overrides of TrainConfig fields
+        ("--adv-weight", "alpha of Eq. 5 (0 = no D)"),
+        ("--flow-weight", "beta of Eq. 5 (0 = no flow)"),
+        ("--perceptual-weight", "VGG19 feature term of Eq. 1 (0 = no VGG)"),
+        ("--ramp-start", "fraction of --steps where the difference/flow/adversarial terms start "
+                         "ramping in"),
+        ("--ramp-end", "fraction of --steps where they reach full weight"),
+        ("--pair-diff-weight", "weight of Eq. 2's difference term (paper: 1)"),
+        ("--gram-weight", "Eq. 7 weight (stage gram)"),
+        ("--base-weight", "weight of the stage-1 loss kept on during stages gram/hepta"),
+        ("--ema-decay", "EMA of G's weights, scored and exported (0 = off; e.g. 0.999)"),
+    ):  # fmt: skip
+        p.add_argument(flag, dest=flag[2:].replace("-", "_"), type=float, help=text)
     p.add_argument(
         "--time-limit",
         dest="time_limit",
         type=float,
         help="stop cleanly after this many minutes (checkpoint saved; exit code 75, resume "
-        "with --resume)",
+        "with --resume; default: none)",
     )
-    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _show_defaults(p)
     p.set_defaults(handler=_cmd_train)
 
 
