@@ -61,6 +61,15 @@ RECIPES: dict[str, dict[str, Any]] = {
         ema_decay=0.999,
         generator=dict(enc_blocks=[1, 1, 2], middle_blocks=4, dec_blocks=[1, 1, 1]),
     ),
+    # the centre frame weighted 10x (Eq. 1's central term): does it stop G from spending
+    # itself on the outer frames' motion first?
+    "centre10-deep-ema": dict(
+        ramp_start=1.0,
+        ramp_end=1.0,
+        ema_decay=0.999,
+        central_weight=10.0,
+        generator=dict(enc_blocks=[1, 1, 2], middle_blocks=4, dec_blocks=[1, 1, 1]),
+    ),
 }
 
 

@@ -101,12 +101,13 @@ ENCODERS = {
 
 def _frames_mean(out: Any) -> np.ndarray:
     """Mean over the 7 frames of the first channel, as float64 ``(H, W)``."""
-    if isinstance(out, list):
-        return np.mean([np.asarray(f, np.float64)[..., 0] / 255 for f in out], axis=0)
+    if isinstance(out, list):  # "RGB" frames: the first channel; "L" frames: the only one
+        arrays = [np.asarray(f, np.float64) for f in out]
+        return np.mean([a if a.ndim == 2 else a[..., 0] for a in arrays], axis=0) / 255
     if isinstance(out, np.ndarray):
         arr = out.astype(np.float64)
         scale = {np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535}.get(out.dtype, 1)
-        return arr[..., 0].mean(0) / scale
+        return (arr if arr.ndim == 3 else arr[..., 0]).mean(0) / scale  # (N, H, W) greyscale
     t = out.double()
     return (t[0] if t.ndim == 5 else t)[:, 0].mean(0).numpy()
 
@@ -117,10 +118,13 @@ def test_valid_images_of_every_kind_give_the_right_frames(tiny_model, u, kind):
     image, meant = ENCODERS[kind](u)
     out = extract_frames(image, model=tiny_model)
     h, w = u.shape
-    if isinstance(out, list):
-        assert len(out) == 7 and all(f.size == (w, h) and f.mode == "RGB" for f in out)
+    if isinstance(out, list):  # greyscale in ("L"), greyscale out; other modes give RGB
+        mode = "L" if image.mode in ("L", "LA") else "RGB"
+        assert len(out) == 7 and all(f.size == (w, h) and f.mode == mode for f in out)
     elif isinstance(out, np.ndarray):
-        assert out.shape == (7, h, w, 3) and out.dtype == np.asarray(image).dtype
+        arr = np.asarray(image)  # (H, W) greyscale -> (N, H, W); colour (and RGBA) -> RGB
+        shape = (7, h, w) if arr.ndim == 2 else (7, h, w, 1 if arr.shape[-1] == 1 else 3)
+        assert out.shape == shape and out.dtype == arr.dtype
     else:
         assert out.shape[-4:] == (7, 3, h, w) and out.dtype == image.dtype
         assert bool(torch.isfinite(out.float()).all())

@@ -164,19 +164,19 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
         "--enc-blocks",
         dest="enc_blocks",
         type=_int_list,
-        help="gated blocks per encoder level, e.g. 1,1,2 (new models only; default 1,1,1)",
+        help="gated blocks per encoder level, e.g. 1,1,2, new models only (default: 1,1,1)",
     )
     p.add_argument(
         "--middle-blocks",
         dest="middle_blocks",
         type=int,
-        help="blocks at the bottleneck (new models only; default 1)",
+        help="blocks at the bottleneck, new models only (default: 1)",
     )
     p.add_argument(
         "--dec-blocks",
         dest="dec_blocks",
         type=_int_list,
-        help="gated blocks per decoder level, e.g. 1,1,1 (new models only; default 1,1,1)",
+        help="gated blocks per decoder level, e.g. 1,1,1, new models only (default: 1,1,1)",
     )
     p.add_argument(
         "--bank-size",
@@ -234,8 +234,8 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
         "--time-limit",
         dest="time_limit",
         type=float,
-        help="stop cleanly after this many minutes (checkpoint saved; exit code 75, resume "
-        "with --resume; default: none)",
+        help="stop cleanly after this many minutes: checkpoint saved, exit code 75, resume "
+        "with --resume (default: none)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _show_defaults(p)
