@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import warnings
 
 import numpy as np
@@ -345,16 +346,21 @@ def test_deterministic_on_cpu(tiny_model, perturbed):
     )
 
 
-def test_training_mode_is_restored(tiny_model):
+def test_training_mode_is_left_alone(tiny_model):
+    """A model in train() mode runs as an eval-mode copy; the caller's model never leaves
+    train() mode (tests/test_api_model_state.py: also under threads)."""
     tiny_model.train()
+    x = torch.rand(3, 16, 16)
+    out = extract_frames(x, model=tiny_model)
+    with torch.no_grad():
+        want = copy.deepcopy(tiny_model).eval()(x[None])[0].clamp(0, 1)
+    torch.testing.assert_close(out, want, rtol=0, atol=1e-6)
+    interpolate_recursive(x, 2, model=tiny_model)
+    assert tiny_model.training
+    tiny_model.eval()  # a ready model runs as it is, not copied
     spy = Spy(tiny_model)
-    extract_frames(torch.rand(3, 16, 16), model=tiny_model)
-    interpolate_recursive(torch.rand(3, 16, 16), 2, model=tiny_model)
-    assert spy.training and not any(spy.training)  # ran in eval mode ...
-    assert tiny_model.training  # ... and is back in training mode
-    tiny_model.eval()
-    extract_frames(torch.rand(3, 16, 16), model=tiny_model)
-    assert not tiny_model.training
+    extract_frames(x, model=tiny_model)
+    assert spy.training == [False] and not tiny_model.training
 
 
 def test_training_mode_is_restored_after_an_error(tiny_model):

@@ -91,6 +91,7 @@ class ShiftGenerator(Generator):
         super().__init__(GeneratorConfig(width=8))
         self.rng = torch.Generator().manual_seed(seed)
         self.flips = 0
+        self.eval()  # ready to run: the API runs it as it is (a train-mode G runs as a copy)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = torch.stack([x.roll(k - 3, dims=-1) for k in range(7)], dim=1)

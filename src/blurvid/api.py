@@ -13,6 +13,7 @@ consistent); reversing the returned frames is an equally valid answer.
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 from decimal import Decimal
@@ -42,7 +43,7 @@ AUTO_TILE_PIXELS = 2_100_000
 BATCH_PIXELS = 2_100_000
 DEFAULT_TILE = 1024
 DEFAULT_OVERLAP = 64
-_MODEL_CACHE: dict[tuple[str, str], Generator] = {}
+_MODEL_CACHE: dict[tuple[str, str, str], Generator] = {}
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -90,14 +91,30 @@ def _check_args(
     return model, dev
 
 
-def _get_model(model: Generator | str | None, device: torch.device) -> Generator:
+def _get_model(
+    model: Generator | str | None, device: torch.device, dtype: torch.dtype = torch.float32
+) -> Generator:
+    """The caller's Generator as given, or the named model from the cache, loaded once per
+    (name, device, dtype): a float16 call never rounds the float32 copy other calls use."""
     name = _check_model(model)
     if isinstance(name, Generator):
         return name
-    key = (name, str(device))
+    key = (name, str(device), str(dtype))
     if key not in _MODEL_CACHE:
-        _MODEL_CACHE[key] = load_model(name, device=device)
+        _MODEL_CACHE[key] = load_model(name, device=device).to(dtype=dtype).eval()
     return _MODEL_CACHE[key]
+
+
+def _runnable(g: Generator, device: torch.device, dtype: torch.dtype) -> Generator:
+    """The model to run: ``g`` itself when it is ready (every module in eval mode, weights on
+    ``device`` in ``dtype``), else an eval-mode copy converted to them. The caller's model
+    is never changed: no conversion in place, and no train/eval switching that another
+    thread using the same model would see."""
+    p = next(g.parameters())
+    if p.device == device and p.dtype == dtype and not any(m.training for m in g.modules()):
+        return g
+    with torch.no_grad():
+        return copy.deepcopy(g).to(device=device, dtype=dtype).eval()
 
 
 _DTYPES = {
@@ -233,24 +250,19 @@ def extract_frames(
     """
     model, dev = _check_args(model, device, dtype, tile, overlap, batch_size)
     x, restore = to_batch(image)
-    g = _get_model(model, dev)
+    g = _get_model(model, dev, _resolve_dtype(dtype, dev))
     return restore(_extract(g, x, dev, dtype, tile, overlap, batch_size))
 
 
 def _extract(g, x, dev, dtype, tile, overlap, batch_size) -> torch.Tensor:
+    """G's frames for ``x`` on ``dev`` in ``dtype``, as float32; ``g`` is left as it was (see
+    :func:`_runnable`; callers that run many batches pass a ready model, which is not copied)."""
     dt = _resolve_dtype(dtype, dev)
-    was_training = g.training
-    g.eval()
-    try:
-        with torch.inference_mode():
-            g_param = next(g.parameters())
-            if g_param.device != dev or g_param.dtype != dt:
-                g.to(device=dev, dtype=dt)
-            frames = run_generator(
-                g, x.to(device=dev, dtype=dt), tile=tile, overlap=overlap, batch_size=batch_size
-            )
-    finally:
-        g.train(was_training)
+    g = _runnable(g, dev, dt)
+    with torch.inference_mode():
+        frames = run_generator(
+            g, x.to(device=dev, dtype=dt), tile=tile, overlap=overlap, batch_size=batch_size
+        )
     return frames.float()
 
 
@@ -412,14 +424,13 @@ def interpolate_recursive(
     depth = _check_depth(depth)
     model, dev = _check_args(model, device, dtype, tile, overlap, batch_size)
     x, restore = to_batch(image)
-    g = _get_model(model, dev)
+    dt = _resolve_dtype(dtype, dev)
+    g = _get_model(model, dev, dt)
     k = g.config.num_frames
     b, c, h, w = x.shape
     plan = plan_recursive(depth, h, w, batch=b, num_frames=k, memory_limit=memory_limit)
-    if batch_size is not None and (
-        isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
-    ):
-        raise ConfigError(f"batch_size must be an integer >= 1 or None, got {batch_size!r}")
+    batch_size = check_int(batch_size, "batch_size", minimum=1, optional=True)
+    g = _runnable(g, dev, dt)  # once, not per batch (the caller's model stays as it is)
     chunk = batch_size or max(1, min(64, BATCH_PIXELS // (h * w)))
     counts = [k]
     for _ in range(depth - 1):
@@ -460,10 +471,10 @@ class FrameExtractor(torch.nn.Module):
         unknown = sorted(set(kwargs) - set(names))
         if unknown:
             raise ConfigError(f"FrameExtractor got unexpected arguments {unknown}; use {names}")
-        _check_args(model, *(kwargs.get(k) for k in names))
-        self.generator = (
-            _get_model(model, torch.device("cpu")) if not isinstance(model, Generator) else model
-        )
+        model, _ = _check_args(model, *(kwargs.get(k) for k in names))
+        # a model given by name is this extractor's own copy (not the shared cached one), so
+        # moving or casting the extractor moves nobody else's model
+        self.generator = model if isinstance(model, Generator) else load_model(model).eval()
         self.depth = depth
         self.kwargs = kwargs
 

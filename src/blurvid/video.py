@@ -552,7 +552,7 @@ def slow_motion(
     """
     import time
 
-    from .api import _extract, _get_model, _resolve_dtype, resolve_device
+    from .api import _extract, _get_model, _resolve_dtype, _runnable, resolve_device
 
     if factor not in FACTORS:
         raise ConfigError(f"factor must be one of {sorted(FACTORS)}, got {factor!r}")
@@ -582,8 +582,8 @@ def slow_motion(
     from ._fs import atomic_path
 
     dev = resolve_device(device, model if isinstance(model, Generator) else None)
-    _resolve_dtype(dtype, dev)  # a bad dtype fails here, not after the first batch
-    g = _get_model(model, dev)
+    dt = _resolve_dtype(dtype, dev)  # a bad dtype fails here, not after the first batch
+    g = _runnable(_get_model(model, dev, dt), dev, dt)  # once; the caller's model stays as is
     depth = FACTORS[factor]
     per_frame = info.width * info.height * (6 if depth > 1 else 1)
     size = batch_size or max(1, min(16, BATCH_PIXELS // per_frame))
