@@ -216,29 +216,41 @@ def _add_extract(sub: argparse._SubParsersAction) -> None:
 
 
 # ----------------------------------------------------------------------------- registry
-def _lazy(module: str, adder: str) -> Callable[[argparse._SubParsersAction], None]:
-    """Subcommands from modules that are imported only when their parser is built."""
-
-    def add(sub: argparse._SubParsersAction) -> None:
-        import importlib
-
-        getattr(importlib.import_module(module), adder)(sub)
-
-    return add
-
-
-SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    _add_extract,
-    _lazy("blurvid.train.cli", "add_train_parser"),
-    _lazy("blurvid.evaluate", "add_eval_parser"),
-    _lazy("blurvid.train.cli", "add_convert_vgg19_parser"),
-    _lazy("blurvid.train.cli", "add_export_parser"),
-    _lazy("blurvid.demo", "add_demo_parser"),
-    _lazy("blurvid.video", "add_slowmo_parser"),
-]
+#: Every subcommand: (module, function that adds its parser, one-line help). A command's
+#: module is imported only when that command runs (or its ``--help`` is asked for), so
+#: ``blurvid extract`` never loads the training loop, Gradio or PyAV; ``blurvid --help``
+#: lists the commands from this table alone.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "extract": ("blurvid.cli", "_add_extract", "blurry image(s) -> sharp frames (PNG / GIF / MP4)"),
+    "slowmo": ("blurvid.video", "add_slowmo_parser",
+               "blurry video -> sharp slow motion (7x or 42x the frames)"),
+    "eval": ("blurvid.evaluate", "add_eval_parser", "PSNR / SSIM / EPE like the paper's Table 1"),
+    "train": ("blurvid.train.cli", "add_train_parser",
+              "train or fine-tune G (BaseGAN -> GramGAN -> HeptaGAN)"),
+    "export": ("blurvid.train.cli", "add_export_parser",
+               "export a checkpoint or model as a model folder, ONNX or TorchScript"),
+    "convert-vgg19": ("blurvid.train.cli", "add_convert_vgg19_parser",
+                      "convert torchvision's vgg19-*.pth into safetensors for the perceptual loss"),
+    "demo": ("blurvid.demo", "add_demo_parser",
+             "open a local web page to try blurvid on your photos (needs blurvid[demo])"),
+}  # fmt: skip
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command_in(argv: Sequence[str]) -> str | None:
+    """The subcommand named in ``argv`` (the first word that is one), else None."""
+    for word in argv:
+        if word in COMMANDS:
+            return word
+        if not word.startswith("-"):
+            return None  # an unknown command: argparse says so
+    return None
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; only ``command``'s sub-parser is built in full (its module imported),
+    the others are names with their one-line help."""
+    import importlib
+
     parser = argparse.ArgumentParser(
         prog="blurvid",
         description="Turn one motion-blurred photo into the short sharp video hidden inside it.",
@@ -246,12 +258,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"blurvid {__version__}")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add in SUBCOMMANDS:
-        try:
-            add(sub)
-        except ModuleNotFoundError as exc:  # a subcommand whose module is not present
-            if not (exc.name or "").startswith("blurvid"):
-                raise
+    for name, (module, adder, text) in COMMANDS.items():
+        if name == command:  # a missing module of blurvid's own is an error, never skipped
+            getattr(importlib.import_module(module), adder)(sub)
+        else:
+            sub.add_parser(name, help=text)
     return parser
 
 
@@ -260,7 +271,8 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_command_in(argv))
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
         parser.print_help(sys.stderr)

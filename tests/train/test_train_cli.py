@@ -62,7 +62,7 @@ def read_log(folder: Path) -> list[dict]:
 def test_train_help_gives_every_option_a_help_text_and_its_default(capsys):
     """Every option of ``blurvid train`` says what it does and what it is when not given;
     an option that overrides a TrainConfig field shows the value of both recipes."""
-    parser = cli.build_parser()
+    parser = cli.build_parser("train")
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     train = sub.choices["train"]
     options = [a for a in train._actions if not isinstance(a, argparse._HelpAction)]

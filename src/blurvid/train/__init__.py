@@ -13,7 +13,18 @@ Imported on demand only (``import blurvid`` does not load it). The pieces:
 Command line: ``blurvid train --stage base|gram|hepta|all --data ... --out runs/x [--resume]``.
 """
 
+from typing import Any
+
 from .config import STAGES, TrainConfig
-from .loop import Trainer, finetune, train
 
 __all__ = ["STAGES", "TrainConfig", "Trainer", "finetune", "train"]
+
+
+def __getattr__(name: str) -> Any:
+    """``Trainer``, ``finetune`` and ``train`` import the training loop on first use, so that
+    ``blurvid export`` or ``blurvid train --help`` do not pay for it."""
+    if name in ("Trainer", "finetune", "train"):
+        from . import loop
+
+        return getattr(loop, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
