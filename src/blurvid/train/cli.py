@@ -224,6 +224,8 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
         ("--ramp-start", "fraction of --steps where the difference/flow/adversarial terms start "
                          "ramping in"),
         ("--ramp-end", "fraction of --steps where they reach full weight"),
+        ("--central-weight", "weight of Eq. 1's central-frame MSE"),
+        ("--frames-weight", "weight of the best-order MSE over all frames"),
         ("--pair-diff-weight", "weight of Eq. 2's difference term (paper: 1)"),
         ("--gram-weight", "Eq. 7 weight (stage gram)"),
         ("--base-weight", "weight of the stage-1 loss kept on during stages gram/hepta"),
