@@ -35,15 +35,15 @@ import io
 import math
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Sequence, Sized
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Union, cast
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from .._fs import atomic_path
 from ..errors import ConfigError, DataError, InvalidImageError, require
@@ -203,6 +203,11 @@ def _resize(x: torch.Tensor, scale: float) -> torch.Tensor:
         align_corners=False,
     )
     return y.reshape(*lead, x.shape[-3], nh, nw).clamp_(0.0, 1.0)
+
+
+def _len(dataset: Dataset) -> int:
+    """``len(dataset)``: torch's ``Dataset`` does not declare ``__len__`` (map-style ones do)."""
+    return len(cast(Sized, dataset))
 
 
 def _randint(gen: torch.Generator, lo: int, hi: int) -> int:
@@ -813,7 +818,7 @@ class FrameFolderDataset(_WindowDataset):
                 raise DataError(
                     f"FrameFolderDataset: no images ({', '.join(IMAGE_SUFFIXES)}) in {f}"
                 )
-            seq = _FileSequence(f.name, paths, spatial_scale)
+            seq: _Sequence = _FileSequence(f.name, paths, spatial_scale)
             if cache:
                 seq = _TensorSequence(f.name, _quantize(seq.load(range(seq.n), None)))
             sequences.append(seq)
@@ -838,7 +843,7 @@ def _decode_video(
     path: Path, scale: float, max_frames: int | None, start_frame: int
 ) -> torch.Tensor:
     av = require("av", "video", "reading videos")
-    frames = []
+    frames: list[torch.Tensor] = []
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
@@ -972,7 +977,7 @@ class MixDataset(_SeededDataset):
         if (w < 0).any() or w.sum() <= 0:
             raise ConfigError(f"MixDataset weights must be >= 0 and not all zero, got {w.tolist()}")
         for ds, _ in sources:
-            if len(ds) == 0:
+            if _len(ds) == 0:
                 raise DataError(f"MixDataset: source {type(ds).__name__} is empty")
         self.sources = [ds for ds, _ in sources]
         self.weights = w / w.sum()
@@ -991,7 +996,7 @@ class MixDataset(_SeededDataset):
         """``(source number, item index in that source)`` of item ``index``."""
         gen = self._generator(index)
         k = int(torch.multinomial(self.weights, 1, generator=gen))
-        return k, _randint(gen, 0, len(self.sources[k]) - 1)
+        return k, _randint(gen, 0, _len(self.sources[k]) - 1)
 
     def __getitem__(self, index: int) -> Sample:
         if not 0 <= index < self.length:
@@ -1146,9 +1151,9 @@ class SampleBank:
         Raises:
             DataError: Samples of different sizes, or an existing bank of another size.
         """
-        n = len(dataset) if n is None else int(n)
-        if n <= 0 or n > len(dataset):
-            raise DataError(f"cannot render {n} samples from a dataset of {len(dataset)}")
+        n = _len(dataset) if n is None else int(n)
+        if n <= 0 or n > _len(dataset):
+            raise DataError(f"cannot render {n} samples from a dataset of {_len(dataset)}")
         meta = {
             "format": _BANK_FORMAT,
             "n": str(n),
@@ -1157,7 +1162,7 @@ class SampleBank:
             **(metadata or {}),
         }
         extra = "|".join(f"{k}={v}" for k, v in sorted((metadata or {}).items()))
-        fingerprint = f"{meta['dataset']}|{meta['seed']}|{len(dataset)}|{n}|{chunk_size}|{extra}"
+        fingerprint = f"{meta['dataset']}|{meta['seed']}|{_len(dataset)}|{n}|{chunk_size}|{extra}"
         final = Path(path) if path is not None else None
         if final is not None and final.exists() and resume:
             bank = cls.load(final)
@@ -1200,6 +1205,7 @@ class SampleBank:
             torch.cat([b.blurry for b in chunks]), torch.cat([b.frames for b in chunks]), meta
         )
         if final is not None:
+            assert parts_dir is not None  # set whenever final is
             bank.save(final)
             for c in range(len(chunks)):
                 (parts_dir / f"part_{c:05d}.safetensors").unlink(missing_ok=True)
@@ -1324,7 +1330,7 @@ def make_loader(
         num_workers = 0 if cpus <= 2 else min(8, cpus // 2)
     drop_last = shuffle if drop_last is None else drop_last
     pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
-    sampler = None
+    sampler: Sampler | None = None
     generator = None
     if distributed:
         import torch.distributed as dist
@@ -1565,13 +1571,15 @@ def validation_set(
             _, start = ds.windows[wi]
             clip = seq.load(ds.frame_indices(start), None)  # (7, 3, h, w)
             gen = item_generator(seed, 1_000_000 + j)
-            best, best_score = None, -1.0
+            best: tuple[torch.Tensor, int, int] | None = None
+            best_score = -1.0
             for _ in range(4):
                 y0, x0 = _randint(gen, 0, h - size), _randint(gen, 0, w - size)
                 c = clip[..., y0 : y0 + size, x0 : x0 + size]
                 score = float((c[-1] - c[0]).abs().mean())
                 if score > best_score:
                     best, best_score = (c, y0, x0), score
+            assert best is not None  # the first crop's score (>= 0) beats -1
             c, y0, x0 = best
             b, f = blur_from_frames(c, 7, 1, gamma_linear=True)
             blurry.append(b)
@@ -1718,19 +1726,19 @@ def dataset_from_specs(
     if len(sources) == 1:
         dataset = sources[0][0]
     else:
-        total = length if length is not None else sum(len(d) for d, _ in sources)
+        total = length if length is not None else sum(_len(d) for d, _ in sources)
         dataset = MixDataset(sources, total, seed=seed)
     if bank_size <= 0:
         return dataset
-    path = None
+    bank_path: Path | None = None
     if bank_dir is not None:
-        path = Path(bank_dir) / f"bank_{bank_size}_{crop}_{seed}.safetensors"
+        bank_path = Path(bank_dir) / f"bank_{bank_size}_{crop}_{seed}.safetensors"
     cpus = os.cpu_count() or 1
     workers = num_workers if num_workers is not None else (0 if cpus <= 2 else min(8, cpus // 2))
     bank = SampleBank.render(
         dataset,
-        min(bank_size, len(dataset)),
-        path,
+        min(bank_size, _len(dataset)),
+        bank_path,
         num_workers=workers,
         progress=progress,
         metadata={"specs": "\n".join(specs), "crop": str(crop)},

@@ -11,6 +11,8 @@ standard deviation of 0.01"); ``init_std=0.02`` gives the DCGAN/pix2pix habit.
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import nn
 
@@ -82,9 +84,11 @@ class PatchDiscriminator(nn.Module):
         convs.append(conv(chans[-1], 1, 1))
         for c in convs:
             nn.init.normal_(c.weight, 0.0, float(init_std))
+            assert c.bias is not None  # conv() builds them with a bias
             nn.init.zeros_(c.bias)
         if spectral_norm:
-            convs = [nn.utils.parametrizations.spectral_norm(c) for c in convs]
+            # spectral_norm parametrizes each conv in place and returns it (still a Conv2d)
+            convs = [cast(nn.Conv2d, nn.utils.parametrizations.spectral_norm(c)) for c in convs]
         layers: list[nn.Module] = []
         for i, c in enumerate(convs):
             layers.append(c)

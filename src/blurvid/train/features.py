@@ -159,6 +159,9 @@ class VGG19Features(nn.Module):
           ``(N, 512, H/16, W/16)`` for ``features.34``; or a dict of such tensors.
     """
 
+    mean: torch.Tensor  # buffers (typed for mypy: Module.__getattr__ says Tensor | Module)
+    std: torch.Tensor
+
     def __init__(self, layers: str | Sequence[str] = ("features.34",)) -> None:
         super().__init__()
         if isinstance(layers, str):

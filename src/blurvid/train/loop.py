@@ -25,9 +25,9 @@ import math
 import os
 import signal
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Sequence, Sized
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
@@ -40,6 +40,9 @@ from . import checkpoint as ckpt
 from .config import STAGES, TrainConfig
 from .discriminator import PatchDiscriminator, discriminator_step
 from .losses import base_gan_loss, bicycle_loss, gram_loss, gram_stage_batch, gram_stage_loss
+
+if TYPE_CHECKING:
+    from .data import ValidationSet
 
 __all__ = ["TimeLimitReached", "Trainer", "finetune", "lr_at", "ramp_at", "train"]
 
@@ -119,7 +122,8 @@ class _EpochDataset(Dataset):
     from the stream position)."""
 
     def __init__(self, dataset: Dataset) -> None:
-        self.dataset, self.epoch = dataset, None
+        self.dataset = dataset
+        self.epoch: int | None = None
 
     def __len__(self) -> int:
         return len(self.dataset)  # type: ignore[arg-type]
@@ -194,7 +198,8 @@ class Trainer:
         out: run folder (checkpoint, ``log.jsonl``, samples, ``model/`` export).
         dataset: a dataset of ``{"blurry": (3,h,w), "frames": (7,3,h,w)}``; default: built
             from ``config.data``.
-        val_data: ``{"blurry": (N,3,h,w), "frames": (N,7,3,h,w)}`` scored every
+        val_data: ``{"blurry": (N,3,h,w), "frames": (N,7,3,h,w)}`` (or a
+            :class:`~blurvid.train.data.ValidationSet`) scored every
             ``val_every`` steps against the identity and oracle-static references.
         model: start from this G instead of ``config.init`` / a fresh one.
         resume: continue from ``out/checkpoint.safetensors``.
@@ -210,7 +215,7 @@ class Trainer:
         out: str | os.PathLike,
         *,
         dataset: Dataset | None = None,
-        val_data: dict[str, torch.Tensor] | None = None,
+        val_data: dict[str, torch.Tensor] | ValidationSet | None = None,
         model: Generator | None = None,
         resume: bool = False,
         progress: bool = True,
@@ -270,7 +275,8 @@ class Trainer:
         )
         torch.manual_seed(config.seed + self.rank)  # from here on, ranks draw independently
         if self.device.type == "cuda" and config.channels_last:
-            self.G.to(memory_format=torch.channels_last)
+            # torch's stubs lack Module.to(memory_format=...)
+            self.G.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.G_train: torch.nn.Module = self.G
         if self.world > 1:
             from torch.nn.parallel import DistributedDataParallel as DDP
@@ -629,7 +635,7 @@ class Trainer:
         if self.is_main:
             atomic_write_bytes(self.out / "train_config.json", c.to_json().encode())
         epochs = hasattr(self.dataset, "set_epoch")
-        sampler = StepSampler(len(self.dataset), c.batch_size, c.steps, self.step, c.seed, self.rank, self.world,
+        sampler = StepSampler(len(cast(Sized, self.dataset)), c.batch_size, c.steps, self.step, c.seed, self.rank, self.world,
                               with_epoch=epochs)  # fmt: skip
         g = torch.Generator().manual_seed(c.seed)
         loader = DataLoader(
@@ -638,7 +644,7 @@ class Trainer:
             persistent_workers=False,
         )  # fmt: skip
         self._stop_requested = False
-        self._old_handlers: dict[int, Any] = {}
+        self._old_handlers: dict[signal.Signals, Any] = {}
         with contextlib.suppress(ValueError):  # not in the main thread: no handlers
             for sig in (signal.SIGTERM, signal.SIGINT):
                 self._old_handlers[sig] = signal.signal(sig, self._request_stop)
@@ -742,7 +748,7 @@ def train(
     stages: Sequence[str] = ("base",),
     resume: bool = False,
     dataset: Dataset | None = None,
-    val_data: dict[str, torch.Tensor] | None = None,
+    val_data: dict[str, torch.Tensor] | ValidationSet | None = None,
     progress: bool = True,
     time_limit_s: float | None = None,
 ) -> Generator:

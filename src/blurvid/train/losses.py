@@ -473,7 +473,9 @@ def base_gan_loss(
         p_sum = p_diff = zero
     pair = p_sum + pair_diff_weight * p_diff
     adv = (
-        adversarial_generator_loss(fake_logits, saturating=saturating) if adv_weight != 0 else zero
+        adversarial_generator_loss(fake_logits, saturating=saturating)
+        if adv_weight != 0 and fake_logits is not None  # None with adv_weight != 0 raised above
+        else zero
     )
     flow_term = cycle_flow_loss(pred, true, flow) if flow_weight != 0 else zero
     total = (
@@ -522,6 +524,7 @@ def gram_matrix(features_three: torch.Tensor | Sequence[torch.Tensor]) -> torch.
         >>> g.shape, g[0, 0, 0].item()             # sum of 2 products of 1 / (2*1*2)
         (torch.Size([1, 6, 6]), 0.5)
     """
+    x: torch.Tensor | Sequence[torch.Tensor]
     if isinstance(features_three, (list, tuple)):
         if not features_three or not all(
             isinstance(m, torch.Tensor) and m.ndim == 4 for m in features_three
