@@ -68,3 +68,14 @@ def test_a_broken_command_module_is_an_error(monkeypatch):
     monkeypatch.setitem(cli.COMMANDS, "extract", ("blurvid.no_such_module", "add", "x"))
     with pytest.raises(ModuleNotFoundError):
         cli.build_parser("extract")
+
+
+def test_the_table_help_is_the_commands_own_help():
+    """``blurvid --help`` shows the table's line; the command's parser says the same."""
+    import argparse
+
+    for name, (_, _, text) in cli.COMMANDS.items():
+        parser = cli.build_parser(name)
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        (own,) = [a.help for a in sub._choices_actions if a.dest == name]
+        assert own == text, name
