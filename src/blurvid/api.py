@@ -397,7 +397,9 @@ def interpolate_recursive(
     Sec. 3.3) and fed back through G, the pairs of a level in batches of ``batch_size``
     (default: as many as fit in a 2.1 MP budget per pass, e.g. 8 pairs at 512x512).
     Depth 2 gives 6 x 7 = 42 frames; in general ``num_recursive_frames(depth)`` =
-    7, 42, 287, 2002... Memory grows with the frame count (287 frames at 720p: 3.6 GB);
+    7, 42, 287, 2002... G returns each group in either time order, so every new group is
+    put in the order that runs from ``I_k`` to ``I_k+1`` (:func:`blurvid.choose_order`'s
+    rule): the motion never turns back inside the sequence. Memory grows with the frame count (287 frames at 720p: 3.6 GB);
     :func:`plan_recursive` gives the count and the estimate, and a request over the memory
     available is refused before any work.
 
@@ -438,6 +440,8 @@ def interpolate_recursive(
     total = b * (1 + sum(n - 1 for n in counts[:-1]))  # images through G
     from tqdm.auto import tqdm
 
+    from .video import _reverse_mask, _thumb  # the clip pipeline's order rule, one copy
+
     bar = tqdm(total=total, desc=f"depth {depth}", unit="img", disable=not progress, leave=False)
     with bar:
         frames = _extract(g, x, dev, dtype, tile, overlap, batch_size)  # (B, k, 3, H, W)
@@ -448,9 +452,14 @@ def interpolate_recursive(
             for start in range(0, b * (n - 1), chunk):  # pairs (image i, frame j), flattened
                 idx = torch.arange(start, min(start + chunk, b * (n - 1)), device=frames.device)
                 i, j = idx // (n - 1), idx % (n - 1)
+                before, after = _thumb(frames[i, j]), _thumb(frames[i, j + 1])
                 pairs = frames[i, j].add_(frames[i, j + 1]).mul_(0.5)  # the blur model F
-                out[start : start + len(idx)] = _extract(
-                    g, pairs, dev, dtype, tile, overlap, batch_size
+                sub = _extract(g, pairs, dev, dtype, tile, overlap, batch_size)
+                # G's order is arbitrary per call: run each new group from the frame before
+                # it to the frame after it, so the slow motion never turns back in between
+                flip = _reverse_mask(_thumb(sub[:, 0]), _thumb(sub[:, -1]), before, after)
+                out[start : start + len(idx)] = torch.where(
+                    flip.view(-1, 1, 1, 1, 1).to(sub.device), sub.flip(1), sub
                 )
                 bar.update(len(idx))
             frames = out.view(b, (n - 1) * k, c, h, w)
