@@ -8,7 +8,8 @@
 # run (scripts/train_release_v0.2.sh). The data travel as a git-ignored copy made by
 # `scripts/prepare_gpu_carry.sh` (gpu-data/, ~26 MiB: photos, video, frames) named in `carry`.
 #
-# Environment (defaults for an H200 with 16 CPU cores): MINUTES=9 BATCH=32 WORKERS=14
+# Environment (defaults for an H200 with 16 CPU cores): INIT (a model folder to start from when
+# there is no checkpoint; default training/release-v0.2/base/latest), MINUTES=9 BATCH=32 WORKERS=14
 # PYTHON=python, DATA_ROOT=gpu-data, DATA (space-separated --data specs; default: the release mix under
 # DATA_ROOT), EXTRA_ARGS (more `blurvid train` options; the CPU test passes a tiny G).
 # Samples are rendered on the fly by WORKERS processes (no bank: a bank does not fit the
@@ -23,8 +24,12 @@ mkdir -p "$OUT/base"
 if [ -f "$CKPT" ] && [ ! -f "$OUT/base/checkpoint.safetensors" ]; then
   cp "$CKPT" "$OUT/base/checkpoint.safetensors"
 fi
-RESUME=()
-[ -f "$OUT/base/checkpoint.safetensors" ] && RESUME=(--resume)
+RESUME=()  # the checkpoint (carry it: not in git), else the committed EMA weights in latest/
+if [ -f "$OUT/base/checkpoint.safetensors" ]; then
+  RESUME=(--resume)
+elif [ -f "${INIT:-training/release-v0.2/base/latest}/model.safetensors" ]; then
+  RESUME=(--init "${INIT:-training/release-v0.2/base/latest}")
+fi
 VAL=()
 [ -d "$DATA_ROOT/frames/sam2_bedroom" ] && VAL=(--val "$DATA_ROOT" --val-every "${VAL_EVERY:-500}")
 set +e

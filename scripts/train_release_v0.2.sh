@@ -50,8 +50,16 @@ dataset_from_specs(specs, crop=128, seed=seed, bank_size=n, bank_dir=folder, pro
 print(folder / f"bank_{n}_128_{seed}.safetensors")
 PY
 )
+# The full checkpoint (G, its EMA, Adam's moments: 27 MB) stays on the machine, not in git;
+# what a session commits is latest/ (the EMA weights, `blurvid export`, 6.6 MB). A machine
+# that still has the checkpoint resumes exactly; a fresh clone starts from latest/ (new
+# optimiser state and schedule: a restart of the run's cosine, from the trained weights).
 RESUME=()
-[ -f "$RUN/checkpoint.safetensors" ] && RESUME=(--resume)
+if [ -f "$RUN/checkpoint.safetensors" ]; then
+  RESUME=(--resume)
+elif [ -f "$RUN/latest/model.safetensors" ]; then
+  RESUME=(--init "$RUN/latest")
+fi
 # TrainConfig.fast(), restoration only (ramp at 1.0: no difference/flow/adversarial terms in
 # this stage), EMA 0.999, no discriminator; G with its extra blocks at low resolution (1.70 M
 # parameters, the same 720p inference time as the default) and the centre frame's MSE at

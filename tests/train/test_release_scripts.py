@@ -33,7 +33,8 @@ def test_train_gpu_script_stops_at_its_limit_and_resumes(tmp_path, subprocess_en
     write_photos(tmp_path / "data" / "photos")
     env = {**subprocess_env, "PYTHON": sys.executable, "DATA_ROOT": str(tmp_path / "data"),
            "DATA": f"photos:{tmp_path / 'data' / 'photos'}", "BATCH": "2", "WORKERS": "0",
-           "STEPS": "4", "CKPT_EVERY": "1", "MINUTES": "0.0001", "EXTRA_ARGS": TINY}  # fmt: skip
+           "STEPS": "4", "CKPT_EVERY": "1", "MINUTES": "0.0001", "EXTRA_ARGS": TINY,
+           "INIT": str(tmp_path / "no-model")}  # fmt: skip
     out = tmp_path / "out"
     first = run_script("train_gpu.sh", out, tmp_path / "no-checkpoint", env=env)
     assert first.returncode == 0, first.stdout + first.stderr  # 75 (time limit) -> 0
