@@ -49,37 +49,25 @@ DATA = ("photos:{root}/photos@3", "video:{root}/video@1", "frames:{root}/frames/
 
 #: Named recipes: keyword overrides of :meth:`TrainConfig.fast` ("generator" is a dict of
 #: :class:`GeneratorConfig` fields). Add a row, run it, keep the table in docs/training.md.
+#: Restoration only: the ramped-in difference/flow/GAN terms stay off (ramp at 1.0).
+_RESTORE = dict(ramp_start=1.0, ramp_end=1.0)
+#: G with extra blocks at low resolution (NAFNet puts its blocks where they are cheap), EMA.
+_DEEP_EMA = dict(
+    _RESTORE,
+    ema_decay=0.999,
+    generator=dict(enc_blocks=[1, 1, 2], middle_blocks=4, dec_blocks=[1, 1, 1]),
+)
 RECIPES: dict[str, dict[str, Any]] = {
-    # the recipe of release v0.1's base stage, without the ramped-in difference/flow/GAN
-    # terms (the benchmark measures restoration; ramp 1.0 keeps them off)
-    "fast": dict(ramp_start=1.0, ramp_end=1.0),
-    "fast-ema": dict(ramp_start=1.0, ramp_end=1.0, ema_decay=0.999),
-    # NAFNet puts its blocks at low resolution where they are cheap
-    "deep-ema": dict(
-        ramp_start=1.0,
-        ramp_end=1.0,
-        ema_decay=0.999,
-        generator=dict(enc_blocks=[1, 1, 2], middle_blocks=4, dec_blocks=[1, 1, 1]),
-    ),
+    # the recipe of release v0.1's base stage, restoration terms only
+    "fast": dict(_RESTORE),
+    "fast-ema": dict(_RESTORE, ema_decay=0.999),
+    "deep-ema": dict(_DEEP_EMA),
     # the centre frame weighted 10x (Eq. 1's central term): does it stop G from spending
     # itself on the outer frames' motion first?
-    "centre10-deep-ema": dict(
-        ramp_start=1.0,
-        ramp_end=1.0,
-        ema_decay=0.999,
-        central_weight=10.0,
-        generator=dict(enc_blocks=[1, 1, 2], middle_blocks=4, dec_blocks=[1, 1, 1]),
-    ),
+    "centre10-deep-ema": dict(_DEEP_EMA, central_weight=10.0),
     # the centre frame alone (Eq. 1's central MSE; no pair or all-frames terms): how far the
     # deblurring gets when G spends nothing on motion (the calibration probes' +0.4 dB)
-    "centre-only-deep-ema": dict(
-        ramp_start=1.0,
-        ramp_end=1.0,
-        ema_decay=0.999,
-        pair_weight=0.0,
-        frames_weight=0.0,
-        generator=dict(enc_blocks=[1, 1, 2], middle_blocks=4, dec_blocks=[1, 1, 1]),
-    ),
+    "centre-only-deep-ema": dict(_DEEP_EMA, pair_weight=0.0, frames_weight=0.0),
 }
 
 
