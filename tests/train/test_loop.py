@@ -491,8 +491,13 @@ def test_corrupt_checkpoint_is_a_weights_error(trained, tmp_path, damage):
 
 def test_checkpoint_is_safetensors_without_pickle(trained, tmp_path):
     data = (tmp_path / CHECKPOINT_NAME).read_bytes()
-    assert not data.startswith((b"\x80", b"PK"))  # neither a pickle nor torch's zip format
+    # safetensors: 8-byte little-endian header length, then a JSON header. Neither torch's zip
+    # format (b"PK\x03\x04") nor a pickle (b"\x80" + protocol byte + opcodes) has a "{" at byte 8.
+    # (The first byte alone says nothing: a header of 0x..80 bytes starts with b"\x80" too.)
+    assert not data.startswith(b"PK\x03\x04")
+    assert data[8:9] == b"{"
     (n,) = struct.unpack("<Q", data[:8])
+    assert 8 + n <= len(data)
     header = json.loads(data[8 : 8 + n])
     meta = json.loads(header["__metadata__"]["trainer"])
     assert meta["format"] == "blurvid-train-checkpoint-1" and meta["step"] == 2
@@ -578,3 +583,17 @@ def test_gram_weight_scales_the_gram_terms_only(tmp_path):
     expected = rec["gram_stage_content"] + 50.0 * (rec["gram_stage_gram"] + rec["gram9"])
     assert rec["gram_stage_content"] > 0 and rec["gram9"] > 0
     assert rec["loss"] == pytest.approx(expected, rel=1e-4)
+
+
+def test_central_l1_weight_adds_the_centre_frame_l1_only(tmp_path):
+    """``central_l1_weight`` adds w x mean |pred_c - true_c| to the loss (logged as
+    ``central_l1``); with every other restoration term at 0 it is the whole loss."""
+    cfg = tiny_config(
+        steps=1, central_weight=0.0, pair_weight=0.0, frames_weight=0.0, central_l1_weight=3.0
+    )
+    Trainer(cfg, tmp_path, dataset=ToyShift(), progress=False).fit()
+    rec = read_log(tmp_path)[-1]
+    assert rec["central_l1"] > 0
+    # an L1 is at most the RMS error (Jensen), so it is bounded by sqrt of the logged MSE
+    assert rec["central_l1"] <= rec["central_mse"] ** 0.5 + 1e-6
+    assert rec["loss"] == pytest.approx(3.0 * rec["central_l1"], rel=1e-5)

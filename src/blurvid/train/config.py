@@ -50,6 +50,9 @@ class TrainConfig:
         flow_weight: beta of Eq. 5 (cycle-flow loss, Eq. 4; 0 disables flow estimation).
         frames_weight: extra best-order MSE over all 7 frames (0 in the paper recipe; the
             calibration notes found it the fastest signal on small compute).
+        central_l1_weight: extra L1 (mean absolute difference) on the centre frame, beside
+            Eq. 1's MSE (0 in the paper; the pixel loss of most deblurring networks, which
+            weighs small residual errors at edges more than the MSE does).
         reblur_weight: L1 between the linear-light mean of the predicted frames and the
             linear-light blurry input (0 in the paper). Trained only for a G without a
             built-in blur model (``GeneratorConfig(reblur="none")``); with ``"srgb"`` or
@@ -104,6 +107,7 @@ class TrainConfig:
     adv_frames: str = "random"
     flow_weight: float = 0.001
     frames_weight: float = 0.0
+    central_l1_weight: float = 0.0
     reblur_weight: float = 0.0
     ramp_start: float = 0.0
     ramp_end: float = 0.0

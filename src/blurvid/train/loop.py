@@ -419,6 +419,11 @@ class Trainer:
             f = best_order_mse(pred, frames)
             total = total + c.frames_weight * f
             parts["frames"] = float(f.detach())
+        if c.central_l1_weight:
+            mid = frames.shape[1] // 2
+            l1 = (pred[:, mid] - frames[:, mid]).abs().mean()
+            total = total + c.central_l1_weight * l1
+            parts["central_l1"] = float(l1.detach())
         if c.reblur_weight:
             rb = reblur_l1(pred, blurry)
             # Only a G without a built-in blur model (reblur="none") is trained on this
