@@ -72,6 +72,11 @@ RECIPES: dict[str, dict[str, Any]] = {
     # instead of Eq. 1's MSE
     "centre-only-deep": dict(_DEEP, **_CENTRE_ONLY),
     "centre-l1-deep": dict(_DEEP, **_CENTRE_ONLY, central_weight=0.0, central_l1_weight=1.0),
+    # NAFNet's per-sample PSNR loss instead of every MSE: the centre frame and all 7 frames in
+    # the better order (which also carries the outer frames' motion), no Eq. 1/2 MSE terms
+    "psnr-deep": dict(
+        _DEEP, **_CENTRE_ONLY, central_weight=0.0, central_psnr_weight=1.0, frames_psnr_weight=1.0
+    ),
 }
 
 #: Training data: the release mix, or the synthetic-shake photos alone (the calibration

@@ -597,3 +597,19 @@ def test_central_l1_weight_adds_the_centre_frame_l1_only(tmp_path):
     # an L1 is at most the RMS error (Jensen), so it is bounded by sqrt of the logged MSE
     assert rec["central_l1"] <= rec["central_mse"] ** 0.5 + 1e-6
     assert rec["loss"] == pytest.approx(3.0 * rec["central_l1"], rel=1e-5)
+
+
+def test_psnr_weights_add_the_per_sample_psnr_losses(tmp_path):
+    """``central_psnr_weight`` / ``frames_psnr_weight`` add w x psnr_loss (centre frame / all
+    frames, best order), logged as ``central_psnr`` / ``frames_psnr`` (-dB)."""
+    cfg = tiny_config(
+        steps=1, central_weight=0.0, pair_weight=0.0, frames_weight=0.0,
+        central_psnr_weight=2.0, frames_psnr_weight=0.5,
+    )  # fmt: skip
+    Trainer(cfg, tmp_path, dataset=ToyShift(), progress=False).fit()
+    rec = read_log(tmp_path)[-1]
+    # -PSNR of one untrained sample: below 0, above -60 dB; the centre MSE is logged too
+    assert -60 < rec["central_psnr"] < 0 and -60 < rec["frames_psnr"] < 0
+    assert rec["central_psnr"] <= 10 * math.log10(rec["central_mse"]) + 1e-4  # Jensen
+    expected = 2.0 * rec["central_psnr"] + 0.5 * rec["frames_psnr"]
+    assert rec["loss"] == pytest.approx(expected, rel=1e-5)

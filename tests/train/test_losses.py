@@ -25,6 +25,7 @@ from blurvid.train.losses import (
     gram_stage_batch,
     gram_stage_loss,
     pair_content_loss,
+    psnr_loss,
     reblur,
 )
 
@@ -452,3 +453,39 @@ def test_gram_loss_default_extractor_is_vgg_relu31(vgg_relu31):
         warnings.simplefilter("ignore", PlaceholderWeightsWarning)
         default = gram_loss(p, t)
     torch.testing.assert_close(default, gram_loss(p, t, vgg_relu31))
+
+
+# --------------------------------------------------------------------------- PSNR loss
+
+
+def test_psnr_loss_is_minus_the_mean_per_sample_psnr():
+    from blurvid.metrics import psnr
+
+    g = torch.Generator().manual_seed(0)
+    true = torch.rand(3, 3, 8, 8, generator=g)
+    # errors of very different size per sample: an MSE would be dominated by the last one
+    pred = true + torch.tensor([0.01, 0.03, 0.3]).view(3, 1, 1, 1) * torch.randn(
+        3, 3, 8, 8, generator=g
+    )
+    expected = -psnr(pred, true).mean().item()
+    assert psnr_loss(pred, true).item() == pytest.approx(expected, abs=1e-3)
+    # per-sample weighting: each sample's gradient is its MSE gradient over its MSE
+    p = pred.clone().requires_grad_(True)
+    psnr_loss(p, true).backward()
+    mse_i = (pred - true).pow(2).flatten(1).mean(1)
+    scale = 10 / math.log(10) / 3 / mse_i / (3 * 8 * 8)
+    expected_grad = 2 * (pred - true) * scale.view(3, 1, 1, 1)
+    torch.testing.assert_close(p.grad, expected_grad, rtol=1e-4, atol=1e-6)
+
+
+def test_psnr_loss_best_order_ignores_time_direction():
+    g = torch.Generator().manual_seed(1)
+    true = torch.rand(2, 7, 3, 8, 8, generator=g)
+    pred = true + 0.05 * torch.randn(2, 7, 3, 8, 8, generator=g)
+    fwd = psnr_loss(pred, true, best_order=True)
+    assert psnr_loss(pred.flip(1), true, best_order=True).item() == pytest.approx(fwd.item())
+    assert psnr_loss(pred.flip(1), true).item() > fwd.item() + 1.0  # plain order: much worse
+    with pytest.raises(InvalidImageError):
+        psnr_loss(pred[:, 0], true[:, 0], best_order=True)
+    with pytest.raises(InvalidImageError):
+        psnr_loss(pred, true[:, :5])

@@ -227,6 +227,8 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
         ("--central-weight", "weight of Eq. 1's central-frame MSE"),
         ("--frames-weight", "weight of the best-order MSE over all frames"),
         ("--central-l1-weight", "extra L1 on the centre frame (0 = off, as in the paper)"),
+        ("--central-psnr-weight", "per-sample PSNR loss on the centre frame (0 = off)"),
+        ("--frames-psnr-weight", "per-sample best-order PSNR loss on all frames (0 = off)"),
         ("--pair-diff-weight", "weight of Eq. 2's difference term (paper: 1)"),
         ("--gram-weight", "Eq. 7 weight (stage gram)"),
         ("--base-weight", "weight of the stage-1 loss kept on during stages gram/hepta"),

@@ -53,6 +53,10 @@ class TrainConfig:
         central_l1_weight: extra L1 (mean absolute difference) on the centre frame, beside
             Eq. 1's MSE (0 in the paper; the pixel loss of most deblurring networks, which
             weighs small residual errors at edges more than the MSE does).
+        central_psnr_weight, frames_psnr_weight: per-sample PSNR loss
+            (:func:`~blurvid.train.losses.psnr_loss`, NAFNet's pixel loss; 0 in the paper) on
+            the centre frame and on all frames in the better order: every sample weighs by
+            its dB error instead of its squared error.
         reblur_weight: L1 between the linear-light mean of the predicted frames and the
             linear-light blurry input (0 in the paper). Trained only for a G without a
             built-in blur model (``GeneratorConfig(reblur="none")``); with ``"srgb"`` or
@@ -108,6 +112,8 @@ class TrainConfig:
     flow_weight: float = 0.001
     frames_weight: float = 0.0
     central_l1_weight: float = 0.0
+    central_psnr_weight: float = 0.0
+    frames_psnr_weight: float = 0.0
     reblur_weight: float = 0.0
     ramp_start: float = 0.0
     ramp_end: float = 0.0

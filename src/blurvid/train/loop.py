@@ -39,7 +39,14 @@ from ..model import Generator, srgb_to_linear
 from . import checkpoint as ckpt
 from .config import STAGES, TrainConfig
 from .discriminator import PatchDiscriminator, discriminator_step
-from .losses import base_gan_loss, bicycle_loss, gram_loss, gram_stage_batch, gram_stage_loss
+from .losses import (
+    base_gan_loss,
+    bicycle_loss,
+    gram_loss,
+    gram_stage_batch,
+    gram_stage_loss,
+    psnr_loss,
+)
 
 if TYPE_CHECKING:
     from .data import ValidationSet
@@ -424,6 +431,15 @@ class Trainer:
             l1 = (pred[:, mid] - frames[:, mid]).abs().mean()
             total = total + c.central_l1_weight * l1
             parts["central_l1"] = float(l1.detach())
+        if c.central_psnr_weight:
+            mid = frames.shape[1] // 2
+            cp = psnr_loss(pred[:, mid], frames[:, mid])
+            total = total + c.central_psnr_weight * cp
+            parts["central_psnr"] = float(cp.detach())
+        if c.frames_psnr_weight:
+            fp = psnr_loss(pred, frames, best_order=True)
+            total = total + c.frames_psnr_weight * fp
+            parts["frames_psnr"] = float(fp.detach())
         if c.reblur_weight:
             rb = reblur_l1(pred, blurry)
             # Only a G without a built-in blur model (reblur="none") is trained on this
