@@ -145,3 +145,17 @@ def subprocess_env() -> dict[str, str]:
 @pytest.fixture
 def python() -> str:
     return sys.executable
+
+
+@pytest.fixture(scope="module")
+def tiny_photos(tmp_path_factory) -> Path:
+    """A folder of two smooth 160x192 PNG photos (seeded), for the data and training tests."""
+    folder = tmp_path_factory.mktemp("photos")
+    g = torch.Generator().manual_seed(0)
+    for i in range(2):
+        x = torch.nn.functional.interpolate(
+            torch.rand(1, 3, 20, 24, generator=g), size=(160, 192), mode="bicubic"
+        )
+        arr = (x[0].clamp(0, 1).permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+        Image.fromarray(arr).save(folder / f"p{i}.png")
+    return folder
