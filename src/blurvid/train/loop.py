@@ -42,7 +42,7 @@ from .discriminator import PatchDiscriminator, discriminator_step
 from .losses import base_gan_loss, bicycle_loss, gram_loss, gram_stage_batch, gram_stage_loss
 
 if TYPE_CHECKING:
-    from .data import ValidationSet
+    from ..data import ValidationSet
 
 __all__ = ["TimeLimitReached", "Trainer", "finetune", "lr_at", "ramp_at", "train"]
 
