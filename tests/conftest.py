@@ -65,6 +65,20 @@ def fast_cpu():
         torch.set_num_threads(threads)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread_in_data_and_training_tests(request):
+    """One intra-op thread for tests/data and tests/train: their small tensors gain little from
+    two, and on a shared 2-core machine OpenMP threads waiting for each other make ops up to
+    10x slower."""
+    if Path(request.path).parent.name not in ("data", "train"):
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture
 def tiny_model() -> Generator:
     """``Generator(GeneratorConfig(width=8))`` with seed 0, in eval mode."""
