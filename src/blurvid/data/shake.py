@@ -568,9 +568,8 @@ class SyntheticShakeDataset(_SeededDataset):
     Photos are read once into uint8 pyramids (about 1.9x the photo's bytes); each item draws
     a photo, a random scale in ``cfg.photo_scale`` (e.g. 0.35-1.0, so a motion of N pixels
     covers more or less content), a trajectory and sprites, and renders with
-    :func:`render_shake` (about 15-30 ms for 128x128 on one CPU
-    thread). With ``epoch == 0`` item ``i`` equals
-    ``render_batch(dataset.photos, cfg, seed, n, start=i)``'s first sample.
+    :func:`render_shake` (about 15-30 ms for 128x128 on one CPU thread). With ``epoch == 0``
+    item ``i`` equals ``render_batch(dataset.photos, cfg, seed, n, start=i)``'s first sample.
 
     Args:
         photos: Folder, list of image paths, or list of ``(3, H, W)`` tensors.
