@@ -23,7 +23,7 @@ needs_data = pytest.mark.skipif(not DATA.is_dir(), reason="shared data not avail
 def test_photo_split_covers_the_photo_folder():
     """The project's manifest (scripts/data_split.json) splits every photo of the shared data."""
     split = find_split()
-    assert split.path == REPO / "scripts" / "data_split.json"
+    assert split.path.resolve() == (REPO / "scripts" / "data_split.json").resolve()
     names = {p.name for p in (DATA / "photos").iterdir()}
     assert set(split.validation_photos).isdisjoint(split.training_photos)
     assert set(split.validation_photos) | set(split.training_photos) == names
@@ -139,9 +139,21 @@ def test_find_split_order(tmp_path, monkeypatch, no_default_split):
 
 
 def test_the_checkout_manifest_is_found_from_anywhere(tmp_path, monkeypatch):
+    """Imported from a checkout (``<repo>/src/blurvid``), the package finds
+    ``<repo>/scripts/data_split.json`` whatever the working folder; installed, it does not."""
+    import blurvid.data.split as split_mod
+
+    repo = tmp_path / "checkout"
+    (repo / "scripts").mkdir(parents=True)
+    manifest = _manifest(repo / "scripts" / "data_split.json")
     monkeypatch.delenv("BLURVID_SPLIT", raising=False)
     monkeypatch.chdir(tmp_path)
-    assert find_split().path == REPO / "scripts" / "data_split.json"
+    monkeypatch.setattr(split_mod, "__file__", str(repo / "src" / "blurvid" / "data" / "split.py"))
+    assert find_split().path == manifest
+    installed = tmp_path / "lib" / "site-packages" / "blurvid" / "data" / "split.py"
+    monkeypatch.setattr(split_mod, "__file__", str(installed))
+    with pytest.raises(DataError, match="no data split"):
+        find_split()
 
 
 @pytest.fixture
