@@ -182,11 +182,12 @@ def _psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def run(data_root: str, n: int, shake: dict, regs: list[float]) -> dict:
+    from blurvid.data import ShakeConfig, find_split, item_generator, load_photos, render_shake
+    from blurvid.data.base import _dequantize, _quantize
     from blurvid.model import linear_to_srgb, srgb_to_linear
-    from blurvid.train.data import VALIDATION_PHOTOS, _dequantize, _quantize, load_photos
-    from blurvid.train.synthetic import ShakeConfig, item_generator, render_shake
 
-    pyrs = load_photos([Path(data_root) / "photos" / name for name in VALIDATION_PHOTOS])
+    names = find_split().validation_photos  # the project's scripts/data_split.json
+    pyrs = load_photos([Path(data_root) / "photos" / name for name in names])
     cfg = ShakeConfig(size=128, **shake)
     blurry, centre, paths = [], [], []
     for i in range(n):  # the validation set's synthetic samples: same photos, seeds, sprites

@@ -167,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     torch.set_num_threads(args.threads)
-    from blurvid.train.data import dataset_from_specs, validation_set
+    from blurvid.data import validation_set
+    from blurvid.train.data import dataset_from_specs
     from blurvid.train.loop import Trainer
 
     cfg = build_config(args.recipe, args.steps, args.batch_size)

@@ -30,8 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data-root", default=str(HERE.parent.parent / "shared" / "data"))
     args = ap.parse_args(argv)
+    from blurvid.data import validation_set
     from blurvid.model import linear_to_srgb, srgb_to_linear
-    from blurvid.train.data import validation_set
 
     vs = validation_set(args.data_root)
     result: dict = {"command": "python benchmarks/reblur_constraint_ceiling.py"}

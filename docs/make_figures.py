@@ -3,7 +3,7 @@
     python docs/make_figures.py [--data ../shared/data]
 
 * ``docs/images/concept.png`` / ``concept.gif`` -- 7 sharp frames rendered by the synthetic camera-shake
-  pipeline (``blurvid.train.synthetic``) and their average, the blurry photo: what blurvid
+  pipeline (``blurvid.data.shake``) and their average, the blurry photo: what blurvid
   inverts.
 * ``docs/images/example_clock.png`` / ``.gif`` -- the bundled example through the *current default
   model*; labelled "UNTRAINED PLACEHOLDER" while the default weights are the placeholder.
@@ -58,7 +58,7 @@ def _default_model() -> blurvid.Generator:
 
 
 def concept(data: Path) -> None:
-    from blurvid.train.synthetic import ShakeConfig, item_generator, render_shake
+    from blurvid.data import ShakeConfig, item_generator, render_shake
 
     photo = read_image(data / "photos" / "skimage_coffee.jpg")
     cfg = ShakeConfig(size=160, path_length=(22, 22), sprites=(1, 1), noise_sigma=0.0)

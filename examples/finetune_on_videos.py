@@ -34,11 +34,11 @@ import copy
 from pathlib import Path
 
 import blurvid
+from blurvid.data import VIDEO_SUFFIXES, Augment, VideoDataset
 from blurvid.evaluate import evaluate, format_table
 from blurvid.hub import save_folder
 from blurvid.metrics import PAPER
 from blurvid.train import finetune
-from blurvid.train.data import VIDEO_SUFFIXES, Augment, VideoDataset
 
 
 def find_clips(path: Path) -> list[Path]:

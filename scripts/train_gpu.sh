@@ -11,7 +11,8 @@
 # Environment (defaults for an H200 with 16 CPU cores): INIT (a model folder to start from when
 # there is no checkpoint; default training/release-v0.2/base/latest), MINUTES=9 BATCH=32 WORKERS=14
 # PYTHON=python, DATA_ROOT=gpu-data, DATA (space-separated --data specs; default: the release mix under
-# DATA_ROOT), EXTRA_ARGS (more `blurvid train` options; the CPU test passes a tiny G).
+# DATA_ROOT), SPLIT (scripts/data_split.json: the files held out for validation), EXTRA_ARGS
+# (more `blurvid train` options; the CPU test passes a tiny G).
 # Samples are rendered on the fly by WORKERS processes (no bank: a bank does not fit the
 # 64 MiB carry); bf16 autocast and channels-last are the trainer's CUDA defaults.
 # Exit code: 0 finished, 75 time limit reached (the normal case), anything else an error.
@@ -31,7 +32,7 @@ elif [ -f "${INIT:-training/release-v0.2/base/latest}/model.safetensors" ]; then
   RESUME=(--init "${INIT:-training/release-v0.2/base/latest}")
 fi
 VAL=()
-[ -d "$DATA_ROOT/frames/sam2_bedroom" ] && VAL=(--val "$DATA_ROOT" --val-every "${VAL_EVERY:-500}")
+[ -d "$DATA_ROOT/frames/sam2_bedroom" ] && VAL=(--val "$DATA_ROOT" --split "${SPLIT:-scripts/data_split.json}" --val-every "${VAL_EVERY:-500}")
 set +e
 DATA=${DATA:-"photos:$DATA_ROOT/photos@3 video:$DATA_ROOT/video@1 frames:$DATA_ROOT/frames/sintel_raft@0.5"}
 DATA_ARGS=()

@@ -22,10 +22,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Environment: DATA_ROOT (../shared/data), DATA (space-separated --data specs of the bank;
-# default the release mix under DATA_ROOT), OUT_ROOT (training/release-v0.2), BANK_DIR
+# default the release mix under DATA_ROOT), SPLIT (scripts/data_split.json: the photos and the
+# frame sequence held out of the bank for validation), OUT_ROOT (training/release-v0.2), BANK_DIR
 # (runs/release-v0.2/banks), STEPS, BANK_SIZE, CKPT_EVERY, PYTHON, EXTRA_ARGS (more
 # `blurvid train` options; the CPU test passes a tiny G).
 DATA_ROOT=${DATA_ROOT:-../shared/data}
+SPLIT=${SPLIT:-scripts/data_split.json}
 DATA=${DATA:-"photos:$DATA_ROOT/photos@3 video:$DATA_ROOT/video@1 frames:$DATA_ROOT/frames/sintel_raft@0.5"}
 OUT_ROOT=${OUT_ROOT:-training/release-v0.2}
 BANK_DIR=${BANK_DIR:-runs/release-v0.2/banks}
@@ -38,15 +40,17 @@ seed=$(cat "$RUN/bank_seed" 2>/dev/null || echo 0)
 seed=$((seed + 1))
 echo "$seed" > "$RUN/bank_seed"
 echo "[$(date -u +%FT%TZ)] release-v0.2: start $seed, rendering bank seed $seed"
-BANK=$("$PYTHON" - "$DATA" "$seed" "$BANK_SIZE" "$BANK_DIR" <<'PY'
+BANK=$("$PYTHON" - "$DATA" "$seed" "$BANK_SIZE" "$BANK_DIR" "$SPLIT" <<'PY'
 import sys
 from pathlib import Path
 from blurvid.train.data import dataset_from_specs
 specs, seed, n, folder = sys.argv[1].split(), int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4])
+split = sys.argv[5]
 for old in folder.glob("bank_*.safetensors"):
     if not old.name.endswith(f"_{seed}.safetensors"):
         old.unlink()  # one bank on disk at a time (2.4 GB each)
-dataset_from_specs(specs, crop=128, seed=seed, bank_size=n, bank_dir=folder, progress=False)
+dataset_from_specs(specs, crop=128, seed=seed, bank_size=n, bank_dir=folder, progress=False,
+                   split=split)
 print(folder / f"bank_{n}_128_{seed}.safetensors")
 PY
 )
@@ -67,7 +71,7 @@ fi
 # the input (steps 0-2 600 of the run used weight 1, "deep-ema"; see training/README.md)
 set +e
 VAL=()
-[ -d "$DATA_ROOT/frames/sam2_bedroom" ] && VAL=(--val "$DATA_ROOT" --val-every "${VAL_EVERY:-1000}")
+[ -d "$DATA_ROOT/frames/sam2_bedroom" ] && VAL=(--val "$DATA_ROOT" --split "$SPLIT" --val-every "${VAL_EVERY:-1000}")
 "$PYTHON" -m blurvid train --stage base --recipe fast --out "$OUT_ROOT" \
   --data "bank:$BANK" "${VAL[@]}" --steps "$STEPS" --batch-size 8 \
   --ramp-start 1.0 --ramp-end 1.0 --adv-weight 0 --flow-weight 0 --ema-decay 0.999 \

@@ -65,6 +65,20 @@ def fast_cpu():
         torch.set_num_threads(threads)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread_in_data_and_training_tests(request):
+    """One intra-op thread for tests/data and tests/train: their small tensors gain little from
+    two, and on a shared 2-core machine OpenMP threads waiting for each other make ops up to
+    10x slower."""
+    if Path(request.path).parent.name not in ("data", "train"):
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture
 def tiny_model() -> Generator:
     """``Generator(GeneratorConfig(width=8))`` with seed 0, in eval mode."""
@@ -145,3 +159,17 @@ def subprocess_env() -> dict[str, str]:
 @pytest.fixture
 def python() -> str:
     return sys.executable
+
+
+@pytest.fixture(scope="module")
+def tiny_photos(tmp_path_factory) -> Path:
+    """A folder of two smooth 160x192 PNG photos (seeded), for the data and training tests."""
+    folder = tmp_path_factory.mktemp("photos")
+    g = torch.Generator().manual_seed(0)
+    for i in range(2):
+        x = torch.nn.functional.interpolate(
+            torch.rand(1, 3, 20, 24, generator=g), size=(160, 192), mode="bicubic"
+        )
+        arr = (x[0].clamp(0, 1).permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+        Image.fromarray(arr).save(folder / f"p{i}.png")
+    return folder

@@ -276,7 +276,7 @@ def test_photos_are_deterministic(photos):
 @pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"shared data not found at {SHARED_DATA}")
 @pytest.mark.slow
 def test_validation_set_real_subset(tmp_path, capsys):
-    from blurvid.train.data import validation_set
+    from blurvid.data import validation_set
 
     real = validation_set(SHARED_DATA).subset("real")
     assert len(real) == 16 and real.blurry.shape[-2:] == (128, 128)
@@ -506,6 +506,7 @@ def test_cli_save_frames(gopro, two_models, tmp_path):
         (["--data", "{gopro}", "--limit", "0"], "--limit must be >= 1"),
         (["--data", "{gopro}", "--model", "a={m}", "--model", "a={m}"], "used twice"),
         (["--data", "{gopro}", "--subset", "real"], "only with val:DIR"),
+        (["--data", "val:{gopro}", "--split", "/nonexistent/split.json"], "data split"),
         (["--data", "{gopro}", "--model", "/nonexistent/model"], "nonexistent"),
     ],
 )

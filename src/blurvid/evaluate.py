@@ -13,7 +13,8 @@ Every table has two reference rows beside the models:
 Data sources (``--data``):
 
 * ``val:DIR`` -- the project's fixed validation set built from the shared data folder
-  ``DIR`` (:func:`blurvid.train.data.validation_set`);
+  ``DIR`` (:func:`blurvid.data.validation_set`; the held-out files are named by a split
+  manifest, ``--split FILE``, default ``scripts/data_split.json`` of a blurvid checkout);
 * ``gopro:DIR`` or a folder with ``test/``: a GOPRO_Large_all-style folder, 7 consecutive
   sharp frames averaged into the blurry input (``--blur linear`` averages in linear light);
 * ``cases:DIR`` or a folder of sub-folders each holding ``blurry.*`` and 7 sharp frames
@@ -34,13 +35,16 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from ._fs import atomic_write_bytes
 from .errors import ConfigError, DataError
 from .metrics import CENTER, PAPER, STRICT, Protocol, psnr, sequence_metrics
+
+if TYPE_CHECKING:
+    from .data import DataSplit
 
 __all__ = ["EvalRow", "PROTOCOLS", "evaluate", "format_table", "iter_samples", "resolve_data"]
 
@@ -113,10 +117,12 @@ def iter_samples(
     size: int = 256,
     count: int = 64,
     subset: str | None = None,
+    split: DataSplit | str | Path | None = None,
 ) -> Iterator[Sample]:
     """Samples ``(name, blurry (3,H,W), frames (7,3,H,W))`` from a ``--data`` spec
     (``count`` synthetic samples of ``size`` pixels for ``photos:``; ``subset``
-    ``"synthetic"`` or ``"real"`` keeps only that part of ``val:``).
+    ``"synthetic"`` or ``"real"`` keeps only that part of ``val:``, whose held-out files
+    ``split`` names: see :func:`blurvid.data.validation_set`).
 
     A generator: errors (a missing path, a malformed folder) are raised on first iteration.
     """
@@ -126,16 +132,16 @@ def iter_samples(
             f"subset {subset!r}: expected one of {SUBSETS}, and only with val:DIR data"
         )
     if kind == "val":
-        from .train.data import validation_set
+        from .data import validation_set
 
-        val = validation_set(path)
+        val = validation_set(path, split=split)
         if subset is not None:
             val = val.subset(subset)
         names = val.get("source", [f"val{i:04d}" for i in range(len(val["blurry"]))])
         for i in range(len(val["blurry"])):
             yield f"{names[i]}_{i:03d}", val["blurry"][i], val["frames"][i]
     elif kind == "gopro":
-        from .train.data import GoproDataset
+        from .data import GoproDataset
 
         yield from _from_dataset(
             GoproDataset(path, split="test", crop=None, gamma_linear=blur == "linear", seed=seed),
@@ -144,8 +150,7 @@ def iter_samples(
     elif kind == "cases":
         yield from _cases(path)
     elif kind == "photos":
-        from .train.data import SyntheticShakeDataset
-        from .train.synthetic import ShakeConfig
+        from .data import ShakeConfig, SyntheticShakeDataset
 
         cfg = ShakeConfig(size=size, linear_light=blur == "linear")
         ds = SyntheticShakeDataset(path, cfg, length=count, seed=seed)
@@ -372,6 +377,11 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if args.save_frames:
         check_output_dir(args.save_frames, "--save-frames")
     kind, _ = resolve_data(args.data)  # a missing path fails here, before any model is loaded
+    split = None
+    if kind == "val":  # which files val: holds out, also before any work
+        from .data import find_split
+
+        split = find_split(args.split)
     models = _parse_models(args.model or ["default"])
     samples = iter_samples(
         args.data,
@@ -380,6 +390,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         size=args.size,
         count=args.limit or 64,
         subset=args.subset,
+        split=split,
     )
     rows = evaluate(
         models, samples, protocol=protocol, compute_epe=not args.no_epe, limit=args.limit,
@@ -446,6 +457,11 @@ def add_eval_parser(sub: argparse._SubParsersAction) -> None:
         choices=SUBSETS,
         default=None,
         help="val: data only: score only the synthetic or the real part",
+    )
+    p.add_argument(
+        "--split",
+        help="val: data only: the data split manifest naming the held-out files (default: "
+        "$BLURVID_SPLIT, else scripts/data_split.json of the blurvid checkout)",
     )
     p.add_argument("--no-epe", action="store_true", help="skip the flow EPE (no OpenCV needed)")
     p.add_argument("--save-frames", help="write the predicted frames here for inspection")

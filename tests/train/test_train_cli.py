@@ -109,6 +109,29 @@ def test_train_with_missing_data_or_bad_stage(tmp_path, capsys):
     assert info.value.code == 2
 
 
+def test_train_split_is_checked_first_and_reaches_the_trainer(tmp_path, photos, capsys,
+                                                             monkeypatch):  # fmt: skip
+    """``--split FILE`` names the files held out of ``photos:``/``frames:`` specs and used by
+    ``--val``; a missing manifest fails before any work, as does ``--val`` without one."""
+    import blurvid.data.split as split_mod
+
+    monkeypatch.setenv("BLURVID_SPLIT", "")  # restored after the test (the CLI sets it)
+    run = ["--data", f"photos:{photos}", "--out", tmp_path / "run", "--steps", 1, *TINY]
+    assert train_cli(*run, "--split", tmp_path / "missing.json") == 1
+    assert "data split" in capsys.readouterr().err and not (tmp_path / "run").exists()
+    monkeypatch.setattr(split_mod, "_checkout_manifest", lambda: None)
+    monkeypatch.chdir(tmp_path)
+    assert train_cli(*run, "--val", tmp_path) == 1
+    assert "no data split: pass --split FILE" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+    every = sorted(p.name for p in photos.iterdir())  # a split holding out every photo
+    manifest = tmp_path / "split.json"
+    manifest.write_text(json.dumps({"format": "blurvid-data-split-v1",
+                                    "validation": {"photos": every, "frames": "clip"}}))  # fmt: skip
+    assert train_cli(*run, "--split", manifest) == 1
+    assert "no training photos left" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_train_cli_end_to_end_with_validation(tmp_path, photos, capsys):
     """The paper recipe as shipped (VGG perceptual term, D, DIS flow) for 6 steps, validated

@@ -5,8 +5,9 @@ Imported on demand only (``import blurvid`` does not load it). The pieces:
 * :mod:`blurvid.train.losses` -- one function per equation (Eq. 1-8);
 * :mod:`blurvid.train.features` -- VGG19 features for Eq. 1 and Eq. 6-7;
 * :mod:`blurvid.train.discriminator` -- D of Eq. 3;
-* :mod:`blurvid.train.data`, :mod:`blurvid.train.synthetic` -- GOPRO-layout folders, videos,
-  frame folders, synthetic camera shake, sample banks, the fixed validation set;
+* :mod:`blurvid.train.data` -- sample banks, mixing, loaders and the ``--data`` specs (the
+  datasets themselves, synthetic shake and the fixed validation set are in
+  :mod:`blurvid.data`, shared with evaluation);
 * :mod:`blurvid.train.loop` -- :class:`Trainer`, :func:`train`, :func:`finetune`;
 * :mod:`blurvid.train.config` -- :class:`TrainConfig`, the one source of truth.
 

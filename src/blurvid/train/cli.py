@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -46,6 +47,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
         )
     stages = STAGES if args.stage == "all" else (args.stage,)
     check_data_specs(cfg.data)  # before any work, as every argument below
+    if args.val or args.split is not None:  # the held-out files of --val and photos:/frames:
+        from ..data import find_split
+
+        find_split(args.split)  # no manifest, or a malformed one, fails here
+    if args.split is not None:  # the trainer builds the dataset: it reads the environment
+        os.environ["BLURVID_SPLIT"] = str(Path(args.split).resolve())
     check_device(cfg.device)
     if cfg.init is not None:
         check_model_source(cfg.init, "--init")
@@ -61,7 +68,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     check_output_dir(args.out, "--out")
     val = None
     if args.val:
-        from .data import validation_set
+        from ..data import validation_set
 
         val = validation_set(args.val)  # the fixed set (128x128), whatever the training crop
     try:
@@ -187,6 +194,11 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--val",
         help="shared data folder to build the fixed validation set from (default: none)",
+    )
+    p.add_argument(
+        "--split",
+        help="data split manifest: the files --val uses and photos:/frames: specs leave out "
+        "(default: $BLURVID_SPLIT, else scripts/data_split.json of the blurvid checkout)",
     )
     p.add_argument("--val-every", dest="val_every", type=int, help="validate every N steps")
     p.add_argument(

@@ -49,7 +49,7 @@ from .losses import (
 )
 
 if TYPE_CHECKING:
-    from .data import ValidationSet
+    from ..data import ValidationSet
 
 __all__ = ["TimeLimitReached", "Trainer", "finetune", "lr_at", "ramp_at", "train"]
 

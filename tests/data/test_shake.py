@@ -1,4 +1,5 @@
-"""Tests of blurvid.train.synthetic: camera-shake rendering (shapes, physics, determinism, speed)."""
+"""Tests of blurvid.data.shake: camera-shake rendering (shapes, physics, determinism, speed) and
+the synthetic dataset."""
 
 from __future__ import annotations
 
@@ -9,10 +10,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from blurvid.errors import ConfigError, DataError
-from blurvid.model import linear_to_srgb, srgb_to_linear
-from blurvid.train.synthetic import (
+from blurvid.data import (
     ShakeConfig,
+    SyntheticShakeDataset,
     build_pyramid,
     item_generator,
     item_seed,
@@ -20,6 +20,8 @@ from blurvid.train.synthetic import (
     render_item,
     render_shake,
 )
+from blurvid.errors import ConfigError, DataError
+from blurvid.model import linear_to_srgb, srgb_to_linear
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
@@ -250,3 +252,38 @@ def test_real_photo_renders_and_blurs():
 
     # the blurry image is smoother than each of its sharp frames
     assert grad(out["blurry"]) < 0.9 * min(grad(f) for f in out["frames"])
+
+
+def test_synthetic_dataset_shapes_determinism(tiny_photos):
+    cfg = ShakeConfig(size=48)
+    ds = SyntheticShakeDataset(tiny_photos, cfg, length=5, seed=3)
+    assert len(ds) == 5
+    s = ds[2]
+    assert s["blurry"].shape == (3, 48, 48) and s["frames"].shape == (7, 3, 48, 48)
+    assert (
+        s["blurry"].dtype == torch.float32
+        and 0 <= float(s["frames"].min())
+        and float(s["frames"].max()) <= 1
+    )
+    again = SyntheticShakeDataset(tiny_photos, cfg, length=5, seed=3)[2]
+    assert torch.equal(s["blurry"], again["blurry"]) and torch.equal(s["frames"], again["frames"])
+    other = SyntheticShakeDataset(tiny_photos, cfg, length=5, seed=4)[2]
+    assert not torch.equal(s["blurry"], other["blurry"])
+    batch = render_batch(ds.photos, cfg, seed=3, n=1, start=2)
+    assert torch.equal(batch["blurry"][0], s["blurry"])
+    ds.set_epoch(1)
+    assert not torch.equal(ds[2]["blurry"], s["blurry"])
+    with pytest.raises(IndexError):
+        ds[5]
+
+
+def test_synthetic_dataset_errors(tmp_path):
+    with pytest.raises(DataError):
+        SyntheticShakeDataset(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError):
+        SyntheticShakeDataset(tmp_path / "empty")
+    (tmp_path / "corrupt").mkdir()
+    (tmp_path / "corrupt" / "x.jpg").write_bytes(b"not a jpeg")
+    with pytest.raises(DataError):
+        SyntheticShakeDataset(tmp_path / "corrupt")
