@@ -8,6 +8,7 @@ import pytest
 
 MODULES = [
     "blurvid.api",
+    "blurvid.colour",
     "blurvid.errors",
     "blurvid.export",
     "blurvid.flow",

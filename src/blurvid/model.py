@@ -41,9 +41,11 @@ from einops import rearrange
 from huggingface_hub import ModelHubMixin
 from torch import nn
 
+from .colour import linear_to_srgb, srgb_to_linear
 from .errors import ConfigError
 
-__all__ = ["Generator", "GeneratorConfig", "srgb_to_linear", "linear_to_srgb"]
+# srgb_to_linear / linear_to_srgb live in blurvid.colour; still importable from here
+__all__ = ["Generator", "GeneratorConfig", "linear_to_srgb", "srgb_to_linear"]
 
 NUM_FRAMES = 7
 
@@ -203,27 +205,6 @@ class GeneratorConfig:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ConfigError(f"cannot read {path}: {exc}") from exc
         return cls.from_dict(data)
-
-
-# ----------------------------------------------------------------------------- colour
-def srgb_to_linear(x: torch.Tensor, clamp: bool = True) -> torch.Tensor:
-    """sRGB (IEC 61966-2-1) to linear light, elementwise.
-
-    ``clamp=True`` first clips to [0, 1]; ``clamp=False`` extends the curve beyond 1 (losses on
-    unclamped predictions). Both branches are gradient-safe (no NaN from the unused branch).
-    """
-    if clamp:
-        x = x.clamp(0.0, 1.0)
-    return torch.where(x <= 0.04045, x / 12.92, ((x.clamp(min=0.04045) + 0.055) / 1.055) ** 2.4)
-
-
-def linear_to_srgb(x: torch.Tensor, clamp: bool = True) -> torch.Tensor:
-    """Linear light to sRGB, elementwise (``clamp`` as in :func:`srgb_to_linear`)."""
-    if clamp:
-        x = x.clamp(0.0, 1.0)
-    return torch.where(
-        x <= 0.0031308, 12.92 * x, 1.055 * x.clamp(min=0.0031308) ** (1 / 2.4) - 0.055
-    )
 
 
 # ----------------------------------------------------------------------------- blocks

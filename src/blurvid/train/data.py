@@ -46,9 +46,9 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from .._fs import atomic_path
+from ..colour import linear_to_srgb, srgb_to_linear
 from ..errors import ConfigError, DataError, InvalidImageError, require
 from ..io import IMAGE_SUFFIXES, list_images, read_image
-from ..model import linear_to_srgb, srgb_to_linear
 from .synthetic import (
     PYRAMID_LEVELS,
     ShakeConfig,

@@ -38,8 +38,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..colour import linear_to_srgb, srgb_to_linear
 from ..errors import ConfigError, DataError
-from ..model import linear_to_srgb, srgb_to_linear
 
 __all__ = [
     "PYRAMID_LEVELS",
