@@ -15,6 +15,7 @@ MODULES = [
     "blurvid.hub",
     "blurvid.metrics",
     "blurvid.model",
+    "blurvid.order",
     "blurvid.video",
     "blurvid.train.losses",
     "blurvid.train.features",

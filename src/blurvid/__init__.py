@@ -33,7 +33,8 @@ from .errors import (
 )
 from .hub import load_model
 from .model import Generator, GeneratorConfig
-from .video import choose_order, slow_motion
+from .order import choose_order
+from .video import slow_motion
 
 __all__ = [
     "BlurvidError",

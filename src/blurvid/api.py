@@ -27,6 +27,7 @@ from .errors import ConfigError, OutputTooLargeError
 from .hub import load_model
 from .io import ImageInput, to_batch
 from .model import NUM_FRAMES, Generator
+from .order import orient_groups, thumbnail
 
 __all__ = [
     "FrameExtractor",
@@ -448,8 +449,6 @@ def interpolate_recursive(
     total = b * (1 + sum(n - 1 for n in counts[:-1]))  # images through G
     from tqdm.auto import tqdm
 
-    from .video import _reverse_mask, _thumb  # the clip pipeline's order rule, one copy
-
     bar = tqdm(total=total, desc=f"depth {depth}", unit="img", disable=not progress, leave=False)
     with bar:
         frames = _extract(g, x, dev, dtype, tile, overlap, batch_size)  # (B, k, 3, H, W)
@@ -460,15 +459,12 @@ def interpolate_recursive(
             for start in range(0, b * (n - 1), chunk):  # pairs (image i, frame j), flattened
                 idx = torch.arange(start, min(start + chunk, b * (n - 1)), device=frames.device)
                 i, j = idx // (n - 1), idx % (n - 1)
-                before, after = _thumb(frames[i, j]), _thumb(frames[i, j + 1])
+                before, after = thumbnail(frames[i, j]), thumbnail(frames[i, j + 1])
                 pairs = frames[i, j].add_(frames[i, j + 1]).mul_(0.5)  # the blur model F
                 sub = _extract(g, pairs, dev, dtype, tile, overlap, batch_size)
                 # G's order is arbitrary per call: run each new group from the frame before
                 # it to the frame after it, so the slow motion never turns back in between
-                flip = _reverse_mask(_thumb(sub[:, 0]), _thumb(sub[:, -1]), before, after)
-                out[start : start + len(idx)] = torch.where(
-                    flip.view(-1, 1, 1, 1, 1).to(sub.device), sub.flip(1), sub
-                )
+                out[start : start + len(idx)] = orient_groups(sub, before, after)[0]
                 bar.update(len(idx))
             frames = out.view(b, (n - 1) * k, c, h, w)
             del out
