@@ -532,3 +532,24 @@ def test_auto_batch_size_bounds_pixels_per_pass(tiny_model, monkeypatch):
     out = api.extract_frames(torch.rand(7, 3, 32, 32), model=tiny_model)
     assert out.shape == (7, 7, 3, 32, 32)
     assert sizes == [3, 3, 1]
+
+
+# --------------------------------------------------------------------------- frame count
+def test_a_five_frame_model_gives_five_frames_in_every_kind(make_model, perturbed, image_u8):
+    """The frame count is the model's config.num_frames, never a hard-coded 7."""
+    g = perturbed(make_model(num_frames=5), std=0.05)
+    x = torch.rand(2, 3, 16, 24, generator=torch.Generator().manual_seed(0))
+    assert extract_frames(x, model=g).shape == (2, 5, 3, 16, 24)
+    assert extract_frames(x[0], model=g).shape == (5, 3, 16, 24)
+    assert extract_frames(image_u8, model=g).shape == (5, *image_u8.shape)
+    assert len(extract_frames(Image.fromarray(image_u8), model=g)) == 5
+    with torch.no_grad():
+        torch.testing.assert_close(extract_frames(x, model=g), g(x).clamp(0, 1))
+    assert interpolate_recursive(x, 3, model=g).shape == (2, 5 * 19, 3, 16, 24)
+    assert num_recursive_frames(3, 5) == 95
+
+
+@pytest.mark.parametrize("n", [1, 0, 2.0, True])
+def test_num_recursive_frames_checks_num_frames(n):
+    with pytest.raises(ConfigError, match="num_frames"):
+        num_recursive_frames(2, n)

@@ -79,3 +79,24 @@ def test_the_table_help_is_the_commands_own_help():
         sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
         (own,) = [a.help for a in sub._choices_actions if a.dest == name]
         assert own == text, name
+
+
+def test_help_does_not_import_torch(python, subprocess_env):
+    """``import blurvid`` is lazy (PEP 562): ``blurvid --help`` starts without torch."""
+    loaded = modules_after(python, subprocess_env, "--help")
+    assert not {m for m in loaded if m == "torch" or m.startswith("torch.")}
+    assert not loaded & {"blurvid.api", "blurvid.model", "blurvid.hub", "numpy"}
+
+
+def test_the_lazy_package_has_every_public_name(python, subprocess_env):
+    import blurvid
+
+    assert set(blurvid.__all__) <= set(dir(blurvid))
+    assert all(getattr(blurvid, name) is not None for name in blurvid.__all__)
+    assert blurvid.Generator is __import__("blurvid.model").model.Generator
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        blurvid.nope  # noqa: B018
+    code = "import sys, blurvid; print('torch' in sys.modules)"
+    res = subprocess.run([python, "-c", code], env=subprocess_env, capture_output=True,
+                         text=True, timeout=120)  # fmt: skip
+    assert res.stdout.strip() == "False", res.stderr

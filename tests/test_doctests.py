@@ -8,12 +8,14 @@ import pytest
 
 MODULES = [
     "blurvid.api",
+    "blurvid.colour",
     "blurvid.errors",
     "blurvid.export",
     "blurvid.flow",
     "blurvid.hub",
     "blurvid.metrics",
     "blurvid.model",
+    "blurvid.order",
     "blurvid.video",
     "blurvid.train.losses",
     "blurvid.train.features",

@@ -93,18 +93,22 @@ def gopro(tmp_path) -> Path:
     return root
 
 
-@pytest.fixture
-def cases(tmp_path) -> Path:
-    """Two cases ``case_a``, ``case_b``: 7 frames of 48x40 and ``blurry.png``, their mean
-    rounded to 8 bits (as any saved blurry photo is)."""
-    root = tmp_path / "cases"
+def make_cases(root: Path, num_frames: int = 7) -> Path:
+    """Two cases ``case_a``, ``case_b``: ``num_frames`` frames of 48x40 and ``blurry.png``,
+    their mean rounded to 8 bits (as any saved blurry photo is)."""
     for k, name in enumerate(("case_a", "case_b")):
-        tex = texture(40, 48 + 14, seed=10 + k)
-        frames = [tex[:, 2 * i : 2 * i + 48] for i in range(7)]
+        tex = texture(40, 48 + 2 * num_frames, seed=10 + k)
+        frames = [tex[:, 2 * i : 2 * i + 48] for i in range(num_frames)]
         for i, f in enumerate(frames):
             save_png(f, root / name / f"f{i}.png")
         save_png(np.mean(frames, axis=0), root / name / "blurry.png")
     return root
+
+
+@pytest.fixture
+def cases(tmp_path) -> Path:
+    """Two 7-frame cases (:func:`make_cases`)."""
+    return make_cases(tmp_path / "cases")
 
 
 class Oracle:
@@ -219,7 +223,9 @@ def test_cases_folder_identity_matches_hand_computation(cases):
 
 def test_cases_folder_errors(cases):
     (cases / "case_b" / "f6.png").unlink()
-    with pytest.raises(DataError, match="expected one blurry.* and 7 frame images, found 1 and 6"):
+    with pytest.raises(
+        DataError, match=r"expected one blurry.* and 7 frame images \(as in case_a\), found 1 and 6"
+    ):
         list(iter_samples(f"cases:{cases}"))
     save_png(texture(20, 20), cases / "case_b" / "f6.png")
     with pytest.raises(DataError, match="of one size"):
@@ -666,3 +672,72 @@ def test_row_reblur_and_motion_known_answers():
     off = _Acc("off")
     off.add(sequence_metrics(true, true, compute_epe=False), pred=true, true=true, blurry=shifted)
     assert 15 < off.row(False).reblur_psnr < 25  # ~0.1 error: about 20 dB
+
+
+# ----------------------------------------------------------------------------- frame count
+@pytest.fixture
+def five_frame_model(tmp_path, make_model, perturbed) -> Path:
+    folder = tmp_path / "g5"
+    perturbed(make_model(num_frames=5), std=0.05).save_pretrained(folder)
+    return folder
+
+
+def test_cli_eval_of_a_five_frame_model_on_five_frame_data(tmp_path, five_frame_model, capsys):
+    """The frame count comes from the model and the data, never a hard-coded 7."""
+    data = make_cases(tmp_path / "cases5", num_frames=5)
+    out_json = tmp_path / "e.json"
+    argv = ["eval", "--data", f"cases:{data}", "--model", f"G5={five_frame_model}"]
+    assert cli.main([*argv, "--no-epe", "--json", str(out_json), "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "| centre PSNR | outer-4 PSNR |" in out
+    assert "Protocol: all 5 frames, best order, border 0, flow dis; 2 samples." in out
+    rows = table_rows(out)
+    assert list(rows) == ["identity (blurry x5)", "oracle-static (true centre x5)", "G5"]
+    assert float(rows["G5"][3]) > 40  # G's mean of 5 frames re-blurs to the input
+    payload = strict_json(out_json)
+    assert payload["protocol"]["name"] == "all 5 frames, best order, border 0, flow dis"
+    oracle = payload["rows"][1]
+    assert len(oracle["per_frame_psnr"]) == 5 and oracle["per_frame_psnr"][2] == 100.0
+    assert oracle["centre_psnr"] == 100.0  # the centre of 5 frames is frame 2
+
+
+def test_a_model_and_data_with_different_frame_counts_is_a_data_error(
+    tmp_path, five_frame_model, cases, capsys
+):
+    rc = cli.main(["eval", "--data", f"cases:{cases}", "--model", str(five_frame_model),
+                   "--no-epe", "--json", "", "-q"])  # fmt: skip
+    assert rc == 1
+    message = one_error_line(capsys.readouterr().err)
+    assert "makes 5 frames per image but sample 'case_a' has 7" in message
+    from blurvid.model import Generator
+
+    calls = []
+
+    class Spy(Generator):
+        def forward(self, x):
+            calls.append(x.shape)
+            return super().forward(x)
+
+    spy = Spy(Generator.from_pretrained(five_frame_model).config)
+    with pytest.raises(DataError, match="evaluate it on data with 5 frames per sample"):
+        evaluate({"g": spy.eval()}, iter_samples(str(cases)), compute_epe=False, progress=False)
+    assert calls == []  # refused before the model ran
+
+
+def test_samples_with_different_frame_counts_are_a_data_error():
+    def samples():
+        for i, n in enumerate((7, 5)):
+            frames = torch.rand(n, 3, 16, 16, generator=torch.Generator().manual_seed(i))
+            yield f"s{i}", frames.mean(0), frames
+
+    with pytest.raises(DataError, match="sample 's1' has 5 frames, the samples before it 7"):
+        evaluate({}, samples(), compute_epe=False, progress=False)
+
+
+def test_cases_folders_of_five_frames(tmp_path):
+    data = make_cases(tmp_path / "c", num_frames=5)
+    samples = list(iter_samples(str(data)))
+    assert [s[2].shape for s in samples] == [(5, 3, 40, 48)] * 2
+    (data / "case_b" / "f4.png").unlink()
+    with pytest.raises(DataError, match=r"expected one blurry.* and 5 frame images \(as in case_a"):
+        list(iter_samples(str(data)))

@@ -308,9 +308,9 @@ def test_protocol_validation_and_names():
         (
             torch.rand(7, 3, 16, 16),
             torch.rand(7, 3, 16, 16),
-            r"expected pred of shape \(B, 7, 3, H, W\), got \(7, 3, 16, 16\)",
+            r"expected pred of shape \(B, T, 3, H, W\), got \(7, 3, 16, 16\)",
         ),
-        (torch.rand(1, 5, 3, 16, 16), torch.rand(1, 5, 3, 16, 16), r"got \(1, 5, 3, 16, 16\)"),
+        (torch.rand(1, 0, 3, 16, 16), torch.rand(1, 0, 3, 16, 16), r"got \(1, 0, 3, 16, 16\)"),
         (torch.rand(1, 7, 1, 16, 16), torch.rand(1, 7, 1, 16, 16), r"got \(1, 7, 1, 16, 16\)"),
         (torch.rand(1, 7, 3, 16, 16), torch.rand(1, 7, 3, 16, 17), "equal shape"),
         (
@@ -343,3 +343,20 @@ def test_image_metrics_reject_bad_shapes():
         psnr(torch.rand(3, 8, 8), torch.rand(3, 8, 8))
     with pytest.raises(InvalidImageError, match="equal shape"):
         ssim(torch.rand(1, 3, 16, 16), torch.rand(1, 1, 16, 16))
+
+
+def test_sequences_of_any_length_five_frames():
+    """A 5-frame G's sequences: the centre is frame 2, the mean runs over 5 frames."""
+    true = torch.rand(2, 5, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    pred = true.clone()
+    pred[:, 0] = (pred[:, 0] + 0.1).clamp(0, 1)  # only frame 0 is wrong
+    res = sequence_metrics(pred, true, STRICT, compute_epe=False)
+    assert res["psnr_per_frame"].shape == (2, 5)
+    assert res["psnr_per_frame"][:, 1:].eq(100.0).all()
+    expected = (res["psnr_per_frame"][:, 0] + 4 * 100.0) / 5
+    torch.testing.assert_close(res["psnr"], expected)
+    centre = sequence_metrics(pred, true, CENTER, compute_epe=False)
+    assert centre["psnr"].eq(100.0).all()  # frame 2 is exact
+    pred[:, 2] = 0.0
+    assert (sequence_metrics(pred, true, CENTER, compute_epe=False)["psnr"] < 20).all()
+    assert PAPER.describe(5) == "all 5 frames, best order, border 0, flow dis"

@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 from blurvid import ConfigError, Generator, GeneratorConfig
-from blurvid.model import GatedBlock, linear_to_srgb, srgb_to_linear
+from blurvid.colour import linear_to_srgb, srgb_to_linear
+from blurvid.model import GatedBlock
 
 pytestmark = pytest.mark.usefixtures("fast_cpu")
 

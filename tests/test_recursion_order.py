@@ -5,25 +5,27 @@ the frame after it."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
-from blurvid import Generator, GeneratorConfig, interpolate_recursive
+from blurvid import Generator, GeneratorConfig, interpolate_recursive, num_recursive_frames
 
 W = 64
 
 
 class RandomOrderShift(Generator):
-    """An oracle-like G: frame k is the input rolled by ``k - 3`` px, the 7 frames reversed at
-    random per image (seeded): right up to G's arbitrary order."""
+    """An oracle-like G: frame k is the input rolled by ``k - n // 2`` px, the ``n`` frames
+    (7 by default) reversed at random per image (seeded): right up to G's arbitrary order."""
 
-    def __init__(self, seed: int) -> None:
-        super().__init__(GeneratorConfig(width=8))
+    def __init__(self, seed: int, num_frames: int = 7) -> None:
+        super().__init__(GeneratorConfig(width=8, num_frames=num_frames))
         self.rng = torch.Generator().manual_seed(seed)
         self.flips = 0
         self.eval()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = torch.stack([x.roll(k - 3, dims=-1) for k in range(7)], dim=1)
+        n = self.config.num_frames
+        out = torch.stack([x.roll(k - n // 2, dims=-1) for k in range(n)], dim=1)
         flip = torch.rand(x.shape[0], generator=self.rng) < 0.5
         self.flips += int(flip.sum())
         return torch.where(flip.view(-1, 1, 1, 1, 1), out.flip(1), out)
@@ -40,15 +42,17 @@ def centroid(frames: torch.Tensor) -> np.ndarray:
     return (prof * np.arange(W)).sum(1) / prof.sum(1)
 
 
-def test_depth_2_groups_follow_one_time_order():
+@pytest.mark.parametrize("n", [7, 5])
+def test_depth_2_groups_follow_one_time_order(n):
+    """Also for a G of 5 frames: (5 - 1) x 5 = 20 frames, read from the model's config."""
     for seed in range(4):
-        g = RandomOrderShift(seed)
+        g = RandomOrderShift(seed, num_frames=n)
         frames = interpolate_recursive(blob(30.0), 2, model=g)
-        assert frames.shape == (42, 3, 16, W)
-        assert g.flips >= 3  # G really returned reversed groups
+        assert frames.shape == (num_recursive_frames(2, n), 3, 16, W) == ((n - 1) * n, 3, 16, W)
+        assert g.flips >= (n - 1) // 2  # G really returned reversed groups
         xs = centroid(frames)
         if xs[-1] < xs[0]:  # the first level may run either way; one way throughout
             xs = -xs
-        groups = xs.reshape(6, 7)
+        groups = xs.reshape(n - 1, n)
         assert np.all(np.diff(groups, axis=1) > 0.4), (seed, groups.round(2))
         assert np.all(np.diff(groups.mean(axis=1)) > 0.4), (seed, groups.round(2))

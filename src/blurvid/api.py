@@ -26,7 +26,8 @@ from .checks import memory_limit as _memory_limit
 from .errors import ConfigError, OutputTooLargeError
 from .hub import load_model
 from .io import ImageInput, to_batch
-from .model import Generator
+from .model import NUM_FRAMES, Generator
+from .order import orient_groups, thumbnail
 
 __all__ = [
     "FrameExtractor",
@@ -275,15 +276,21 @@ def _check_depth(depth: Any) -> int:
 MAX_COUNTED_DEPTH = 10_000
 
 
-def num_recursive_frames(depth: int, num_frames: int = 7) -> int:
-    """Frames produced by :func:`interpolate_recursive`: ``n(1) = 7``,
-    ``n(d + 1) = 7 * (n(d) - 1)`` -> 7, 42, 287, 2002 for depth 1, 2, 3, 4.
+def num_recursive_frames(depth: int, num_frames: int = NUM_FRAMES) -> int:
+    """Frames produced by :func:`interpolate_recursive` with a G of ``num_frames`` frames
+    (its ``config.num_frames``; the paper's 7): ``n(1) = k``, ``n(d + 1) = k * (n(d) - 1)``
+    -> 7, 42, 287, 2002 for depth 1, 2, 3, 4 with ``k = 7``.
 
     Examples:
         >>> [num_recursive_frames(d) for d in (1, 2, 3)]
         [7, 42, 287]
+        >>> num_recursive_frames(2, num_frames=5)
+        20
     """
     depth = _check_depth(depth)
+    num_frames = check_int(num_frames, "num_frames", minimum=2)
+    if num_frames == 2:  # n(d) = 2 at every depth
+        return 2
     if depth > MAX_COUNTED_DEPTH:
         raise ConfigError(
             f"depth {depth} gives about 10^{_log10_frames(depth, num_frames):.0f} frames; "
@@ -322,7 +329,7 @@ def plan_recursive(
     width: int,
     *,
     batch: int = 1,
-    num_frames: int = 7,
+    num_frames: int = NUM_FRAMES,
     memory_limit: int | str | None = None,
 ) -> RecursivePlan:
     """Count the frames of ``interpolate_recursive(image, depth)`` and estimate its memory,
@@ -336,7 +343,7 @@ def plan_recursive(
         height: image height in pixels.
         width: image width in pixels.
         batch: images processed together.
-        num_frames: frames per pass of G (7).
+        num_frames: frames per pass of G (its ``config.num_frames``; 7 by default).
         memory_limit: budget in bytes (or ``"12G"``); default: the environment variable
             ``BLURVID_MEMORY_LIMIT``, else the memory available now (/proc/meminfo).
 
@@ -349,10 +356,12 @@ def plan_recursive(
         RecursivePlan(frames=287, bytes=3638476800)
     """
     _check_depth(depth)
+    num_frames = check_int(num_frames, "num_frames", minimum=2)
     limit = _memory_limit(memory_limit)
     per_frame = 4 * 3 * int(height) * int(width) * int(batch)
     previous, n = 0, num_frames
-    for level in range(1, depth + 1):  # stops at the first level over the budget
+    levels = min(depth, 2) if num_frames == 2 else depth  # 2 frames at every depth for k = 2
+    for level in range(1, levels + 1):  # stops at the first level over the budget
         if level > 1:
             previous, n = n, num_frames * (n - 1)
         need = per_frame * (n + previous)
@@ -371,7 +380,7 @@ def plan_recursive(
 
 
 def _count_text(depth: int, num_frames: int) -> str:
-    if depth > 1000:
+    if depth > 1000 and num_frames > 2:
         return f"about 10^{_log10_frames(depth, num_frames):.0f}"
     n = num_recursive_frames(depth, num_frames)
     return f"{n:,}" if n < 10**12 else f"{Decimal(n):.3e}"
@@ -440,8 +449,6 @@ def interpolate_recursive(
     total = b * (1 + sum(n - 1 for n in counts[:-1]))  # images through G
     from tqdm.auto import tqdm
 
-    from .video import _reverse_mask, _thumb  # the clip pipeline's order rule, one copy
-
     bar = tqdm(total=total, desc=f"depth {depth}", unit="img", disable=not progress, leave=False)
     with bar:
         frames = _extract(g, x, dev, dtype, tile, overlap, batch_size)  # (B, k, 3, H, W)
@@ -452,15 +459,12 @@ def interpolate_recursive(
             for start in range(0, b * (n - 1), chunk):  # pairs (image i, frame j), flattened
                 idx = torch.arange(start, min(start + chunk, b * (n - 1)), device=frames.device)
                 i, j = idx // (n - 1), idx % (n - 1)
-                before, after = _thumb(frames[i, j]), _thumb(frames[i, j + 1])
+                before, after = thumbnail(frames[i, j]), thumbnail(frames[i, j + 1])
                 pairs = frames[i, j].add_(frames[i, j + 1]).mul_(0.5)  # the blur model F
                 sub = _extract(g, pairs, dev, dtype, tile, overlap, batch_size)
                 # G's order is arbitrary per call: run each new group from the frame before
                 # it to the frame after it, so the slow motion never turns back in between
-                flip = _reverse_mask(_thumb(sub[:, 0]), _thumb(sub[:, -1]), before, after)
-                out[start : start + len(idx)] = torch.where(
-                    flip.view(-1, 1, 1, 1, 1).to(sub.device), sub.flip(1), sub
-                )
+                out[start : start + len(idx)] = orient_groups(sub, before, after)[0]
                 bar.update(len(idx))
             frames = out.view(b, (n - 1) * k, c, h, w)
             del out

@@ -12,9 +12,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Callable
-
-from torch.utils.data import Dataset
+from typing import Any, Callable, cast
 
 from ._version import __version__
 from .errors import BlurvidError, InvalidImageError
@@ -45,9 +43,11 @@ def _collect_inputs(items: Sequence[str]) -> list[Path]:
     return paths
 
 
-class _DecodedImages(Dataset):
+class _DecodedImages:
     """Dataset of input paths -> ``(index, tensor (3, H, W) or None, error or None)``, so
-    decoding runs in DataLoader workers while G works on the previous image."""
+    decoding runs in DataLoader workers while G works on the previous image (a map-style
+    dataset by protocol: no ``torch.utils.data.Dataset`` base, so that importing the CLI
+    does not import torch)."""
 
     def __init__(self, paths: Sequence[Path]) -> None:
         self.paths = list(paths)
@@ -90,7 +90,7 @@ def _write_outputs(frames, path: Path, out: Path, formats: list[str], fps: float
 
 def _cmd_extract(args: argparse.Namespace) -> int:
     import torch
-    from torch.utils.data import DataLoader, Subset
+    from torch.utils.data import DataLoader, Dataset, Subset
     from tqdm import tqdm
 
     from .api import extract_frames, interpolate_recursive, plan_recursive, resolve_device
@@ -142,7 +142,7 @@ def _cmd_extract(args: argparse.Namespace) -> int:
         return 0
     workers = args.workers if args.workers is not None else min(2, len(share))
     loader: DataLoader[Any] = DataLoader(
-        Subset(_DecodedImages(inputs), share),
+        Subset(cast("Dataset[Any]", _DecodedImages(inputs)), share),
         batch_size=None,
         num_workers=workers,
         pin_memory=device.type == "cuda",

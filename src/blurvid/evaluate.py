@@ -41,7 +41,7 @@ import torch
 
 from ._fs import atomic_write_bytes
 from .errors import ConfigError, DataError
-from .metrics import CENTER, PAPER, STRICT, Protocol, psnr, sequence_metrics
+from .metrics import CENTER, NUM_FRAMES, PAPER, STRICT, Protocol, psnr, sequence_metrics
 
 if TYPE_CHECKING:
     from .data import DataSplit
@@ -51,7 +51,7 @@ __all__ = ["EvalRow", "PROTOCOLS", "evaluate", "format_table", "iter_samples", "
 PROTOCOLS = {"paper": PAPER, "strict": STRICT, "center": CENTER}
 DATA_KINDS = ("val", "gopro", "cases", "photos")
 SUBSETS = ("synthetic", "real")
-Sample = tuple[str, torch.Tensor, torch.Tensor]  # (name, blurry (3,H,W), frames (7,3,H,W))
+Sample = tuple[str, torch.Tensor, torch.Tensor]  # (name, blurry (3,H,W), frames (T,3,H,W))
 
 
 # ----------------------------------------------------------------------------- data
@@ -60,20 +60,24 @@ def _cases(root: Path) -> Iterator[Sample]:
 
     dirs = sorted(d for d in root.iterdir() if d.is_dir())
     if not dirs:
-        raise DataError(f"{root} holds no case folders (each: blurry.* + 7 sharp frames)")
+        raise DataError(f"{root} holds no case folders (each: blurry.* + the sharp frames)")
+    count = 0  # frames per case: as many as G makes (7 by default), the same in every case
     for d in dirs:
         images = list_images(d)
         blurry = [p for p in images if p.stem.lower() == "blurry"]
         frames = [p for p in images if p.stem.lower() != "blurry"]
-        if len(blurry) != 1 or len(frames) != 7:
+        count = count or max(len(frames), 2)
+        if len(blurry) != 1 or len(frames) != count:
+            same = f" (as in {dirs[0].name})" if d != dirs[0] else " (at least 2)"
             raise DataError(
-                f"{d}: expected one blurry.* and 7 frame images, found {len(blurry)} and {len(frames)}"
+                f"{d}: expected one blurry.* and {count} frame images{same}, "
+                f"found {len(blurry)} and {len(frames)}"
             )
         b, f = read_image(blurry[0]), [read_image(p) for p in frames]
         sizes = {tuple(x.shape[-2:]) for x in [b, *f]}
         if len(sizes) != 1:
             raise DataError(
-                f"{d}: expected blurry.* and the 7 frames of one size, got sizes {sorted(sizes)}"
+                f"{d}: expected blurry.* and the frames of one size, got sizes {sorted(sizes)}"
             )
         yield d.name, b, torch.stack(f)
 
@@ -119,7 +123,7 @@ def iter_samples(
     subset: str | None = None,
     split: DataSplit | str | Path | None = None,
 ) -> Iterator[Sample]:
-    """Samples ``(name, blurry (3,H,W), frames (7,3,H,W))`` from a ``--data`` spec
+    """Samples ``(name, blurry (3,H,W), frames (T,3,H,W))`` from a ``--data`` spec
     (``count`` synthetic samples of ``size`` pixels for ``photos:``; ``subset``
     ``"synthetic"`` or ``"real"`` keeps only that part of ``val:``, whose held-out files
     ``split`` names: see :func:`blurvid.data.validation_set`).
@@ -204,13 +208,13 @@ class _Acc:
         blurry: torch.Tensor,
     ) -> None:
         """Accumulate one batch: ``res`` from :func:`sequence_metrics`; ``pred``/``true``
-        ``(B, 7, 3, H, W)`` and ``blurry`` ``(B, 3, H, W)`` for the re-blur and motion scores."""
+        ``(B, T, 3, H, W)`` and ``blurry`` ``(B, 3, H, W)`` for the re-blur and motion scores."""
         for k in ("psnr", "ssim", "epe"):
             self.sums[k] = self.sums.get(k, 0.0) + float(res[k].double().sum())
         # re-blur consistency (Sec. 3.1: the blur is the mean of the frames)
         reblur = psnr(pred.mean(dim=1).clamp(0, 1), blurry)
         self.sums["reblur"] = self.sums.get("reblur", 0.0) + float(reblur.double().sum())
-        # motion: mean |frame 1 - frame 7| of the prediction and of the truth (ratio of sums)
+        # motion: mean |first - last frame| of the prediction and of the truth (ratio of sums)
         for key, seq in (("motion_pred", pred), ("motion_true", true)):
             m = (seq[:, 0] - seq[:, -1]).abs().flatten(1).mean(dim=1)
             self.sums[key] = self.sums.get(key, 0.0) + float(m.double().sum())
@@ -233,6 +237,19 @@ class _Acc:
             float(frames[mid]) if frames.numel() else float("nan"),
             float(outer.mean()) if outer.numel() else float("nan"),
         )  # fmt: skip
+
+
+def _check_frame_count(name: str, t: int, models: dict[str, Any]) -> None:
+    """Every model must make as many frames (its ``config.num_frames``) as sample ``name``
+    holds (``t``): checked on each sample, before any model runs on it."""
+    for label, model in models.items():
+        n = getattr(getattr(model, "config", None), "num_frames", t)
+        if n != t:
+            raise DataError(
+                f"model {label!r} makes {n} frames per image but sample {name!r} has {t}: "
+                f"evaluate it on data with {n} frames per sample (e.g. cases:DIR folders of "
+                f"blurry.* + {n} frames)"
+            )
 
 
 def evaluate(
@@ -264,23 +281,31 @@ def evaluate(
 
     if limit is not None and limit < 1:
         raise ConfigError(f"limit must be >= 1, got {limit}")
-    ref = {
-        "identity": _Acc("identity (blurry x7)"),
-        "oracle": _Acc("oracle-static (true centre x7)"),
-    }
+    ref = {"identity": _Acc("identity"), "oracle": _Acc("oracle-static")}  # named below
     accs = {}  # kept apart from ``ref``: a model may be labelled "identity" or "oracle"
     for label, model in models.items():
         placeholder = (getattr(model, "metadata", None) or {}).get("placeholder") == "true"
         accs[label] = _Acc(f"{label} (untrained placeholder)" if placeholder else label)
     if limit is not None:
         samples = itertools.islice(samples, limit)  # never reads / renders sample limit + 1
-    count = 0
+    count, first_t = 0, 0
     for name, blurry, frames in tqdm(
         samples, total=limit, desc="eval", unit="img", disable=not progress
     ):
         true = frames.unsqueeze(0).float().to(dev)
         x = blurry.unsqueeze(0).float().to(dev)
-        mid = true.shape[1] // 2
+        t = true.shape[1]
+        _check_frame_count(name, t, models)
+        if count == 0:
+            ref["identity"].name = f"identity (blurry x{t})"
+            ref["oracle"].name = f"oracle-static (true centre x{t})"
+            first_t = t
+        elif t != first_t:
+            raise DataError(
+                f"sample {name!r} has {t} frames, the samples before it {first_t}: "
+                f"every sample of one evaluation needs the same number of frames"
+            )
+        mid = t // 2
         for key, static in (("identity", x.unsqueeze(1)), ("oracle", true[:, mid : mid + 1])):
             seq = static.expand_as(true).contiguous()
             res = sequence_metrics(seq, true, protocol, compute_epe=compute_epe)
@@ -314,11 +339,12 @@ def evaluate(
 def format_table(rows: list[EvalRow], protocol: Protocol, compute_epe: bool = True) -> str:
     """A Markdown table like the paper's Table 1 (PSNR, SSIM, EPE, seconds/image), plus the
     centre frame's PSNR alone ("exact" for the oracle, whose centre frame is the truth), the
-    mean PSNR of the six outer frames, the re-blur PSNR (mean of the 7 frames vs the input;
-    100 = exact) and the motion ratio (mean |frame 1 - frame 7| of the prediction over the
-    truth's; 1 = as much motion)."""
+    mean PSNR of the outer frames (six of 7), the re-blur PSNR (mean of the frames vs the
+    input; 100 = exact) and the motion ratio (mean |first - last frame| of the prediction
+    over the truth's; 1 = as much motion)."""
+    t = len(rows[0].per_frame_psnr) if rows and rows[0].per_frame_psnr else NUM_FRAMES
     head = (
-        "| Method | PSNR (dB) | centre PSNR | outer-6 PSNR | SSIM | EPE (px) "
+        f"| Method | PSNR (dB) | centre PSNR | outer-{t - 1} PSNR | SSIM | EPE (px) "
         "| re-blur PSNR (dB) | motion | s/image |\n"
         "|---|---|---|---|---|---|---|---|---|\n"
     )
@@ -336,7 +362,7 @@ def format_table(rows: list[EvalRow], protocol: Protocol, compute_epe: bool = Tr
             f"| {num(r.seconds, '.3f')} |"
         )
     n = rows[0].n if rows else 0
-    return head + "\n".join(lines) + f"\n\nProtocol: {protocol.name}; {n} samples."
+    return head + "\n".join(lines) + f"\n\nProtocol: {protocol.describe(t)}; {n} samples."
 
 
 # ----------------------------------------------------------------------------- CLI
@@ -399,10 +425,11 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     )  # fmt: skip
     print(format_table(rows, protocol, not args.no_epe))
     if args.json:
+        described = protocol.describe(len(rows[0].per_frame_psnr) or NUM_FRAMES)
         payload = {
             # --blur applies where the blur is synthesised here (gopro:, photos:); val: and
             # cases: come with their blurry images
-            "protocol": {**dataclasses.asdict(protocol), "name": protocol.name,
+            "protocol": {**dataclasses.asdict(protocol), "name": described,
                          "blur": args.blur if kind in ("gopro", "photos") else None},
             "data": args.data, "data_kind": kind, "subset": args.subset, "limit": args.limit,
             "flow_estimator": protocol.flow if not args.no_epe else None,

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .colour import rgb_to_luma
 from .errors import ConfigError, InvalidImageError, require
 
 __all__ = ["DISFlow", "FlowEstimator", "ModuleFlow", "estimate_flow", "get_flow_estimator", "warp"]
@@ -89,10 +90,7 @@ def warp(image: torch.Tensor, flow: torch.Tensor, padding_mode: str = "border") 
 def _to_gray_u8(x: torch.Tensor) -> np.ndarray:
     """``(3, H, W)`` or ``(1, H, W)`` float in [0, 1] -> ``(H, W)`` uint8 luma."""
     x = x.detach().float().clamp(0, 1).cpu()
-    if x.shape[0] == 3:
-        x = 0.299 * x[0] + 0.587 * x[1] + 0.114 * x[2]
-    else:
-        x = x[0]
+    x = (rgb_to_luma(x) if x.shape[0] == 3 else x)[0]
     return np.ascontiguousarray((x * 255.0 + 0.5).to(torch.uint8).numpy())
 
 

@@ -9,7 +9,6 @@ a file from a stranger can run arbitrary code.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import warnings
@@ -32,7 +31,14 @@ from .errors import (
 )
 from .model import Generator, GeneratorConfig
 
-__all__ = ["DEFAULT_MODEL", "default_weights_dir", "load_model", "load_pretrained", "save_folder"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "default_weights_dir",
+    "load_folder",
+    "load_model",
+    "load_pretrained",
+    "save_folder",
+]
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -73,8 +79,7 @@ def save_folder(
     meta["placeholder"] = model.metadata.get("placeholder", "false")
     meta.update(metadata or {})
     atomic_write_bytes(folder / WEIGHTS_NAME, save(state, metadata=meta))
-    cfg = json.dumps(model.config.to_dict(), indent=2, sort_keys=True) + "\n"
-    atomic_write_bytes(folder / CONFIG_NAME, cfg.encode())
+    model.config.to_json(folder / CONFIG_NAME)  # the one writer of config.json (atomic)
     return folder
 
 
@@ -201,12 +206,6 @@ def _load_state_strict(model: Generator, state: dict[str, torch.Tensor], source:
                 )
 
 
-def load_folder(folder: PathLike, *, device: str | torch.device | None = None) -> Generator:
-    """Load a ``save_pretrained`` folder strictly. Raises typed errors naming what to do."""
-    model = _read_folder(Path(folder))
-    return _finish(model, device)
-
-
 def _read_folder(folder: Path) -> Generator:
     if folder.is_file():
         if folder.suffix in PICKLE_SUFFIXES:
@@ -282,48 +281,6 @@ def _looks_like_repo_id(name: str) -> bool:
     return len(parts) == 2 and all(parts) and not name.startswith((".", "~")) and "\\" not in name
 
 
-def load_pretrained(
-    name_or_path: PathLike,
-    *,
-    revision: str | None = None,
-    cache_dir: PathLike | None = None,
-    local_files_only: bool = False,
-    token: str | bool | None = None,
-    force_download: bool = False,
-    device: str | torch.device | None = None,
-) -> Generator:
-    """Load G from a local folder or from a Hugging Face Hub repo (``"user/name"``).
-
-    Hub files are fetched with ``huggingface_hub.hf_hub_download`` (its cache, ``revision``,
-    ``HF_ENDPOINT`` and ``HF_HUB_OFFLINE`` apply); the resolved commit is recorded in
-    ``model.metadata["revision"]``.
-    """
-    name = check_model_source(name_or_path, "name_or_path")
-    device = check_device(device)
-    path = Path(name).expanduser()
-    if path.exists():
-        if revision is not None:
-            raise ConfigError(
-                f"revision={revision!r} applies to Hub repos only, and {name!r} is a local "
-                f"folder: drop revision (CLI: --revision)"
-            )
-        return load_folder(path, device=device)
-    if not _looks_like_repo_id(name):
-        raise WeightsNotFoundError(
-            f"{name!r} is neither an existing folder nor a Hub repo id ('user/name'); "
-            f"use 'default' for the bundled weights"
-        )
-    return _load_from_hub(
-        name,
-        revision=revision,
-        cache_dir=cache_dir,
-        local_files_only=local_files_only,
-        token=token,
-        force_download=force_download,
-        device=device,
-    )
-
-
 #: HTTP statuses that huggingface_hub retries with backoff (for ~25 s) before giving up.
 _RETRIED_STATUS = (408, 429, 500, 502, 503, 504)
 
@@ -379,7 +336,9 @@ def _probe_hub(repo_id: str, revision: str | None, token: str | bool | None) -> 
     return None
 
 
-def _load_from_hub(repo_id: str, *, device, **kwargs: Any) -> Generator:
+def _download(repo_id: str, **kwargs: Any) -> tuple[Path, dict[str, str]]:
+    """Fetch ``config.json`` + ``model.safetensors`` of a Hub repo into the cache; returns
+    the snapshot folder and the metadata that records where it came from."""
     import huggingface_hub
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import (
@@ -457,13 +416,11 @@ def _load_from_hub(repo_id: str, *, device, **kwargs: Any) -> Generator:
     folder = files[WEIGHTS_NAME].parent
     if files[CONFIG_NAME].parent != folder:  # cache snapshot folders always match; be safe
         raise WeightsError(f"config and weights of {repo_id!r} resolved to different snapshots")
-    return _finish(
-        _read_folder(folder),
-        device,
-        source=f"hf://{repo_id}",
-        revision=folder.name,  # the commit hash of the cache snapshot
-        requested_revision=str(kwargs.get("revision") or "main"),
-    )
+    return folder, {
+        "source": f"hf://{repo_id}",
+        "revision": folder.name,  # the commit hash of the cache snapshot
+        "requested_revision": str(kwargs.get("revision") or "main"),
+    }
 
 
 def load_model(
@@ -495,17 +452,87 @@ def load_model(
         >>> import blurvid
         >>> model = blurvid.load_model("default")  # doctest: +SKIP
     """
+    return _load(
+        name_or_path,
+        bundled=True,
+        hub=True,
+        revision=revision,
+        device=device,
+        cache_dir=cache_dir,
+        local_files_only=local_files_only,
+        token=token,
+    )
+
+
+def load_pretrained(
+    name_or_path: PathLike,
+    *,
+    revision: str | None = None,
+    cache_dir: PathLike | None = None,
+    local_files_only: bool = False,
+    token: str | bool | None = None,
+    force_download: bool = False,
+    device: str | torch.device | None = None,
+) -> Generator:
+    """What :meth:`Generator.from_pretrained` runs: :func:`load_model` without the bundled
+    ``"default"`` alias (a folder named ``default`` is that folder), plus ``force_download``.
+
+    Hub files are fetched with ``huggingface_hub.hf_hub_download`` (its cache, ``revision``,
+    ``HF_ENDPOINT`` and ``HF_HUB_OFFLINE`` apply); the resolved commit is recorded in
+    ``model.metadata["revision"]``.
+    """
+    return _load(
+        name_or_path,
+        bundled=False,
+        hub=True,
+        revision=revision,
+        device=device,
+        cache_dir=cache_dir,
+        local_files_only=local_files_only,
+        token=token,
+        force_download=force_download,
+    )
+
+
+def load_folder(folder: PathLike, *, device: str | torch.device | None = None) -> Generator:
+    """Load a ``save_pretrained`` folder strictly (never the Hub, never the bundled alias).
+    Raises typed errors naming what to do."""
+    return _load(folder, bundled=False, hub=False, device=device)
+
+
+# ----------------------------------------------------------------------------- one loading path
+def _load(
+    name_or_path: PathLike,
+    *,
+    bundled: bool,
+    hub: bool,
+    revision: str | None = None,
+    device: str | torch.device | None = None,
+    cache_dir: PathLike | None = None,
+    local_files_only: bool = False,
+    token: str | bool | None = None,
+    force_download: bool = False,
+) -> Generator:
+    """Every loader's one path: check the arguments (before any file is read), resolve the
+    name to a local folder, read it strictly (:func:`_read_folder`), then :func:`_finish`.
+
+    Args:
+        bundled: ``"default"`` names the checkpoint bundled in the wheel.
+        hub: a name that is not an existing path may be a Hub repo id.
+    """
     name = check_model_source(name_or_path, "name_or_path")
     dev = check_device(device)
     if revision is not None and not isinstance(revision, str):
         raise ConfigError(f"revision must be a string, got {type(revision).__name__}")
-    if not isinstance(local_files_only, bool):
-        raise ConfigError(f"local_files_only must be True or False, got {local_files_only!r}")
+    for flag, value in (("local_files_only", local_files_only), ("force_download", force_download)):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{flag} must be True or False, got {value!r}")
     if cache_dir is not None and not isinstance(cache_dir, (str, os.PathLike)):
         raise ConfigError(f"cache_dir must be a folder path, got {type(cache_dir).__name__}")
     if token is not None and not isinstance(token, (str, bool)):
         raise ConfigError(f"token must be a string, True or None, got {type(token).__name__}")
-    if name == DEFAULT_MODEL:
+    metadata: dict[str, str] = {}
+    if bundled and name == DEFAULT_MODEL:
         if revision is not None:
             raise ConfigError(
                 f"revision={revision!r} applies to Hub repos only; the bundled 'default' "
@@ -516,12 +543,26 @@ def load_model(
             raise WeightsNotFoundError(
                 f"the bundled default weights are missing from {folder}: reinstall blurvid"
             )
-        return _finish(_read_folder(folder), dev, source="default")
-    return load_pretrained(
-        name,
-        revision=revision,
-        device=dev,
-        cache_dir=cache_dir,
-        local_files_only=local_files_only,
-        token=token,
-    )
+        metadata["source"] = DEFAULT_MODEL
+    elif Path(name).expanduser().exists() or not hub:
+        if revision is not None:
+            raise ConfigError(
+                f"revision={revision!r} applies to Hub repos only, and {name!r} is a local "
+                f"folder: drop revision (CLI: --revision)"
+            )
+        folder = Path(name).expanduser()
+    elif _looks_like_repo_id(name):
+        folder, metadata = _download(
+            name,
+            revision=revision,
+            cache_dir=cache_dir,
+            local_files_only=local_files_only,
+            token=token,
+            force_download=force_download,
+        )
+    else:
+        raise WeightsNotFoundError(
+            f"{name!r} is neither an existing folder nor a Hub repo id ('user/name'); "
+            f"use 'default' for the bundled weights"
+        )
+    return _finish(_read_folder(folder), dev, **metadata)

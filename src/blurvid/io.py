@@ -24,6 +24,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ._fs import atomic_path
 from .checks import check_image_tensor, check_size, max_pixels
+from .colour import rgb_to_luma
 from .errors import ConfigError, InvalidImageError, OutputExistsError, require
 
 __all__ = [
@@ -212,14 +213,6 @@ def list_images(folder: str | os.PathLike) -> list[Path]:
 # ----------------------------------------------------------------------------- kinds
 #: PIL modes given back as greyscale ("L") frames; every other mode gives "RGB" frames.
 GREY_MODES = ("L", "LA")
-#: ITU-R 601-2 luma weights of R, G, B: what Pillow's ``convert("L")`` uses.
-LUMA = (0.299, 0.587, 0.114)
-
-
-def _luma(frames: torch.Tensor) -> torch.Tensor:
-    """``(..., 3, H, W)`` RGB -> ``(..., 1, H, W)`` luma (ITU-R 601-2, as Pillow's "L")."""
-    w = torch.tensor(LUMA, dtype=frames.dtype, device=frames.device).view(3, 1, 1)
-    return (frames * w).sum(dim=-3, keepdim=True)
 
 
 @dataclass
@@ -250,7 +243,7 @@ class _Restore:
         out = np.empty(shape, dtype=self.dtype)
         scale = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(np.dtype(self.dtype))
         for i in range(n):
-            f = _luma(frames[i]) if self.grey else frames[i]
+            f = rgb_to_luma(frames[i]) if self.grey else frames[i]
             a = f.permute(1, 2, 0).float().cpu().numpy()  # (H, W, C)
             a = a[..., 0] if self.squeeze else a
             out[i] = a * scale + 0.5 if scale is not None else a
@@ -343,7 +336,7 @@ def frames_to_pil(frames: torch.Tensor, mode: str = "RGB") -> list[Image.Image]:
     images = []
     for f in frames.detach():
         f = f.float().clamp(0, 1)
-        f = _luma(f)[0, ..., None] if mode == "L" else f.permute(1, 2, 0)
+        f = rgb_to_luma(f)[0, ..., None] if mode == "L" else f.permute(1, 2, 0)
         a = (f.cpu().numpy() * 255.0 + 0.5).astype(np.uint8)
         images.append(Image.fromarray(a[..., 0] if mode == "L" else a))  # "L" / "RGB"
     return images

@@ -24,8 +24,8 @@ Metrics
 
 Protocol
 --------
-:func:`sequence_metrics` scores ``(B, 7, 3, H, W)`` predictions against ground truth under a
-:class:`Protocol`:
+:func:`sequence_metrics` scores ``(B, T, 3, H, W)`` predictions (``T = 7`` in the paper)
+against ground truth under a :class:`Protocol`:
 
 * ``frames="all"`` averages the per-frame PSNR/SSIM over the 7 frames (Table 1, video
   extraction rows); ``frames="center"`` scores only the middle frame (index 3), which is how
@@ -62,6 +62,7 @@ import torch
 
 from .errors import ConfigError, InvalidImageError
 from .flow import FlowLike, get_flow_estimator
+from .model import NUM_FRAMES  # the paper's 7 (re-exported); sequences may have any length
 
 __all__ = [
     "CENTER",
@@ -75,9 +76,6 @@ __all__ = [
     "sequence_metrics",
     "ssim",
 ]
-
-#: Number of frames the model extracts from one blurred image (paper Sec. 3).
-NUM_FRAMES = 7
 
 _SSIM_WIN = 11
 _SSIM_SIGMA = 1.5
@@ -294,13 +292,14 @@ def flow_epe(
 
     Estimates the flow from the first to the last frame of the prediction and of the ground
     truth with the **same** estimator and returns their :func:`endpoint_error`. Frames
-    ``1 -> 7`` span the whole exposure, so the flow measures the overall motion recovered.
+    ``1 -> T`` (1 -> 7) span the whole exposure, so the flow measures the overall motion
+    recovered.
     The paper does not name its flow network; with the default OpenCV DIS estimator the
     numbers rank methods but are not on the scale of Table 1.
 
     Args:
-        pred_frames: ``(B, 7, 3, H, W)`` float tensor in ``[0, 1]``.
-        true_frames: ``(B, 7, 3, H, W)`` float tensor in ``[0, 1]``, same shape.
+        pred_frames: ``(B, T, 3, H, W)`` float tensor in ``[0, 1]``.
+        true_frames: ``(B, T, 3, H, W)`` float tensor in ``[0, 1]``, same shape.
         estimator: anything :func:`blurvid.flow.get_flow_estimator` accepts (``"dis"``,
             ``"dis-fast"``, an estimator object, a callable ``(a, b) -> (B, 2, H, W)``).
 
@@ -327,14 +326,15 @@ _ORDERS = ("given", "best")
 
 @dataclass(frozen=True)
 class Protocol:
-    """How :func:`sequence_metrics` scores a predicted 7-frame sequence.
+    """How :func:`sequence_metrics` scores a predicted frame sequence (7 frames in the paper).
 
     Attributes:
-        frames: ``"all"`` to average per-frame PSNR/SSIM over the 7 frames (Table 1, video
-            extraction rows) or ``"center"`` to score the middle frame (index 3) only, as the
-            paper does to compare with single-image deblurring (Nah et al. in Table 1).
+        frames: ``"all"`` to average per-frame PSNR/SSIM over the frames (Table 1, video
+            extraction rows) or ``"center"`` to score the middle frame (index ``T // 2``: 3
+            of 7) only, as the paper does to compare with single-image deblurring (Nah et
+            al. in Table 1).
         order: ``"given"`` to score the prediction as is, or ``"best"`` to score, per sample,
-            the better (by mean PSNR over all 7 frames) of the forward and time-reversed
+            the better (by mean PSNR over all frames) of the forward and time-reversed
             prediction: one blurred image does not tell the direction of time.
         border: pixels cropped from each side of every frame before scoring (``>= 0``).
         flow: flow estimator name for the EPE (``"dis"``, ``"dis-fast"``, ``"dis-ultrafast"``).
@@ -361,8 +361,17 @@ class Protocol:
 
     @property
     def name(self) -> str:
-        """A short readable description, e.g. ``'all 7 frames, best order, border 0, flow dis'``."""
-        frames = f"all {NUM_FRAMES} frames" if self.frames == "all" else "center frame"
+        """A short readable description, e.g. ``'all 7 frames, best order, border 0, flow dis'``
+        (:meth:`describe` for the paper's 7 frames)."""
+        return self.describe()
+
+    def describe(self, num_frames: int = NUM_FRAMES) -> str:
+        """:attr:`name` for sequences of ``num_frames`` frames.
+
+        >>> PAPER.describe(5)
+        'all 5 frames, best order, border 0, flow dis'
+        """
+        frames = f"all {num_frames} frames" if self.frames == "all" else "center frame"
         return f"{frames}, {self.order} order, border {self.border}, flow {self.flow}"
 
 
@@ -377,12 +386,13 @@ CENTER = Protocol(frames="center", order="given", border=0)
 
 
 def _check_sequences(pred: object, true: object, what: str) -> None:
-    """Boundary validation of ``(B, 7, 3, H, W)`` float, finite, equal-shaped sequences."""
-    layout = f"(B, {NUM_FRAMES}, 3, H, W)"
+    """Boundary validation of ``(B, T, 3, H, W)`` float, finite, equal-shaped sequences
+    (any number of frames ``T >= 1``: 7 for the paper's G, ``config.num_frames`` in general)."""
+    layout = "(B, T, 3, H, W)"
     _check_pair(pred, true, 5, layout, what)
     for name, x in (("pred", pred), ("true", true)):
         assert isinstance(x, torch.Tensor)
-        if x.shape[1] != NUM_FRAMES or x.shape[2] != 3 or x.shape[0] == 0:
+        if x.shape[1] == 0 or x.shape[2] != 3 or x.shape[0] == 0:
             raise InvalidImageError(
                 f"{what}: expected {name} of shape {layout}, got {tuple(x.shape)}"
             )
@@ -398,17 +408,18 @@ def sequence_metrics(
     compute_epe: bool = True,
     estimator: FlowLike = None,
 ) -> dict[str, torch.Tensor]:
-    """Score predicted 7-frame sequences against ground truth (paper Table 1).
+    """Score predicted frame sequences against ground truth (paper Table 1: 7 frames).
 
     Steps: validate; crop ``protocol.border`` pixels from each side; if ``protocol.order ==
     "best"``, for each sample keep the forward or the time-reversed prediction, whichever
-    has the higher mean PSNR over the 7 frames (ties keep forward); compute per-frame PSNR
+    has the higher mean PSNR over the frames (ties keep forward); compute per-frame PSNR
     and SSIM on the kept order and average them over the frames selected by
     ``protocol.frames``; compute :func:`flow_epe` on the kept order.
 
     Args:
-        pred: ``(B, 7, 3, H, W)`` float tensor in ``[0, 1]``, predicted frames in time order.
-        true: ``(B, 7, 3, H, W)`` float tensor in ``[0, 1]``, ground-truth frames.
+        pred: ``(B, T, 3, H, W)`` float tensor in ``[0, 1]``, predicted frames in time order
+            (``T = 7`` for the paper's G).
+        true: ``(B, T, 3, H, W)`` float tensor in ``[0, 1]``, ground-truth frames.
         protocol: a :class:`Protocol`; :data:`PAPER` by default.
         compute_epe: whether to estimate flow (needs OpenCV for DIS and costs two flow
             estimations per sample). If false, ``"epe"`` is filled with NaN.
@@ -421,12 +432,12 @@ def sequence_metrics(
         * ``"psnr"``: ``(B,)`` mean per-frame PSNR in dB (each capped at 100 dB).
         * ``"ssim"``: ``(B,)`` mean per-frame SSIM in ``[-1, 1]``.
         * ``"epe"``: ``(B,)`` flow end-point error in pixels (NaN if ``compute_epe`` is false).
-        * ``"psnr_per_frame"``: ``(B, 7)`` PSNR of each frame in the kept order (all 7
+        * ``"psnr_per_frame"``: ``(B, T)`` PSNR of each frame in the kept order (all the
             frames, whatever ``protocol.frames``), for plots.
         * ``"reversed"``: ``(B,)`` bool, true where the reversed prediction was scored.
 
     Raises:
-        InvalidImageError: if the inputs are not equal-shaped ``(B, 7, 3, H, W)`` float,
+        InvalidImageError: if the inputs are not equal-shaped ``(B, T, 3, H, W)`` float,
             finite tensors, or are smaller than 11 x 11 pixels after the border crop.
         ConfigError: if ``protocol`` is not a :class:`Protocol`.
         DependencyError: if ``compute_epe`` needs OpenCV and it is not installed.
@@ -465,7 +476,7 @@ def sequence_metrics(
         psnr_score = psnr_frames.mean(dim=1)
         ssim_score = per_frame(ssim, pred).mean(dim=1)
     else:
-        mid = NUM_FRAMES // 2
+        mid = t // 2  # the centre frame: 3 of 7
         psnr_score = psnr_frames[:, mid]
         ssim_score = ssim(pred[:, mid], true[:, mid])
 

@@ -41,9 +41,12 @@ from einops import rearrange
 from huggingface_hub import ModelHubMixin
 from torch import nn
 
+from ._fs import atomic_write_bytes
+from .colour import linear_to_srgb, srgb_to_linear
 from .errors import ConfigError
 
-__all__ = ["Generator", "GeneratorConfig", "srgb_to_linear", "linear_to_srgb"]
+# srgb_to_linear / linear_to_srgb live in blurvid.colour; still importable from here
+__all__ = ["Generator", "GeneratorConfig", "linear_to_srgb", "srgb_to_linear"]
 
 NUM_FRAMES = 7
 
@@ -188,10 +191,15 @@ class GeneratorConfig:
             raise ConfigError(f"invalid config.json values: {exc}") from exc
 
     def to_json(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+        """Write ``config.json`` atomically (blurvid's one writer of that file: save_pretrained
+        and :func:`blurvid.hub.save_folder` call it)."""
+        text = json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+        atomic_write_bytes(path, text.encode())
 
     @classmethod
     def from_json(cls, path: str | Path) -> GeneratorConfig:
+        """Read a ``config.json`` (bounded in size and in every field: it may come from a
+        stranger), the one reader of that file."""
         try:
             size = Path(path).stat().st_size
             if size > MAX_CONFIG_BYTES:  # a few hundred bytes when written by blurvid
@@ -203,27 +211,6 @@ class GeneratorConfig:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ConfigError(f"cannot read {path}: {exc}") from exc
         return cls.from_dict(data)
-
-
-# ----------------------------------------------------------------------------- colour
-def srgb_to_linear(x: torch.Tensor, clamp: bool = True) -> torch.Tensor:
-    """sRGB (IEC 61966-2-1) to linear light, elementwise.
-
-    ``clamp=True`` first clips to [0, 1]; ``clamp=False`` extends the curve beyond 1 (losses on
-    unclamped predictions). Both branches are gradient-safe (no NaN from the unused branch).
-    """
-    if clamp:
-        x = x.clamp(0.0, 1.0)
-    return torch.where(x <= 0.04045, x / 12.92, ((x.clamp(min=0.04045) + 0.055) / 1.055) ** 2.4)
-
-
-def linear_to_srgb(x: torch.Tensor, clamp: bool = True) -> torch.Tensor:
-    """Linear light to sRGB, elementwise (``clamp`` as in :func:`srgb_to_linear`)."""
-    if clamp:
-        x = x.clamp(0.0, 1.0)
-    return torch.where(
-        x <= 0.0031308, 12.92 * x, 1.055 * x.clamp(min=0.0031308) ** (1 / 2.4) - 0.055
-    )
 
 
 # ----------------------------------------------------------------------------- blocks
@@ -366,8 +353,10 @@ class Generator(  # type: ignore[call-arg]  # (mypy reads nn.Module's __init_sub
         lin = srgb_to_linear(blurry).unsqueeze(1) + residuals
         return linear_to_srgb(lin)
 
-    # -- Hub / folder I/O -------------------------------------------------------------
+    # -- Hub / folder I/O: thin hooks; blurvid.hub owns the files, the Hub and loading --------
+    # (imported inside the methods: hub imports this module, never the reverse at import time)
     def _save_pretrained(self, save_directory: Path) -> None:
+        """Hook of ``save_pretrained`` / ``push_to_hub``: :func:`blurvid.hub.save_folder`."""
         from .hub import save_folder
 
         save_folder(self, save_directory)
@@ -387,7 +376,8 @@ class Generator(  # type: ignore[call-arg]  # (mypy reads nn.Module's __init_sub
     ) -> Generator:
         """Load from a local folder or a Hub repo id (strict, safetensors only).
 
-        Same as :func:`blurvid.load_model`, without the bundled ``"default"`` alias.
+        Same as :func:`blurvid.load_model`, without the bundled ``"default"`` alias
+        (:func:`blurvid.hub.load_pretrained`).
         """
         if kwargs:
             raise ConfigError(

@@ -3,7 +3,7 @@
 :func:`slow_motion` decodes a clip with PyAV (``pip install 'blurvid[video]'``), runs the
 generator on batches of input frames (the recursion of :func:`blurvid.interpolate_recursive`
 for ``factor=42``), puts the frames of every input frame in one consistent time order
-(:class:`ClipOrienter`) and encodes H.264 at ``fps x factor`` (``speed="realtime"``, same
+(:class:`blurvid.order.ClipOrienter`) and encodes H.264 at ``fps x factor`` (``speed="realtime"``, same
 duration) or at the input fps (``speed="slow"``, ``factor`` times longer). It streams: memory
 holds one batch of input frames and their outputs, whatever the clip's length.
 
@@ -24,7 +24,6 @@ file beside it and renamed at the end: an error or Ctrl-C leaves no partial file
 
 from __future__ import annotations
 
-import math
 import os
 import statistics
 from collections.abc import Iterator
@@ -49,6 +48,7 @@ from .errors import (
     require,
 )
 from .model import Generator
+from .order import ClipOrienter, choose_order, orient_groups, thumbnail
 
 __all__ = [
     "ClipOrienter",
@@ -69,145 +69,13 @@ CONTAINERS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska"}
 #: intervals differ from the median interval by more than ``VFR_TOLERANCE`` of it.
 VFR_TOLERANCE = 0.25
 VFR_SHARE = 0.01
-#: Long side of the thumbnails the order chooser compares.
-THUMB = 64
 #: Pixels of input frames per generator batch (x6 for factor 42).
 BATCH_PIXELS = 2_100_000
 _IMAGE_FORMATS = {"image2", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "tiff_pipe"}
 
 
-# ----------------------------------------------------------------------------- order
-def _thumb(x: torch.Tensor, size: int = THUMB) -> torch.Tensor:
-    """Area-downscale ``(..., 3, H, W)`` so the long side is at most ``size`` pixels."""
-    h, w = x.shape[-2:]
-    k = max(1, math.ceil(max(h, w) / size))
-    if k == 1:
-        return x.float()
-    lead = x.shape[:-3]
-    y = F.avg_pool2d(x.reshape(-1, *x.shape[-3:]).float(), k, k, ceil_mode=True)
-    return y.reshape(*lead, *y.shape[-3:])
-
-
-def _dist(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Mean absolute difference over the last three dimensions."""
-    return (a - b).abs().mean(dim=(-3, -2, -1))
-
-
-def _reverse_mask(
-    first: torch.Tensor,
-    last: torch.Tensor,
-    previous: torch.Tensor | None,
-    following: torch.Tensor | None,
-) -> torch.Tensor:
-    """True where the reversed order fits the neighbours better (thumbnails ``(..., 3, h, w)``).
-
-    Forward costs ``d(previous, first) + d(last, following)``, reversed costs
-    ``d(previous, last) + d(first, following)``; a missing neighbour adds nothing; ties keep
-    the forward order.
-    """
-    forward = torch.zeros(first.shape[:-3], device=first.device)
-    backward = torch.zeros_like(forward)
-    if previous is not None:
-        forward += _dist(previous, first)
-        backward += _dist(previous, last)
-    if following is not None:
-        forward += _dist(last, following)
-        backward += _dist(first, following)
-    return backward < forward
-
-
-def choose_order(
-    frames: torch.Tensor,
-    *,
-    previous: torch.Tensor | None = None,
-    following: torch.Tensor | None = None,
-) -> bool:
-    """Whether to reverse the frames of one photo so they continue its neighbours in time.
-
-    The 7 frames G extracts from one blurry photo are right in either time order. Given
-    what comes before (the previous photo, or the last frame extracted from it) and/or what
-    comes after, the order is kept when ``d(previous, first) + d(last, following)`` is
-    smaller than with first and last swapped (``d``: mean absolute difference of 64-pixel
-    thumbnails). A cheap, training-free stand-in for HyperCUT's learned ordering
-    (CVPR 2023); it needs motion between the neighbours to decide.
-
-    Args:
-        frames: ``(N, 3, H, W)`` frames of one photo, float in [0, 1].
-        previous: ``(3, H, W)`` image before them in time, or None.
-        following: ``(3, H, W)`` image after them in time, or None.
-
-    Returns:
-        True when ``frames.flip(0)`` is the better order (False with no neighbour).
-
-    Examples:
-        >>> import torch
-        >>> ramp = torch.linspace(0, 1, 7).view(7, 1, 1, 1).expand(7, 3, 8, 8)
-        >>> choose_order(ramp, previous=torch.ones(3, 8, 8))
-        True
-        >>> choose_order(ramp, previous=torch.zeros(3, 8, 8), following=torch.ones(3, 8, 8))
-        False
-    """
-    if not isinstance(frames, torch.Tensor) or frames.ndim != 4 or frames.shape[0] < 2:
-        raise ConfigError(
-            f"frames must be a tensor (N >= 2, 3, H, W), got "
-            f"{tuple(frames.shape) if isinstance(frames, torch.Tensor) else type(frames).__name__}"
-        )
-    for name, x in (("previous", previous), ("following", following)):
-        if x is not None and (not isinstance(x, torch.Tensor) or x.shape != frames.shape[1:]):
-            raise ConfigError(
-                f"{name} must be a tensor of shape {tuple(frames.shape[1:])} like one frame, "
-                f"got {tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}"
-            )
-    t = _thumb(frames[[0, -1]])
-    return bool(
-        _reverse_mask(
-            t[0],
-            t[1],
-            None if previous is None else _thumb(previous.to(frames.device)),
-            None if following is None else _thumb(following.to(frames.device)),
-        )
-    )
-
-
-class ClipOrienter:
-    """Puts the frames of consecutive blurry frames of a clip in one time order, batch by
-    batch (it keeps the last output frame of the previous batch, as a thumbnail).
-
-    Call it with ``frames (B, N, 3, H, W)`` (G's outputs for B consecutive input frames) and
-    ``blurry (B, 3, H, W)`` (those input frames); it returns the frames, each group flipped
-    where :func:`choose_order` says so (the clip's first group is oriented towards the next
-    blurry frame: ``blurry[1]``, or ``following`` when the first batch holds one frame), and
-    a bool tensor ``(B,)`` of the flips. ``reversed_count`` counts them.
-    """
-
-    def __init__(self) -> None:
-        self._last: torch.Tensor | None = None
-        self.reversed_count = 0
-
-    @property
-    def started(self) -> bool:
-        """Whether a first group was oriented already."""
-        return self._last is not None
-
-    def __call__(
-        self, frames: torch.Tensor, blurry: torch.Tensor, following: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        ends = _thumb(frames[:, [0, -1]])  # (B, 2, 3, h, w)
-        flips = torch.zeros(frames.shape[0], dtype=torch.bool)
-        nxt = blurry[1] if frames.shape[0] > 1 else following
-        for i in range(frames.shape[0]):
-            first, last = ends[i, 0], ends[i, 1]
-            after = None
-            if self._last is None and nxt is not None:  # the clip's first frame
-                after = _thumb(nxt.to(frames.device))
-            flip = bool(_reverse_mask(first, last, self._last, after))
-            flips[i] = flip
-            self._last = first if flip else last
-        self.reversed_count += int(flips.sum())
-        mask = flips.to(frames.device).view(-1, 1, 1, 1, 1)
-        return torch.where(mask, frames.flip(1), frames), flips
-
-
+# ----------------------------------------------------------------------------- recursion
+# (the time-order rule lives in blurvid.order; ClipOrienter and choose_order stay importable here)
 def _recurse(frames: torch.Tensor, depth: int, run) -> torch.Tensor:
     """Deeper levels of the recursion (paper Sec. 4.3): neighbouring frames are averaged
     into a blurry image and re-expanded by G; each new group is oriented from ``I_k`` to
@@ -217,10 +85,8 @@ def _recurse(frames: torch.Tensor, depth: int, run) -> torch.Tensor:
         pairs = frames[:, :-1].add(frames[:, 1:]).mul_(0.5)
         sub = run(pairs.reshape(b * (n - 1), c, h, w))
         sub = sub.reshape(b, n - 1, sub.shape[1], c, h, w)
-        ends = _thumb(sub[:, :, [0, -1]])
-        neighbours = _thumb(frames)
-        flip = _reverse_mask(ends[:, :, 0], ends[:, :, 1], neighbours[:, :-1], neighbours[:, 1:])
-        sub = torch.where(flip.view(b, n - 1, 1, 1, 1, 1), sub.flip(2), sub)
+        neighbours = thumbnail(frames)
+        sub, _ = orient_groups(sub, neighbours[:, :-1], neighbours[:, 1:])
         frames = sub.reshape(b, -1, c, h, w)
     return frames
 

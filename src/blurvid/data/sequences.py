@@ -15,9 +15,9 @@ from pathlib import Path
 
 import torch
 
+from ..colour import linear_to_srgb, srgb_to_linear
 from ..errors import ConfigError, DataError, InvalidImageError, require
 from ..io import IMAGE_SUFFIXES, list_images, read_image
-from ..model import linear_to_srgb, srgb_to_linear
 from .augment import Augment
 from .base import PathLike, Sample, _dequantize, _quantize, _randint, _resize, _SeededDataset
 

@@ -41,9 +41,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from ..colour import linear_to_srgb, srgb_to_linear
 from ..errors import ConfigError, DataError, InvalidImageError
 from ..io import IMAGE_SUFFIXES, list_images, read_image
-from ..model import linear_to_srgb, srgb_to_linear
 from .augment import Augment
 from .base import (
     PathLike,

@@ -33,9 +33,10 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from .._fs import atomic_write_bytes
+from ..colour import srgb_to_linear
 from ..errors import ConfigError, DataError
 from ..hub import load_model, save_folder
-from ..model import Generator, srgb_to_linear
+from ..model import Generator
 from . import checkpoint as ckpt
 from .config import STAGES, TrainConfig
 from .discriminator import PatchDiscriminator, discriminator_step

@@ -42,9 +42,9 @@ from typing import Callable, NamedTuple, Union
 import torch
 import torch.nn.functional as F
 
+from ..colour import linear_to_srgb, srgb_to_linear
 from ..errors import ConfigError, InvalidImageError
 from ..flow import FlowLike, get_flow_estimator, warp
-from ..model import linear_to_srgb, srgb_to_linear
 
 __all__ = [
     "GRAM_TRIPLETS",
