@@ -13,7 +13,7 @@ from blurvid import GeneratorConfig, load_model
 from blurvid.errors import ConfigError, DataError
 from blurvid.metrics import psnr
 from blurvid.train import Trainer, train
-from blurvid.train.stages import BaseStage, GramStage, HeptaStage, make_stage
+from blurvid.train.stages import BaseStage, GramStage, HeptaStage, StepBatch, make_stage
 
 pytestmark = [
     pytest.mark.usefixtures("fast_cpu"),
@@ -52,7 +52,9 @@ def _val(data) -> dict[str, torch.Tensor]:
 def test_five_frame_g_trains_a_base_step_and_validates(tmp_path):
     data = ToyShift5()
     val = _val(data)
-    cfg = tiny_config(steps=2, generator=FIVE, val_every=2, adv_weight=0.01, ramp_start=0.0, ramp_end=0.0)
+    cfg = tiny_config(
+        steps=2, generator=FIVE, val_every=2, adv_weight=0.01, ramp_start=0.0, ramp_end=0.0
+    )
     trainer = Trainer(cfg, tmp_path, dataset=data, val_data=val, progress=False)
     before = state(trainer.G)
     model = trainer.fit()
@@ -126,11 +128,11 @@ def test_a_g_that_returns_the_truth_has_zero_stage_loss(tmp_path):
     data = ToyShift(n=2)
     blurry, frames = _val(data)["blurry"], _val(data)["frames"]
     stage = _stage(tmp_path, stage="base")
-    total, parts, pred = stage.loss(lambda x: frames, blurry, frames, 1.0, None)
+    total, parts, pred = stage.loss(lambda x: frames, StepBatch(blurry, frames, 1.0, None))
     assert total.item() == 0.0 and parts["central"] == 0.0 and parts["frames"] == 0.0
     assert parts["reblur"] > 0 and torch.equal(pred, frames)
     # reversed in time: Eq. 2 and the best-order frame MSE do not mind, Eq. 1's centre neither
-    total, parts, _ = stage.loss(lambda x: frames.flip(1), blurry, frames, 1.0, None)
+    total, parts, _ = stage.loss(lambda x: frames.flip(1), StepBatch(blurry, frames, 1.0, None))
     assert total.item() == pytest.approx(0.0, abs=1e-9)
 
 
@@ -146,12 +148,13 @@ def test_hepta_stage_restores_its_own_reblurred_frames(tmp_path):
         seen.append(x)
         return torch.cat([frames, frames])
 
-    total, parts, _ = stage.loss(forward, blurry, frames, 1.0, None)
+    total, parts, _ = stage.loss(forward, StepBatch(blurry, frames, 1.0, None))
     torch.testing.assert_close(seen[0], torch.cat([blurry, frames.mean(1)]))
     assert total.item() == 0.0 and set(parts) == {"hepta_reblur", "hepta_frames", "hepta_total"}
     stage.cfg = stage.cfg.replace(base_weight=2.0)
-    total, parts, _ = stage.loss(lambda x: torch.cat([frames, frames.flip(1)]), blurry, frames,
-                                 1.0, None)  # fmt: skip
+    total, parts, _ = stage.loss(
+        lambda x: torch.cat([frames, frames.flip(1)]), StepBatch(blurry, frames, 1.0, None)
+    )
     assert parts["hepta_frames"] > 0 and "base_central" in parts
     assert total.item() == pytest.approx(parts["hepta_total"] + 2.0 * parts["base_total"], rel=1e-5)
 

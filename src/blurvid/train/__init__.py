@@ -7,7 +7,8 @@ Imported on demand only (``import blurvid`` does not load it). The pieces:
 * :mod:`blurvid.train.discriminator` -- D of Eq. 3;
 * :mod:`blurvid.train.data`, :mod:`blurvid.train.synthetic` -- GOPRO-layout folders, videos,
   frame folders, synthetic camera shake, sample banks, the fixed validation set;
-* :mod:`blurvid.train.loop` -- :class:`Trainer`, :func:`train`, :func:`finetune`;
+* :mod:`blurvid.train.stages` -- one object per stage (base, gram, hepta): its inputs and loss;
+* :mod:`blurvid.train.loop` -- :class:`Trainer` (stage-agnostic), :func:`train`, :func:`finetune`;
 * :mod:`blurvid.train.config` -- :class:`TrainConfig`, the one source of truth.
 
 Command line: ``blurvid train --stage base|gram|hepta|all --data ... --out runs/x [--resume]``.

@@ -43,7 +43,7 @@ from .config import STAGES, TrainConfig
 from .discriminator import PatchDiscriminator, discriminator_step
 from .losses import best_order_mse as best_order_mse  # re-exported: older code imports it here
 from .losses import reblur_l1 as reblur_l1
-from .stages import make_stage
+from .stages import StepBatch, make_stage
 
 if TYPE_CHECKING:
     from .data import ValidationSet
@@ -427,10 +427,9 @@ class Trainer:
         blurry = blurry.to(self.device, non_blocking=True)
         frames = frames.to(self.device, non_blocking=True)
         adversarial = self.D is not None and c.adv_weight * r > 0
+        batch = StepBatch(blurry, frames, r, self._critic if adversarial else None)
         with self._autocast():
-            total, parts, pred = self.stage.loss(
-                self.G_train, blurry, frames, r, self._critic if adversarial else None
-            )
+            total, parts, pred = self.stage.loss(self.G_train, batch)
         if not torch.isfinite(total):
             raise FloatingPointError(
                 f"loss became {float(total)} at step {self.step}; lower the learning rate"

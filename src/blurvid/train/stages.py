@@ -45,6 +45,7 @@ __all__ = [
     "RestorationLoss",
     "Stage",
     "StageLoss",
+    "StepBatch",
     "make_stage",
 ]
 
@@ -52,6 +53,19 @@ __all__ = [
 Forward = Callable[[torch.Tensor], torch.Tensor]
 #: Predicted frames ``(B, T, 3, H, W)`` -> D's logits on the frames D judges this step.
 Critic = Callable[[torch.Tensor], torch.Tensor]
+
+
+class StepBatch(NamedTuple):
+    """One step's batch, on the training device, after augmentation."""
+
+    blurry: torch.Tensor
+    """``(B, 3, H, W)`` blurry inputs."""
+    frames: torch.Tensor
+    """``(B, T, 3, H, W)`` their sharp frames."""
+    ramp: float
+    """Curriculum factor in [0, 1] of this step (:func:`blurvid.train.loop.ramp_at`)."""
+    critic: Critic | None
+    """D on predicted frames, or None when the adversarial term is off this step."""
 
 
 class StageLoss(NamedTuple):
@@ -70,8 +84,7 @@ class RestorationLoss:
     recipe's extra terms (``frames_weight``, ``central_l1_weight``, ``reblur_weight``).
 
     Kept on in stages 2 and 3 with weight ``base_weight`` so that G does not forget.
-    The ramp ``r`` (:func:`blurvid.train.loop.ramp_at`) scales the difference, flow and
-    adversarial terms.
+    The batch's ramp scales the difference, flow and adversarial terms.
 
     Args:
         config: the stage's :class:`TrainConfig`.
@@ -95,16 +108,11 @@ class RestorationLoss:
             self.flow = get_flow_estimator(config.flow)
 
     def __call__(
-        self,
-        pred: torch.Tensor,
-        frames: torch.Tensor,
-        blurry: torch.Tensor,
-        r: float,
-        critic: Critic | None,
+        self, pred: torch.Tensor, batch: StepBatch
     ) -> tuple[torch.Tensor, dict[str, float]]:
-        """``(total, parts)`` for ``pred = G(blurry)``; ``critic`` is None when D is off."""
-        c = self.cfg
-        fake_logits = critic(pred) if critic is not None else None
+        """``(total, parts)`` for ``pred = G(batch.blurry)``."""
+        c, r, frames = self.cfg, batch.ramp, batch.frames
+        fake_logits = batch.critic(pred) if batch.critic is not None else None
         total, parts = base_gan_loss(
             pred, frames, fake_logits,
             features=self.features, flow=self.flow or "dis",
@@ -123,7 +131,7 @@ class RestorationLoss:
             total = total + c.central_l1_weight * l1
             parts["central_l1"] = float(l1.detach())
         if c.reblur_weight:
-            rb = reblur_l1(pred, blurry)
+            rb = reblur_l1(pred, batch.blurry)
             # Only a G without a built-in blur model (reblur="none") is trained on this
             # term. "linear" makes it 0 by construction; with "srgb" (the mean of the
             # frames is the input in sRGB) it equals the Jensen gap
@@ -171,49 +179,22 @@ class Stage(ABC):
         self.restoration = RestorationLoss(self.cfg, self.generator, device)
 
     @abstractmethod
-    def loss(
-        self,
-        forward: Forward,
-        blurry: torch.Tensor,
-        frames: torch.Tensor,
-        r: float,
-        critic: Critic | None,
-    ) -> StageLoss:
-        """The loss of G on one batch.
-
-        Args:
-            forward: G's training forward pass.
-            blurry: ``(B, 3, H, W)`` inputs on the training device.
-            frames: ``(B, T, 3, H, W)`` their sharp frames.
-            r: curriculum factor in [0, 1] of this step.
-            critic: D on predicted frames, or None when the adversarial term is off.
-        """
+    def loss(self, forward: Forward, batch: StepBatch) -> StageLoss:
+        """The loss of G (run as ``forward``: G or its DDP / compiled wrapper) on ``batch``."""
 
     def _restoration(
-        self,
-        pred: torch.Tensor,
-        frames: torch.Tensor,
-        blurry: torch.Tensor,
-        r: float,
-        critic: Critic | None,
+        self, pred: torch.Tensor, batch: StepBatch
     ) -> tuple[torch.Tensor, dict[str, float]]:
         if self.restoration is None:
             raise RuntimeError(f"stage {self.name}: call setup() before loss()")
-        return self.restoration(pred, frames, blurry, r, critic)
+        return self.restoration(pred, batch)
 
     def _keep_restoring(
-        self,
-        total: torch.Tensor,
-        parts: dict[str, float],
-        pred: torch.Tensor,
-        frames: torch.Tensor,
-        blurry: torch.Tensor,
-        r: float,
-        critic: Critic | None,
+        self, total: torch.Tensor, parts: dict[str, float], pred: torch.Tensor, batch: StepBatch
     ) -> tuple[torch.Tensor, dict[str, float]]:
         """Stages 2 and 3: add ``base_weight`` x the stage-1 loss (logged as ``base_*``)."""
         if self.cfg.base_weight:
-            b_total, b_parts = self._restoration(pred, frames, blurry, r, critic)
+            b_total, b_parts = self._restoration(pred, batch)
             total = total + self.cfg.base_weight * b_total
             parts.update({f"base_{k}": v for k, v in b_parts.items()})
         return total, parts
@@ -224,16 +205,9 @@ class BaseStage(Stage):
 
     name = "base"
 
-    def loss(
-        self,
-        forward: Forward,
-        blurry: torch.Tensor,
-        frames: torch.Tensor,
-        r: float,
-        critic: Critic | None,
-    ) -> StageLoss:
-        pred = forward(blurry).float()
-        total, parts = self._restoration(pred, frames, blurry, r, critic)
+    def loss(self, forward: Forward, batch: StepBatch) -> StageLoss:
+        pred = forward(batch.blurry).float()
+        total, parts = self._restoration(pred, batch)
         return StageLoss(total, parts, pred)
 
 
@@ -260,15 +234,8 @@ class GramStage(Stage):
             device
         )
 
-    def loss(
-        self,
-        forward: Forward,
-        blurry: torch.Tensor,
-        frames: torch.Tensor,
-        r: float,
-        critic: Critic | None,
-    ) -> StageLoss:
-        c = self.cfg
+    def loss(self, forward: Forward, batch: StepBatch) -> StageLoss:
+        c, blurry, frames = self.cfg, batch.blurry, batch.frames
         b, t = frames.shape[:2]
         ends = (0, t // 2, t - 1)  # paper frames 1, 4, 7
         with torch.no_grad():
@@ -286,7 +253,7 @@ class GramStage(Stage):
         total = g_total + c.gram_weight * g9
         parts = {"gram_stage": g_parts["total"], "gram9": float(g9.detach())}
         parts.update({f"gram_stage_{k}": v for k, v in g_parts.items() if k != "total"})
-        total, parts = self._keep_restoring(total, parts, pred, frames, blurry, r, critic)
+        total, parts = self._keep_restoring(total, parts, pred, batch)
         return StageLoss(total, parts, pred)
 
 
@@ -300,25 +267,18 @@ class HeptaStage(Stage):
     def uses_reference(config: TrainConfig) -> bool:
         return config.hepta_source == "prediction"
 
-    def loss(
-        self,
-        forward: Forward,
-        blurry: torch.Tensor,
-        frames: torch.Tensor,
-        r: float,
-        critic: Critic | None,
-    ) -> StageLoss:
-        b = blurry.shape[0]
+    def loss(self, forward: Forward, batch: StepBatch) -> StageLoss:
+        blurry, b = batch.blurry, batch.blurry.shape[0]
         if self.reference is not None:
             with torch.no_grad():
                 src = self.reference(blurry).float().clamp(0, 1)
         else:
-            src = frames
+            src = batch.frames
         out = forward(torch.cat([blurry, src.mean(1)])).float()
         pred, cyc = out[:b], out[b:]
         h_total, h_parts = bicycle_loss(src, cyc)
         parts = {f"hepta_{k}": v for k, v in h_parts.items()}
-        total, parts = self._keep_restoring(h_total, parts, pred, frames, blurry, r, critic)
+        total, parts = self._keep_restoring(h_total, parts, pred, batch)
         return StageLoss(total, parts, pred)
 
 
