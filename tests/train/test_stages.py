@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from test_loop import ToyShift, assert_same_state, read_log, state, tiny_config
 from torch.utils.data import Dataset
 
-from blurvid import GeneratorConfig, load_model
+from blurvid import Generator, GeneratorConfig, load_model
 from blurvid.errors import ConfigError, DataError
 from blurvid.metrics import psnr
 from blurvid.train import Trainer, train
@@ -195,3 +195,11 @@ def test_old_names_stay_importable_from_the_loop():
     assert best_order_mse is losses.best_order_mse and reblur_l1 is losses.reblur_l1
     pred, true = torch.rand(2, 7, 3, 16, 16), torch.rand(2, 7, 3, 16, 16)
     assert best_order_psnr(pred, true) == float(metrics.best_order_psnr(pred, true).mean())
+
+
+def test_model_and_start_from_are_exclusive(tmp_path):
+    one, two = Generator(GeneratorConfig(width=8)), Generator(GeneratorConfig(width=8))
+    with pytest.raises(ConfigError, match="not both"):
+        Trainer(tiny_config(), tmp_path / "run", dataset=ToyShift(), model=one, start_from=two,
+                progress=False)  # fmt: skip
+    assert not (tmp_path / "run").exists()  # refused before any work

@@ -205,9 +205,10 @@ class Trainer:
     Args:
         config: the stage's :class:`TrainConfig`.
         out: run folder (checkpoint, ``log.jsonl``, samples, ``model/`` export).
-        dataset: a dataset of ``{"blurry": (3,h,w), "frames": (7,3,h,w)}``; default: built
+        dataset: a dataset of ``{"blurry": (3,h,w), "frames": (T,3,h,w)}`` with ``T`` G's
+            ``config.num_frames`` (7 in the paper, any odd number >= 3); default: built
             from ``config.data``.
-        val_data: ``{"blurry": (N,3,h,w), "frames": (N,7,3,h,w)}`` (or a
+        val_data: ``{"blurry": (N,3,h,w), "frames": (N,T,3,h,w)}`` (or a
             :class:`~blurvid.train.data.ValidationSet`) scored every
             ``val_every`` steps against the identity and oracle-static references.
         model: train this G itself (in place) instead of ``config.init`` / a fresh one.
@@ -234,6 +235,8 @@ class Trainer:
         progress: bool = True,
         time_limit_s: float | None = None,
     ) -> None:
+        if model is not None and start_from is not None:
+            raise ConfigError("pass model= (train it in place) or start_from= (copy it), not both")
         self.cfg = config
         self.time_limit_s = time_limit_s
         self.timed_out = False
