@@ -492,3 +492,34 @@ def sequence_metrics(
         "psnr_per_frame": psnr_frames,
         "reversed": reversed_,
     }
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def best_order_psnr(pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
+    """Per-sample PSNR averaged over the frames, in the better of the given and the
+    time-reversed order: :func:`sequence_metrics`' ``"psnr"`` under :data:`PAPER`, without
+    the SSIM and EPE (what training validation scores every few hundred steps).
+
+    Args:
+        pred: ``(B, T, 3, H, W)`` predicted frames in ``[0, 1]``, any number of frames ``T``.
+        true: ground truth, same shape.
+
+    Returns:
+        ``(B,)`` PSNR in dB.
+
+    Examples:
+        >>> true = torch.zeros(1, 5, 3, 8, 8); true[:, 0] += 0.1
+        >>> round(best_order_psnr(true.flip(1), true).item(), 4)  # reversed: scored as exact
+        100.0
+    """
+    _check_pair(pred, true, 5, "(B, T, 3, H, W)", "best_order_psnr")
+    n, t = true.shape[:2]
+    flat_true = true.reshape(n * t, *true.shape[2:])
+    fwd = psnr(pred.reshape(n * t, *pred.shape[2:]), flat_true).view(n, t).mean(1)
+    rev = psnr(pred.flip(1).reshape(n * t, *pred.shape[2:]), flat_true).view(n, t).mean(1)
+    return torch.maximum(fwd, rev)
+
+
+__all__ += ["best_order_psnr"]

@@ -8,7 +8,8 @@ Imported on demand only (``import blurvid`` does not load it). The pieces:
 * :mod:`blurvid.train.data` -- sample banks, mixing, loaders and the ``--data`` specs (the
   datasets themselves, synthetic shake and the fixed validation set are in
   :mod:`blurvid.data`, shared with evaluation);
-* :mod:`blurvid.train.loop` -- :class:`Trainer`, :func:`train`, :func:`finetune`;
+* :mod:`blurvid.train.stages` -- one object per stage (base, gram, hepta): its inputs and loss;
+* :mod:`blurvid.train.loop` -- :class:`Trainer` (stage-agnostic), :func:`train`, :func:`finetune`;
 * :mod:`blurvid.train.config` -- :class:`TrainConfig`, the one source of truth.
 
 Command line: ``blurvid train --stage base|gram|hepta|all --data ... --out runs/x [--resume]``.

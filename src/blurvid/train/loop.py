@@ -1,8 +1,10 @@
 """The training loop: three stages on one weight-shared G, resumable, multi-GPU.
 
 Plain PyTorch. :class:`Trainer` runs one stage (``base`` -> ``gram`` -> ``hepta``, paper
-Sec. 3 and 4.2); :func:`train` chains stages, each starting from the previous stage's
-weights; :func:`finetune` is the short in-process API for a user's own data.
+Sec. 3 and 4.2) and is the same for all three: what differs (inputs, losses, the frozen
+reference G) is the stage object of :mod:`blurvid.train.stages`. :func:`train` chains
+stages, each starting from the previous stage's weights (handed over in memory);
+:func:`finetune` is the short in-process API for a user's own data.
 
 Reproducibility: every random choice derives from ``config.seed`` and the step number (data
 order, per-step augmentation) or is saved in the checkpoint (RNG states), so ``--resume``
@@ -33,21 +35,15 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from .._fs import atomic_write_bytes
-from ..colour import srgb_to_linear
 from ..errors import ConfigError, DataError
 from ..hub import load_model, save_folder
 from ..model import Generator
 from . import checkpoint as ckpt
 from .config import STAGES, TrainConfig
 from .discriminator import PatchDiscriminator, discriminator_step
-from .losses import (
-    base_gan_loss,
-    bicycle_loss,
-    gram_loss,
-    gram_stage_batch,
-    gram_stage_loss,
-    psnr_loss,
-)
+from .losses import best_order_mse as best_order_mse  # re-exported: older code imports it here
+from .losses import reblur_l1 as reblur_l1
+from .stages import StepBatch, make_stage
 
 if TYPE_CHECKING:
     from ..data import ValidationSet
@@ -161,28 +157,12 @@ def augment_batch(blurry: torch.Tensor, frames: torch.Tensor, seed: int, step: i
     return blurry, frames
 
 
-def best_order_mse(pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
-    """MSE over all frames in the better of forward / reversed order, per sample."""
-    fwd = (pred - true).pow(2).flatten(1).mean(1)
-    rev = (pred.flip(1) - true).pow(2).flatten(1).mean(1)
-    return torch.minimum(fwd, rev).mean()
-
-
 def best_order_psnr(pred: torch.Tensor, true: torch.Tensor) -> float:
-    """Mean over samples of the 7-frame mean PSNR in the better of forward / reversed order
-    (the PSNR of :data:`blurvid.metrics.PAPER`). ``pred, true``: ``(N, 7, 3, H, W)``."""
-    from ..metrics import psnr
+    """Mean over samples of :func:`blurvid.metrics.best_order_psnr` (the PSNR of
+    :data:`blurvid.metrics.PAPER`). ``pred, true``: ``(N, T, 3, H, W)``."""
+    from ..metrics import best_order_psnr as per_sample
 
-    n, t = true.shape[:2]
-    flat_true = true.reshape(n * t, *true.shape[2:])
-    fwd = psnr(pred.reshape(n * t, *pred.shape[2:]), flat_true).view(n, t).mean(1)
-    rev = psnr(pred.flip(1).reshape(n * t, *pred.shape[2:]), flat_true).view(n, t).mean(1)
-    return float(torch.maximum(fwd, rev).mean())
-
-
-def reblur_l1(pred: torch.Tensor, blurry: torch.Tensor) -> torch.Tensor:
-    """L1 between the linear-light mean of the frames and the linear-light blurry input."""
-    return (srgb_to_linear(pred).mean(1) - srgb_to_linear(blurry)).abs().mean()
+    return float(per_sample(pred, true).mean())
 
 
 # ----------------------------------------------------------------------------- distributed
@@ -197,6 +177,27 @@ class _Stop(Exception):
     pass
 
 
+def _check_frames(what: str, frames: torch.Tensor, num_frames: int) -> None:
+    if frames.ndim != 5 or frames.shape[1] != num_frames:
+        raise DataError(
+            f"{what}: expected frames (B, {num_frames}, 3, H, W) for a G of {num_frames} "
+            f"frames, got {tuple(frames.shape)}: make the data with {num_frames} frames per sample"
+        )
+
+
+def _check_trainable(g: Generator, val_data: Any) -> None:
+    """A G the losses can train (an odd frame count: a centre frame and pairs around it)
+    and validation data with its frame count, before any work."""
+    n = g.config.num_frames
+    if n < 3 or n % 2 == 0:
+        raise ConfigError(
+            f"training needs a G with an odd number of frames >= 3 (a centre frame and "
+            f"pairs around it), got num_frames={n}"
+        )
+    if val_data:
+        _check_frames("validation data", val_data["frames"], n)
+
+
 # ----------------------------------------------------------------------------- trainer
 class Trainer:
     """One training stage.
@@ -204,12 +205,16 @@ class Trainer:
     Args:
         config: the stage's :class:`TrainConfig`.
         out: run folder (checkpoint, ``log.jsonl``, samples, ``model/`` export).
-        dataset: a dataset of ``{"blurry": (3,h,w), "frames": (7,3,h,w)}``; default: built
+        dataset: a dataset of ``{"blurry": (3,h,w), "frames": (T,3,h,w)}`` with ``T`` G's
+            ``config.num_frames`` (7 in the paper, any odd number >= 3); default: built
             from ``config.data``.
-        val_data: ``{"blurry": (N,3,h,w), "frames": (N,7,3,h,w)}`` (or a
+        val_data: ``{"blurry": (N,3,h,w), "frames": (N,T,3,h,w)}`` (or a
             :class:`~blurvid.train.data.ValidationSet`) scored every
             ``val_every`` steps against the identity and oracle-static references.
-        model: start from this G instead of ``config.init`` / a fresh one.
+        model: train this G itself (in place) instead of ``config.init`` / a fresh one.
+        start_from: start from a copy of this G's weights (what loading ``config.init``
+            would give, handed over in memory: :func:`train` passes each stage the
+            previous stage's result).
         resume: continue from ``out/checkpoint.safetensors``.
         progress: show a tqdm bar.
         time_limit_s: stop cleanly (checkpoint saved, ``KeyboardInterrupt`` raised as for
@@ -225,10 +230,13 @@ class Trainer:
         dataset: Dataset | None = None,
         val_data: dict[str, torch.Tensor] | ValidationSet | None = None,
         model: Generator | None = None,
+        start_from: Generator | None = None,
         resume: bool = False,
         progress: bool = True,
         time_limit_s: float | None = None,
     ) -> None:
+        if model is not None and start_from is not None:
+            raise ConfigError("pass model= (train it in place) or start_from= (copy it), not both")
         self.cfg = config
         self.time_limit_s = time_limit_s
         self.timed_out = False
@@ -257,21 +265,24 @@ class Trainer:
         # -- models ------------------------------------------------------------------
         if model is not None:
             g = model
+        elif start_from is not None:
+            # a fresh G draws its initial weights from the seeded RNG exactly as loading
+            # config.init does, so that D's initial weights (drawn next) are the same
+            g = Generator(start_from.config)
+            g.load_state_dict(start_from.state_dict())
+            g._blurvid_metadata = dict(start_from.metadata)
         elif config.init:
             g = load_model(config.init)  # "default", a folder or a Hub id
         else:
             g = Generator(config.generator)
+        _check_trainable(g, val_data)
         self.G = g.to(self.device).train()
         # EMA of G's weights (config.ema_decay): what validation scores and model/ holds
         self.G_ema: Generator | None = None
         if config.ema_decay > 0:
             self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
-        self._train_reblur = self.G.config.reblur == "none"
-        self.ref: Generator | None = None
-        if (config.stage == "gram" and config.gram_mode == "prediction") or (
-            config.stage == "hepta" and config.hepta_source == "prediction"
-        ):
-            self.ref = copy.deepcopy(self.G).eval().requires_grad_(False)
+        # the stage: inputs, losses, and the frozen reference G of its "prediction" reading
+        self.stage = make_stage(config, self.G)
         self.D = PatchDiscriminator().to(self.device) if config.adv_weight > 0 else None
         self.optG = torch.optim.AdamW(
             self.G.parameters(), lr=config.lr, betas=config.betas, weight_decay=config.weight_decay
@@ -296,26 +307,8 @@ class Trainer:
         if config.compile and self.device.type == "cuda":
             self.G_train = torch.compile(self.G_train)  # type: ignore[assignment]
 
-        # -- loss helpers --------------------------------------------------------------
-        self.features = None
-        self.gram_features = None
-        if config.perceptual_weight > 0:
-            from .features import vgg19_features
-
-            self.features = vgg19_features(config.vgg19_weights, layers="features.34").to(
-                self.device
-            )
-        if config.stage == "gram":
-            from .features import vgg19_features
-
-            self.gram_features = vgg19_features(config.vgg19_weights, layers=config.gram_layer).to(
-                self.device
-            )
-        self.flow = None
-        if config.flow_weight > 0:
-            from ..flow import get_flow_estimator
-
-            self.flow = get_flow_estimator(config.flow)
+        # -- loss networks (where they always were built: VGG19 draws from the RNG) -----
+        self.stage.setup(self.device)
 
         # -- data ----------------------------------------------------------------------
         if dataset is None:
@@ -334,6 +327,16 @@ class Trainer:
         if resume:
             self._load(self.out / CHECKPOINT_NAME)
         self._stop_requested = False
+
+    @property
+    def num_frames(self) -> int:
+        """Frames G predicts per image (``G.config.num_frames``; 7 in the paper)."""
+        return self.G.config.num_frames
+
+    @property
+    def ref(self) -> Generator | None:
+        """The stage's frozen reference G (``"prediction"`` readings), else None."""
+        return self.stage.reference
 
     # -- checkpoints ---------------------------------------------------------------------
     def _unwrap(self, m):
@@ -393,9 +396,9 @@ class Trainer:
         return contextlib.nullcontext()
 
     def _adv_frames(self, frames: torch.Tensor) -> torch.Tensor:
-        """The frames D sees (Eq. 3 is on single frames): all ``B*7`` of them, only the centre
+        """The frames D sees (Eq. 3 is on single frames): all ``B*T`` of them, only the centre
         frames, or one frame per sample drawn from (seed, step) -- the same draw for real and
-        fake, so D compares like with like. ``(B, 7, 3, H, W) -> (N, 3, H, W)``."""
+        fake, so D compares like with like. ``(B, T, 3, H, W) -> (N, 3, H, W)``."""
         mode = self.cfg.adv_frames
         if mode == "all":
             return frames.flatten(0, 1)
@@ -410,52 +413,15 @@ class Trainer:
         ]
         return frames[torch.arange(b, device=frames.device), idx.to(frames.device)]
 
-    def _base_terms(self, pred, frames, blurry, r: float):
-        c = self.cfg
-        fake_logits = None
-        if self.D is not None and c.adv_weight * r > 0:
-            fake_logits = self.D(self._adv_frames(pred))
-        total, parts = base_gan_loss(
-            pred, frames, fake_logits,
-            features=self.features, flow=self.flow or "dis",
-            central_weight=c.central_weight, perceptual_weight=c.perceptual_weight,
-            pair_weight=c.pair_weight, pair_diff_weight=c.pair_diff_weight * r,
-            adv_weight=c.adv_weight * r if fake_logits is not None else 0.0,
-            flow_weight=c.flow_weight * r if self.flow is not None else 0.0,
-        )  # fmt: skip
-        if c.frames_weight:
-            f = best_order_mse(pred, frames)
-            total = total + c.frames_weight * f
-            parts["frames"] = float(f.detach())
-        if c.central_l1_weight:
-            mid = frames.shape[1] // 2
-            l1 = (pred[:, mid] - frames[:, mid]).abs().mean()
-            total = total + c.central_l1_weight * l1
-            parts["central_l1"] = float(l1.detach())
-        if c.central_psnr_weight:
-            mid = frames.shape[1] // 2
-            cp = psnr_loss(pred[:, mid], frames[:, mid])
-            total = total + c.central_psnr_weight * cp
-            parts["central_psnr"] = float(cp.detach())
-        if c.frames_psnr_weight:
-            fp = psnr_loss(pred, frames, best_order=True)
-            total = total + c.frames_psnr_weight * fp
-            parts["frames_psnr"] = float(fp.detach())
-        if c.reblur_weight:
-            rb = reblur_l1(pred, blurry)
-            # Only a G without a built-in blur model (reblur="none") is trained on this
-            # term. "linear" makes it 0 by construction; with "srgb" (the mean of the
-            # frames is the input in sRGB) it equals the Jensen gap
-            # mean(lin(P_i)) - lin(mean(P_i)) >= 0, i.e. a pure penalty on any difference
-            # between the frames, which stalls learning (tests/train/test_loop.py overfit).
-            if self._train_reblur:
-                total = total + c.reblur_weight * rb
-            parts["reblur"] = float(rb.detach())
-        return total, parts
+    def _critic(self, pred: torch.Tensor) -> torch.Tensor:
+        """D's logits on the predicted frames it judges this step (Eq. 3)."""
+        assert self.D is not None  # passed to the stage only with D on
+        return self.D(self._adv_frames(pred))
 
     def train_step(self, blurry: torch.Tensor, frames: torch.Tensor) -> dict[str, float]:
         """One optimisation step of G (and D); returns the logged loss parts."""
         c = self.cfg
+        _check_frames("training data", frames, self.num_frames)
         r = ramp_at(self.step, c)
         lr = lr_at(self.step, c)
         for group in self.optG.param_groups:
@@ -463,46 +429,10 @@ class Trainer:
         blurry, frames = augment_batch(blurry, frames, c.seed + self.rank, self.step)
         blurry = blurry.to(self.device, non_blocking=True)
         frames = frames.to(self.device, non_blocking=True)
-        b = blurry.shape[0]
+        adversarial = self.D is not None and c.adv_weight * r > 0
+        batch = StepBatch(blurry, frames, r, self._critic if adversarial else None)
         with self._autocast():
-            if c.stage == "base":
-                pred = self.G_train(blurry).float()
-                total, parts = self._base_terms(pred, frames, blurry, r)
-            elif c.stage == "gram":
-                with torch.no_grad():
-                    stage1 = self.ref(blurry).float() if self.ref is not None else None
-                gb = gram_stage_batch(stage1, c.gram_mode, true_frames=frames)
-                out = self.G_train(torch.cat([blurry, gb.blurry])).float()
-                pred, pred3 = out[:b], out[b:]
-                # gram_weight scales the Gram terms (Eq. 7) only; the stage-2 content MSE on
-                # frames 1, 4, 7 keeps weight 1 (scaling it with the Gram calibration made G
-                # copy the stage-1 G's frames 1000x harder and cost 0.3 dB on the release run)
-                g_total, g_parts = gram_stage_loss(
-                    pred3, gb.targets, self.gram_features, gram_weight=c.gram_weight
-                )
-                g9 = gram_loss(pred, frames, self.gram_features)
-                total = g_total + c.gram_weight * g9
-                parts = {"gram_stage": g_parts["total"], "gram9": float(g9.detach())}
-                parts.update({f"gram_stage_{k}": v for k, v in g_parts.items() if k != "total"})
-                if c.base_weight:
-                    b_total, b_parts = self._base_terms(pred, frames, blurry, r)
-                    total = total + c.base_weight * b_total
-                    parts.update({f"base_{k}": v for k, v in b_parts.items()})
-            else:  # hepta, Eq. 8
-                if c.hepta_source == "prediction":
-                    with torch.no_grad():
-                        src = self.ref(blurry).float().clamp(0, 1)  # type: ignore[misc]
-                else:
-                    src = frames
-                out = self.G_train(torch.cat([blurry, src.mean(1)])).float()
-                pred, cyc = out[:b], out[b:]
-                h_total, h_parts = bicycle_loss(src, cyc)
-                total = h_total
-                parts = {f"hepta_{k}": v for k, v in h_parts.items()}
-                if c.base_weight:
-                    b_total, b_parts = self._base_terms(pred, frames, blurry, r)
-                    total = total + c.base_weight * b_total
-                    parts.update({f"base_{k}": v for k, v in b_parts.items()})
+            total, parts, pred = self.stage.loss(self.G_train, batch)
         if not torch.isfinite(total):
             raise FloatingPointError(
                 f"loss became {float(total)} at step {self.step}; lower the learning rate"
@@ -567,7 +497,7 @@ class Trainer:
     # -- validation ----------------------------------------------------------------------
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
-        """Best-order PSNR over the 7 frames (the ``PAPER`` protocol's PSNR, without SSIM
+        """Best-order PSNR over all frames (the ``PAPER`` protocol's PSNR, without SSIM
         and EPE to stay cheap) of G (its EMA when on) vs the identity and oracle-static
         references, and the centre frame's PSNR alone (``val_centre_*``: the deblurring
         itself, which the outer frames' motion cannot inflate)."""
@@ -774,8 +704,9 @@ def train(
     progress: bool = True,
     time_limit_s: float | None = None,
 ) -> Generator:
-    """Run ``stages`` in order in ``out/<stage>/``, each from the previous stage's
-    ``model/`` (weight sharing across stages, Sec. 3). ``resume`` skips finished stages
+    """Run ``stages`` in order in ``out/<stage>/``, each from the previous stage's result
+    (weight sharing across stages, Sec. 3), handed over in memory: the same weights as its
+    ``model/`` export, which the stage's config names as ``init``. ``resume`` skips finished stages
     and continues an interrupted one; with nothing to resume in ``out`` it is an error.
     ``time_limit_s`` bounds the whole call (see :class:`Trainer`); when it runs out,
     :class:`TimeLimitReached` is raised after the checkpoint is saved."""
@@ -799,8 +730,8 @@ def train(
             continue
         can_resume = resume and (stage_dir / CHECKPOINT_NAME).is_file()
         left = None if time_limit_s is None else max(time_limit_s - (time.time() - t_start), 0.0)
-        trainer = Trainer(cfg, stage_dir, dataset=dataset, val_data=val_data, resume=can_resume,
-                          progress=progress, time_limit_s=left)  # fmt: skip
+        trainer = Trainer(cfg, stage_dir, dataset=dataset, val_data=val_data, start_from=g,
+                          resume=can_resume, progress=progress, time_limit_s=left)  # fmt: skip
         try:
             g = trainer.fit()
         except KeyboardInterrupt:

@@ -4,7 +4,9 @@ Conventions (as in the rest of blurvid):
 
 * an image is ``(B, 3, H, W)`` float RGB in [0, 1];
 * the generator's output is ``(B, 7, 3, H, W)``: frame index ``0..6`` is the paper's frame
-  ``1..7`` (``I^1 ... I^7``), the centre frame is index 3 (the paper's ``I^4``);
+  ``1..7`` (``I^1 ... I^7``), the centre frame is index 3 (the paper's ``I^4``). A G with
+  another odd number of frames ``T`` trains with the same losses: centre ``T // 2``, pairs
+  ``(i, T - 1 - i)``, Gram triplets from :func:`gram_triplets`;
 * every loss returns a 0-d tensor that can be back-propagated; composite losses
   (:func:`base_gan_loss`, :func:`gram_stage_loss`, :func:`bicycle_loss`) return
   ``(total, parts)`` where ``parts`` holds detached Python floats for logging;
@@ -51,6 +53,7 @@ __all__ = [
     "GramStageBatch",
     "adversarial_generator_loss",
     "base_gan_loss",
+    "best_order_mse",
     "bicycle_loss",
     "central_content_loss",
     "cycle_flow_loss",
@@ -60,9 +63,11 @@ __all__ = [
     "gram_matrix",
     "gram_stage_batch",
     "gram_stage_loss",
+    "gram_triplets",
     "pair_content_loss",
     "psnr_loss",
     "reblur",
+    "reblur_l1",
 ]
 
 #: A feature extractor: ``(N, 3, H, W)`` in [0, 1] -> ``(N, C, h, w)``, or a dict/list of such
@@ -78,8 +83,21 @@ GRAM_TRIPLETS: tuple[tuple[int, int, int], ...] = (
     (0, 3, 6),
 )  # fmt: skip
 
-N_FRAMES = 7
-CENTER = 3
+
+def gram_triplets(num_frames: int) -> tuple[tuple[int, int, int], ...]:
+    """The triplets of equally spaced frames of ``num_frames`` (Eq. 7's nine for 7 frames),
+    by spacing, then start: :data:`GRAM_TRIPLETS` for 7.
+
+    Examples:
+        >>> gram_triplets(5)
+        ((0, 1, 2), (1, 2, 3), (2, 3, 4), (0, 2, 4))
+        >>> gram_triplets(7) == GRAM_TRIPLETS
+        True
+    """
+    return tuple(
+        (i, i + s, i + 2 * s) for s in range(1, (num_frames - 1) // 2 + 1)
+        for i in range(num_frames - 2 * s)
+    )  # fmt: skip
 
 
 # --------------------------------------------------------------------------- helpers
@@ -100,19 +118,25 @@ def _check_images(a: torch.Tensor, b: torch.Tensor, what: str) -> None:
         )
 
 
-def _check_frames(x: torch.Tensor, what: str, n: int | None = N_FRAMES) -> None:
-    if not isinstance(x, torch.Tensor) or x.ndim != 5 or (n is not None and x.shape[1] != n):
-        t = n if n is not None else "T"
-        raise InvalidImageError(f"{what}: expected frames (B, {t}, C, H, W), got {_shape(x)}")
+def _check_frames(x: torch.Tensor, what: str, n: int | None = None, odd: bool = False) -> None:
+    """``x`` is ``(B, T, C, H, W)`` float with ``T == n`` (any ``T`` for None; with ``odd``,
+    an odd ``T >= 3``: a centre frame and pairs around it)."""
+    ok = isinstance(x, torch.Tensor) and x.ndim == 5
+    if ok:
+        t = x.shape[1]
+        ok = (n is None or t == n) and (not odd or (t >= 3 and t % 2 == 1))
+    if not ok:
+        want = str(n) if n is not None else "T odd >= 3" if odd else "T"
+        raise InvalidImageError(f"{what}: expected frames (B, {want}, C, H, W), got {_shape(x)}")
     if not x.is_floating_point():
         raise InvalidImageError(f"{what}: expected float frames in [0, 1], got {x.dtype}")
 
 
 def _check_pair(
-    pred: torch.Tensor, true: torch.Tensor, what: str, n: int | None = N_FRAMES
+    pred: torch.Tensor, true: torch.Tensor, what: str, n: int | None = None, odd: bool = False
 ) -> None:
-    _check_frames(pred, f"{what} (prediction)", n)
-    _check_frames(true, f"{what} (target)", n)
+    _check_frames(pred, f"{what} (prediction)", n, odd)
+    _check_frames(true, f"{what} (target)", n, odd)
     if pred.shape != true.shape:
         raise InvalidImageError(
             f"{what}: prediction {tuple(pred.shape)} and target {tuple(true.shape)} differ"
@@ -275,8 +299,9 @@ def _pair_terms(
         raise ConfigError(f"pair loss form must be 'abs' or 'square', got {form!r}")
     sum_term = pred.new_zeros(())
     diff_term = pred.new_zeros(())
-    for i in range(3):  # paper i = 1, 2, 3 -> pairs (1,7), (2,6), (3,5) -> 0-based (i, 6 - i)
-        j = N_FRAMES - 1 - i
+    t = pred.shape[1]
+    for i in range(t // 2):  # paper i = 1, 2, 3 -> pairs (1,7), (2,6), (3,5) -> 0-based (i, 6 - i)
+        j = t - 1 - i
         ps, pd = pred[:, i] + pred[:, j], pred[:, i] - pred[:, j]
         ts, td = true[:, i] + true[:, j], true[:, i] - true[:, j]
         if form == "abs":
@@ -327,7 +352,7 @@ def pair_content_loss(
         0-d tensor, >= 0; zero at the truth and unchanged when predicted frames ``i`` and
         ``8 - i`` are swapped.
     """
-    _check_pair(pred, true, "pair_content_loss (Eq. 2)")
+    _check_pair(pred, true, "pair_content_loss (Eq. 2)", odd=True)
     s, d = _pair_terms(pred, true, form, eps)
     return s + diff_weight * d
 
@@ -405,9 +430,9 @@ def cycle_flow_warps(
     Returns:
         ``(new_first, new_last)``, each ``(B, 3, H, W)``.
     """
-    _check_frames(pred, "cycle_flow_loss (Eq. 4)")
+    _check_frames(pred, "cycle_flow_loss (Eq. 4)", odd=True)
     est = get_flow_estimator(flow)
-    p1, p7 = pred[:, 0], pred[:, N_FRAMES - 1]
+    p1, p7 = pred[:, 0], pred[:, -1]
     flow_1_to_7 = est(p1, p7)
     flow_7_to_1 = est(p7, p1)
     return warp(p7, flow_1_to_7), warp(p1, flow_7_to_1)
@@ -441,9 +466,9 @@ def cycle_flow_loss(pred: torch.Tensor, true: torch.Tensor, flow: FlowLike = "di
     Returns:
         0-d tensor, >= 0.
     """
-    _check_pair(pred, true, "cycle_flow_loss (Eq. 4)")
+    _check_pair(pred, true, "cycle_flow_loss (Eq. 4)", odd=True)
     new_first, new_last = cycle_flow_warps(pred, flow)
-    return F.mse_loss(new_first, true[:, 0]) + F.mse_loss(new_last, true[:, N_FRAMES - 1])
+    return F.mse_loss(new_first, true[:, 0]) + F.mse_loss(new_last, true[:, -1])
 
 
 # --------------------------------------------------------------------------- Eq. 5
@@ -500,14 +525,15 @@ def base_gan_loss(
         ConfigError: ``adv_weight != 0`` but no ``fake_logits`` (the adversarial term would
             be silently dropped).
     """
-    _check_pair(pred, true, "base_gan_loss (Eq. 5)")
+    _check_pair(pred, true, "base_gan_loss (Eq. 5)", odd=True)
     if adv_weight != 0 and fake_logits is None:
         raise ConfigError(
             "base_gan_loss: adv_weight is non-zero but fake_logits is None: pass D(pred) "
             "logits, or set adv_weight=0 to train without the adversarial term"
         )
     zero = pred.new_zeros(())
-    pc, tc = pred[:, CENTER], true[:, CENTER]
+    mid = pred.shape[1] // 2
+    pc, tc = pred[:, mid], true[:, mid]
     central_mse = F.mse_loss(pc, tc)
     central = (
         central_content_loss(pc, tc, features, perceptual_weight)
@@ -705,11 +731,13 @@ def gram_stage_batch(
         )
     if src is None:
         raise ConfigError(f"gram_stage_batch: mode={mode!r} needs {name}")
-    _check_frames(src, f"gram_stage_batch ({name})")
+    _check_frames(src, f"gram_stage_batch ({name})", odd=True)
     idx = tuple(int(i) for i in indices)
-    if len(idx) != 3 or list(idx) != sorted(set(idx)) or idx[0] < 0 or idx[-1] >= N_FRAMES:
+    t = src.shape[1]
+    if len(idx) != 3 or list(idx) != sorted(set(idx)) or idx[0] < 0 or idx[-1] >= t:
         raise ConfigError(
-            f"gram_stage_batch: indices must be 3 increasing frame indices in 0..6, got {indices}"
+            f"gram_stage_batch: indices must be 3 increasing frame indices in 0..{t - 1}, "
+            f"got {indices}"
         )
     targets = src[:, list(idx)].detach()
     return GramStageBatch(blurry=targets.mean(dim=1), targets=targets, indices=idx)  # type: ignore[arg-type]
@@ -749,12 +777,13 @@ def gram_stage_loss(
     Returns:
         ``(total, parts)`` with detached floats ``content``, ``gram``, ``total``.
     """
-    _check_frames(pred7, "gram_stage_loss (prediction)")
+    _check_frames(pred7, "gram_stage_loss (prediction)", odd=True)
     _check_frames(three_targets, "gram_stage_loss (targets)", n=3)
     oi = [int(i) for i in out_indices]
-    if len(oi) != 3 or min(oi) < 0 or max(oi) >= N_FRAMES:
+    t = pred7.shape[1]
+    if len(oi) != 3 or min(oi) < 0 or max(oi) >= t:
         raise ConfigError(
-            f"gram_stage_loss: out_indices must be 3 frame indices in 0..6, got {out_indices}"
+            f"gram_stage_loss: out_indices must be 3 frame indices in 0..{t - 1}, got {out_indices}"
         )
     sel = pred7[:, oi]
     if sel.shape != three_targets.shape:
@@ -844,3 +873,28 @@ def bicycle_loss(
         "frames": float(term_frames.detach()),
         "total": float(total.detach()),
     }
+
+
+# --------------------------------------------------------------------------- recipe extras
+# Not in the paper: the small-compute recipe's terms (``TrainConfig.frames_weight``,
+# ``reblur_weight``), added to Eq. 5 by :class:`blurvid.train.stages.RestorationLoss`.
+
+
+def best_order_mse(pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
+    """MSE over all frames in the better of forward / reversed order, per sample, averaged
+    over the batch: one blurred image does not tell the direction of time.
+
+    Examples:
+        >>> x = torch.rand(2, 5, 3, 4, 4)
+        >>> best_order_mse(x.flip(1), x).item()
+        0.0
+    """
+    fwd = (pred - true).pow(2).flatten(1).mean(1)
+    rev = (pred.flip(1) - true).pow(2).flatten(1).mean(1)
+    return torch.minimum(fwd, rev).mean()
+
+
+def reblur_l1(pred: torch.Tensor, blurry: torch.Tensor) -> torch.Tensor:
+    """L1 between the linear-light mean of the frames ``(B, T, 3, H, W)`` and the
+    linear-light blurry input ``(B, 3, H, W)`` (a camera integrates light, Sec. 3.1)."""
+    return (srgb_to_linear(pred).mean(1) - srgb_to_linear(blurry)).abs().mean()
