@@ -197,3 +197,27 @@ def small_png_path(tmp_path, image_u8):
     path = tmp_path / "small.png"
     Image.fromarray(image_u8).save(path)
     return path
+
+
+# --------------------------------------------------------------------------- video
+def test_slow_motion_writes_the_video_at_the_working_size(tmp_path, tiny_model, capsys):
+    pytest.importorskip("av")
+    from test_video import square, write_clip
+
+    from blurvid.video import probe_video, slow_motion
+
+    clip = write_clip(tmp_path / "in.mp4", [square(i) for i in range(3)])  # 80x48
+    out = tmp_path / "out.mp4"
+    result = slow_motion(clip, out, model=tiny_model, max_side=40, progress=False)
+    info = probe_video(out)
+    assert (info.width, info.height, info.frames) == (40, 24, 21) == (40, 24, result.output_frames)
+    with pytest.raises(ConfigError, match="at least 16 pixels"):  # before the clip is read
+        slow_motion(tmp_path / "missing.mp4", tmp_path / "o.mp4", model=tiny_model, max_side=4)
+    folder = tmp_path / "tiny"
+    tiny_model.save_pretrained(folder)
+    args = ["slowmo", str(clip), "-o", str(tmp_path / "cli.mp4"), "--model", str(folder), "-q"]
+    assert cli.main([*args, "--max-side", "40"]) == 0
+    written = probe_video(tmp_path / "cli.mp4")
+    assert (written.width, written.height) == (40, 24)
+    assert cli.main([*args, "--max-side", "4", "--overwrite"]) == 1
+    assert "--max-side must be at least 16" in one_error_line(capsys.readouterr().err)

@@ -27,8 +27,14 @@ from typing import Any, NamedTuple
 import torch
 import torch.nn.functional as F
 
-from .checks import MIN_SIZE, check_device, check_int, check_max_side, check_model_source
-from .checks import format_bytes
+from .checks import (
+    MIN_SIZE,
+    check_device,
+    check_int,
+    check_max_side,
+    check_model_source,
+    format_bytes,
+)
 from .checks import memory_limit as _memory_limit
 from .errors import ConfigError, OutputTooLargeError
 from .hub import load_model

@@ -93,8 +93,13 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     from torch.utils.data import DataLoader, Dataset, Subset
     from tqdm import tqdm
 
-    from .api import extract_frames, interpolate_recursive, plan_recursive, resolve_device
-    from .api import working_size
+    from .api import (
+        extract_frames,
+        interpolate_recursive,
+        plan_recursive,
+        resolve_device,
+        working_size,
+    )
     from .checks import check_device, check_int, check_max_side, check_output_dir
     from .hub import load_model
     from .io import _check_fps, read_image
