@@ -210,6 +210,9 @@ def measure_synthetic(samples: list[dict], g) -> tuple[list[dict], dict]:
 
 
 # ----------------------------------------------------------------------------- report
+MEASURES = ["gradient", "laplacian"]
+
+
 def _geo_mean(values: list[float]) -> float:
     return math.exp(sum(math.log(v) for v in values) / len(values))
 
@@ -232,20 +235,28 @@ def markdown(result: dict) -> str:
             r = row["runs"].get(k)
             cells += [f"{r['gradient_gain']:.3f}", f"{r['seconds']:.2f}"] if r else ["-", "-"]
         lines.append(f"| {row['photo']} | {row['size']} | " + " | ".join(cells) + " |")
-    lines += ["", "| photos with a long side over | n | full gain | downscaled gain | sharper downscaled |",
-              "|---|---:|---:|---:|---:|"]  # fmt: skip
+    lines += [
+        "",
+        "| photos with a long side over | n | full: gradient / Laplacian gain | downscaled: "
+        "gradient / Laplacian gain | sharper downscaled (gradient / Laplacian) |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for k in keys[1:]:  # full vs k on the same photos: those where k was tested
         both = [r["runs"] for r in result["real"] if k in r["runs"]]
-        if both:
-            full = _geo_mean([r["full"]["gradient_gain"] for r in both])
-            down = _geo_mean([r[k]["gradient_gain"] for r in both])
-            wins = sum(r[k]["gradient_gain"] > r["full"]["gradient_gain"] for r in both)
-            result["summary"][f"real_gradient_gain_geomean_full_vs_{k}"] = [
-                round(full, 4), round(down, 4), len(both)]  # fmt: skip
-            lines.append(
-                f"| {k} (geometric mean) | {len(both)} | {full:.3f} | {down:.3f} | "
-                f"{wins} of {len(both)} |"
-            )
+        if not both:
+            continue
+        cells, summary = [], []
+        for size in ("full", k):
+            gains = [_geo_mean([r[size][f"{m}_gain"] for r in both]) for m in MEASURES]
+            summary.append([round(v, 4) for v in gains])
+            cells.append(" / ".join(f"{v:.3f}" for v in gains))
+        wins = [sum(r[k][f"{m}_gain"] > r["full"][f"{m}_gain"] for r in both) for m in MEASURES]
+        result["summary"][f"real_gain_geomean_full_vs_{k}"] = {
+            "photos": len(both), "full": summary[0], k: summary[1], "measures": MEASURES}  # fmt: skip
+        lines.append(
+            f"| {k} (geometric mean) | {len(both)} | {cells[0]} | {cells[1]} | "
+            f"{wins[0]} / {wins[1]} of {len(both)} |"
+        )
     lines += [
         "",
         f"Synthetic shake at {BLUR_FACTOR}x the training motion (validation photos, camera "
@@ -298,6 +309,13 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
+def _write(path: Path, result: dict) -> None:
+    from blurvid._fs import atomic_write_bytes
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, (json.dumps(result, indent=1) + "\n").encode())
+
+
 def main(argv: list[str] | None = None) -> int:
     from blurvid import load_model
 
@@ -308,10 +326,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--per-photo", type=int, default=2, help="synthetic samples per photo")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", type=Path, default=HERE / "results" / "working_resolution.json")
-    ap.add_argument("--table", action="store_true", help="print the tables of --out, run nothing")
+    ap.add_argument("--table", action="store_true",
+                    help="re-render the tables and the summary of --out from its runs; run nothing")  # fmt: skip
     args = ap.parse_args(argv)
     if args.table:
-        print(markdown(json.loads(args.out.read_text())))
+        result = json.loads(args.out.read_text())
+        result["summary"] = {}
+        print(markdown(result))
+        _write(args.out, result)
         return 0
     if not (args.data_root / "blurry").is_dir():
         ap.error(f"no shared data at {args.data_root}: pass --data-root (the folder with blurry/)")
@@ -335,10 +357,7 @@ def main(argv: list[str] | None = None) -> int:
         synthetic_samples(args.data_root, args.per_photo), g
     )
     table = markdown(result)
-    from blurvid._fs import atomic_write_bytes
-
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(args.out, (json.dumps(result, indent=1) + "\n").encode())
+    _write(args.out, result)
     print(table)
     print(f"wrote {args.out}")
     return 0
