@@ -6,6 +6,11 @@ frames in the same kind: a list of PIL images; numpy ``(N, H, W, 3)`` of the inp
 a tensor ``(..., N, 3, H, W)`` on the input's device and dtype. They run under
 ``torch.inference_mode()`` with the model in ``eval()`` mode and clamp to [0, 1].
 
+Working resolution: with ``max_side=N`` an image whose long side is larger than ``N`` is
+downscaled (antialiased bilinear, as the training photos are) to long side ``N`` before G,
+and the frames come back at that working size (:func:`working_size` gives it); the default
+``None`` runs G at full size.
+
 Frame order: the blur integral is the same forwards and backwards in time, so the order
 the model picks is a convention it learned (the cycle-flow loss, Eq. 4, keeps it
 consistent); reversing the returned frames is an equally valid answer.
@@ -20,8 +25,16 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 import torch
+import torch.nn.functional as F
 
-from .checks import check_device, check_int, check_model_source, format_bytes
+from .checks import (
+    MIN_SIZE,
+    check_device,
+    check_int,
+    check_max_side,
+    check_model_source,
+    format_bytes,
+)
 from .checks import memory_limit as _memory_limit
 from .errors import ConfigError, OutputTooLargeError
 from .hub import load_model
@@ -36,6 +49,7 @@ __all__ = [
     "interpolate_recursive",
     "num_recursive_frames",
     "plan_recursive",
+    "working_size",
 ]
 
 #: Images with more pixels than this are processed in tiles unless ``tile`` is given.
@@ -73,10 +87,17 @@ def _check_model(model: Any) -> Generator | str:
 
 
 def _check_args(
-    model: Any, device: Any, dtype: Any, tile: Any, overlap: Any, batch_size: Any
+    model: Any,
+    device: Any,
+    dtype: Any,
+    tile: Any,
+    overlap: Any,
+    batch_size: Any,
+    max_side: Any = None,
 ) -> tuple[Generator | str, torch.device]:
     """The checks shared by every entry point, before any image is decoded or model
     loaded; returns the model (or its name) and the device."""
+    check_max_side(max_side)
     model = _check_model(model)
     dev = resolve_device(device, model if isinstance(model, Generator) else None)
     _resolve_dtype(dtype, dev)
@@ -213,6 +234,53 @@ def run_generator(
     return out.div_(norm).clamp_(0.0, 1.0)
 
 
+# ----------------------------------------------------------------------------- working size
+def working_size(height: int, width: int, max_side: int | None) -> tuple[int, int]:
+    """The size ``(height, width)`` at which G runs, and the frames come back, for an image
+    of ``height x width`` with the cap ``max_side`` on its long side.
+
+    An image whose long side is at most ``max_side`` (or any image, with ``None``) keeps
+    its size. A larger one is scaled by ``max_side / long side``: the long side becomes
+    exactly ``max_side``, the short side is rounded to the nearest pixel (the aspect ratio
+    is kept to within half a pixel).
+
+    Raises:
+        ConfigError: ``max_side`` is not None or an integer >= 16, or it would make the
+            short side smaller than 8 pixels (a very elongated image).
+
+    Examples:
+        >>> working_size(720, 1280, 512), working_size(300, 400, 512), working_size(9, 9, None)
+        ((288, 512), (300, 400), (9, 9))
+    """
+    max_side = check_max_side(max_side)
+    height, width = int(height), int(width)
+    long = max(height, width)
+    if max_side is None or long <= max_side:
+        return height, width
+    h, w = round(height * max_side / long), round(width * max_side / long)
+    if min(h, w) < MIN_SIZE:
+        need = math.ceil(MIN_SIZE * long / min(height, width))
+        raise ConfigError(
+            f"max_side={max_side} would shrink the {width}x{height} image to {w}x{h} pixels, "
+            f"under blurvid's minimum of {MIN_SIZE}: use max_side >= {need} or None"
+        )
+    return h, w
+
+
+def _to_working_size(x: torch.Tensor, max_side: int | None) -> torch.Tensor:
+    """``x`` ``(B, 3, H, W)`` float, downscaled to :func:`working_size` (itself if no change).
+
+    Antialiased bilinear: the filter the training data is downscaled with
+    (``blurvid.data``'s photo loading and pyramids), so G sees images of the kind it was
+    trained on; area (box) averaging aliases at non-integer factors, and bicubic overshoots
+    at edges (benchmarks/working_resolution.py compares the three)."""
+    h, w = working_size(x.shape[-2], x.shape[-1], max_side)
+    if (h, w) == tuple(x.shape[-2:]):
+        return x
+    y = F.interpolate(x, size=(h, w), mode="bilinear", antialias=True, align_corners=False)
+    return y.clamp_(0.0, 1.0)
+
+
 # ----------------------------------------------------------------------------- public API
 def extract_frames(
     image: ImageInput,
@@ -223,6 +291,7 @@ def extract_frames(
     tile: int | None = None,
     overlap: int | None = None,
     batch_size: int | None = None,
+    max_side: int | None = None,
 ) -> Any:
     """Extract the 7 sharp, temporally ordered frames hidden in one motion-blurred image.
 
@@ -238,10 +307,16 @@ def extract_frames(
         overlap: overlap of neighbouring tiles whenever tiling is on (``tile`` given, or
             automatic); default 64 pixels, at most ``tile // 4``; less than ``tile / 2``.
         batch_size: images (or tiles) per forward pass; default: as many as fit in 2.1 MP.
+        max_side: working resolution: an image whose long side is larger is downscaled
+            (antialiased) to this long side before G, and **the frames come back at that
+            working size** (``working_size(H, W, max_side)``). An integer >= 16, or
+            ``None`` (default): full size. Useful when the blur spans tens of pixels, more
+            than G was trained on; see docs/performance.md for what it does to sharpness.
 
     Returns:
         The frames in the input's kind: list of 7 PIL images; numpy ``(7, H, W, 3)``;
-        tensor ``(7, 3, H, W)`` or ``(B, 7, 3, H, W)``. Values in [0, 1].
+        tensor ``(7, 3, H, W)`` or ``(B, 7, 3, H, W)``. Values in [0, 1]. ``H, W`` are the
+        input's, or the working size when ``max_side`` downscales it.
 
     Examples:
         >>> import torch, blurvid
@@ -249,8 +324,9 @@ def extract_frames(
         >>> blurvid.extract_frames(torch.rand(3, 32, 48), model=g).shape
         torch.Size([7, 3, 32, 48])
     """
-    model, dev = _check_args(model, device, dtype, tile, overlap, batch_size)
+    model, dev = _check_args(model, device, dtype, tile, overlap, batch_size, max_side)
     x, restore = to_batch(image)
+    x = _to_working_size(x, max_side)
     g = _get_model(model, dev, _resolve_dtype(dtype, dev))
     return restore(_extract(g, x, dev, dtype, tile, overlap, batch_size))
 
@@ -398,6 +474,7 @@ def interpolate_recursive(
     batch_size: int | None = None,
     progress: bool = False,
     memory_limit: int | str | None = None,
+    max_side: int | None = None,
 ) -> Any:
     """Slow motion by recursion (paper Sec. 4.3, "Fine-grained Motion Interpolation").
 
@@ -424,6 +501,8 @@ def interpolate_recursive(
         progress: show a tqdm progress bar (images through G).
         memory_limit: memory budget in bytes (or ``"12G"``); default: the environment
             variable ``BLURVID_MEMORY_LIMIT``, else the memory available now.
+        max_side: as for :func:`extract_frames`: the frames come back at the working size,
+            and the memory estimate is made for that size.
 
     Returns:
         ``num_recursive_frames(depth)`` frames, in the input's kind.
@@ -433,8 +512,9 @@ def interpolate_recursive(
         OutputTooLargeError: the frames would not fit in memory (the message has the count).
     """
     depth = _check_depth(depth)
-    model, dev = _check_args(model, device, dtype, tile, overlap, batch_size)
+    model, dev = _check_args(model, device, dtype, tile, overlap, batch_size, max_side)
     x, restore = to_batch(image)
+    x = _to_working_size(x, max_side)  # the memory plan below is for the working size
     dt = _resolve_dtype(dtype, dev)
     g = _get_model(model, dev, dt)
     k = g.config.num_frames
@@ -475,12 +555,16 @@ def interpolate_recursive(
 
 class FrameExtractor(torch.nn.Module):
     """``nn.Module`` wrapper of :func:`extract_frames` for tensors ``(B, 3, H, W)`` ->
-    ``(B, 7, 3, H, W)`` (or recursive frames with ``depth > 1``)."""
+    ``(B, 7, 3, H, W)`` (or recursive frames with ``depth > 1``).
+
+    Keyword arguments (``device``, ``dtype``, ``tile``, ``overlap``, ``batch_size``,
+    ``max_side``) are passed on; with ``max_side`` the frames are at the working size
+    (:func:`working_size`)."""
 
     def __init__(self, model: Generator | str | None = None, depth: int = 1, **kwargs: Any) -> None:
         super().__init__()
         num_recursive_frames(depth)  # validate early
-        names = ("device", "dtype", "tile", "overlap", "batch_size")
+        names = ("device", "dtype", "tile", "overlap", "batch_size", "max_side")
         unknown = sorted(set(kwargs) - set(names))
         if unknown:
             raise ConfigError(f"FrameExtractor got unexpected arguments {unknown}; use {names}")

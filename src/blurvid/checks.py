@@ -20,6 +20,7 @@ __all__ = [
     "check_frames",
     "check_image_tensor",
     "check_int",
+    "check_max_side",
     "check_model_source",
     "check_number",
     "check_output_dir",
@@ -224,6 +225,31 @@ def check_int(
     if maximum is not None and value > maximum:
         raise ConfigError(f"{name} must be an integer <= {maximum}, got {value}")
     return value
+
+
+#: Smallest ``max_side`` accepted: one 16-pixel block of the U-Net (its stride).
+MIN_MAX_SIDE = 16
+
+
+def check_max_side(value: Any, name: str = "max_side") -> int | None:
+    """A working-resolution cap: ``None`` (full size) or an integer >= :data:`MIN_MAX_SIDE`
+    (numpy integers accepted, bools refused). Returns it as a Python ``int`` or ``None``.
+
+    >>> check_max_side(np.int32(512)), check_max_side(None)
+    (512, None)
+    """
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise ConfigError(
+            f"{name} must be an integer long side in pixels (e.g. 1024) or None for full "
+            f"size, got {value!r} ({type(value).__name__})"
+        )
+    if value < MIN_MAX_SIDE:
+        raise ConfigError(
+            f"{name} must be at least {MIN_MAX_SIDE} pixels (or None for full size), got {value}"
+        )
+    return int(value)
 
 
 def check_number(

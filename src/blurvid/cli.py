@@ -93,8 +93,14 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     from torch.utils.data import DataLoader, Dataset, Subset
     from tqdm import tqdm
 
-    from .api import extract_frames, interpolate_recursive, plan_recursive, resolve_device
-    from .checks import check_device, check_int, check_output_dir
+    from .api import (
+        extract_frames,
+        interpolate_recursive,
+        plan_recursive,
+        resolve_device,
+        working_size,
+    )
+    from .checks import check_device, check_int, check_max_side, check_output_dir
     from .hub import load_model
     from .io import _check_fps, read_image
 
@@ -109,6 +115,7 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     _check_fps(fps, "--fps")
     check_int(args.workers, "--workers", minimum=0, optional=True)
     check_int(args.tile, "--tile", minimum=1, optional=True)
+    check_max_side(args.max_side, "--max-side")
     check_device(args.device)
     inputs = _collect_inputs(args.images)
     share, rank, local_rank = _rank_share(len(inputs))
@@ -122,20 +129,20 @@ def _cmd_extract(args: argparse.Namespace) -> int:
 
     def process(path: Path, image: torch.Tensor) -> None:
         x = image.unsqueeze(0)
+        kw = dict(model=model, device=device, tile=args.tile, max_side=args.max_side)
+        h, w = working_size(image.shape[-2], image.shape[-1], args.max_side)
         if args.depth == 1:
-            frames = extract_frames(x, model=model, device=device, tile=args.tile)[0]
+            frames = extract_frames(x, **kw)[0]
         else:  # count, estimate and refuse what would not fit before any work
-            h, w = image.shape[-2:]
             plan = plan_recursive(args.depth, h, w, num_frames=model.config.num_frames)
             if not args.quiet:
                 tqdm.write(f"{path}: depth {args.depth} -> {plan.describe(h, w)}")
-            frames = interpolate_recursive(
-                x, args.depth, model=model, device=device, tile=args.tile,
-                progress=not args.quiet,
-            )[0]  # fmt: skip
+            frames = interpolate_recursive(x, args.depth, progress=not args.quiet, **kw)[0]
         written = _write_outputs(frames, path, out, formats, fps, args)
         if not args.quiet:
-            tqdm.write(f"{path}: {frames.shape[0]} frames -> {', '.join(str(w) for w in written)}")
+            size = f" of {w}x{h}" if (h, w) != tuple(image.shape[-2:]) else ""
+            done = ", ".join(str(f) for f in written)
+            tqdm.write(f"{path}: {frames.shape[0]} frames{size} -> {done}")
 
     if len(inputs) == 1:  # one image: errors propagate as they are
         process(inputs[0], read_image(inputs[0]))
@@ -205,6 +212,11 @@ def _add_extract(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--tile", type=int, default=None, help="process in tiles of this size (bounded memory)"
     )
+    p.add_argument(
+        "--max-side", type=int, default=None, metavar="N",
+        help="working resolution: downscale images whose long side is over N pixels to N "
+        "before G; the frames are written at that size (default: full size)",
+    )  # fmt: skip
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument(
         "--workers", type=int, default=None,

@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 import statistics
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -385,6 +385,7 @@ def slow_motion(
     crf: int = 18,
     overwrite: bool = False,
     progress: bool = True,
+    max_side: int | None = None,
 ) -> SlowMotionResult:
     """Turn every blurry frame of a clip into ``factor`` sharp frames and write the result.
 
@@ -405,6 +406,9 @@ def slow_motion(
         crf: x264 quality (0-51, lower is better; 18 is visually lossless).
         overwrite: replace ``output`` when it exists.
         progress: show a progress bar (frames/s and ETA) on stderr.
+        max_side: working resolution (as for :func:`blurvid.extract_frames`): frames whose
+            long side is larger are downscaled (antialiased) to it before G, and **the output
+            video has that size** (:func:`blurvid.api.working_size`). Default: full size.
 
     Returns:
         A :class:`SlowMotionResult` (path, frame counts, output fps, flipped groups, time).
@@ -418,8 +422,18 @@ def slow_motion(
     """
     import time
 
-    from .api import _extract, _get_model, _resolve_dtype, _runnable, resolve_device
+    from .api import (
+        _extract,
+        _get_model,
+        _resolve_dtype,
+        _runnable,
+        _to_working_size,
+        resolve_device,
+        working_size,
+    )
+    from .checks import check_max_side
 
+    check_max_side(max_side)
     if factor not in FACTORS:
         raise ConfigError(f"factor must be one of {sorted(FACTORS)}, got {factor!r}")
     if speed not in SPEEDS:
@@ -435,6 +449,8 @@ def slow_motion(
     out = Path(output)
     fmt = _check_output(out, overwrite)
     info = probe_video(video)  # every input check, before the model is loaded
+    h, w = working_size(info.height, info.width, max_side)
+    work = replace(info, width=w, height=h)  # what G sees and the output is
     av = require("av", "video", "writing videos")
     _require_codec(
         av,
@@ -451,7 +467,7 @@ def slow_motion(
     dt = _resolve_dtype(dtype, dev)  # a bad dtype fails here, not after the first batch
     g = _runnable(_get_model(model, dev, dt), dev, dt)  # once; the caller's model stays as is
     depth = FACTORS[factor]
-    per_frame = info.width * info.height * (6 if depth > 1 else 1)
+    per_frame = work.width * work.height * (6 if depth > 1 else 1)
     size = batch_size or max(1, min(16, BATCH_PIXELS // per_frame))
     rate = info.fps * factor if speed == "realtime" else info.fps
 
@@ -465,7 +481,7 @@ def slow_motion(
             with av.open(str(info.path)) as src, av.open(str(tmp), "w", format=fmt) as dst:
                 vstream = src.streams.video[0]
                 vstream.thread_type = "AUTO"
-                encoder = _Encoder(av, dst, info, rate, crf)
+                encoder = _Encoder(av, dst, work, rate, crf)
                 sound = None
                 if audio == "keep" and src.streams.audio:
                     slow = factor if speed == "slow" else 1
@@ -480,10 +496,11 @@ def slow_motion(
                     frames = next(batches, None)
                     while frames is not None:
                         upcoming = next(batches, None)  # one batch of look-ahead
-                        x = _to_tensor(av, frames, info)
+                        x = _to_working_size(_to_tensor(av, frames, info), max_side)
                         hint = None
                         if not orienter.started and len(frames) == 1 and upcoming:
-                            hint = _to_tensor(av, upcoming[:1], info)[0]
+                            first = _to_tensor(av, upcoming[:1], info)
+                            hint = _to_working_size(first, max_side)[0]
                         result = run(x)
                         result, _ = orienter(result, x.to(result.device), hint)
                         result = _recurse(result, depth, run)
@@ -521,8 +538,10 @@ def _copy_audio(av: Any, path: Path, sound: _Audio) -> None:
 # ----------------------------------------------------------------------------- CLI
 def _cmd_slowmo(args: Any) -> int:
     from .api import resolve_device
+    from .checks import check_max_side
     from .hub import load_model
 
+    check_max_side(args.max_side, "--max-side")
     _check_output(Path(args.output), args.overwrite)  # bad paths fail before the model loads
     probe_video(args.input)
     device = resolve_device(args.device)
@@ -540,6 +559,7 @@ def _cmd_slowmo(args: Any) -> int:
         crf=args.crf,
         overwrite=args.overwrite,
         progress=not args.quiet,
+        max_side=args.max_side,
     )
     if not args.quiet:
         print(
@@ -571,6 +591,9 @@ def add_slowmo_parser(sub: Any) -> None:
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if any)")
     p.add_argument("--tile", type=int, default=None, help="run G in tiles (automatic for 4K)")
     p.add_argument("--batch-size", type=int, default=None, help="input frames per batch")
+    p.add_argument("--max-side", type=int, default=None, metavar="N",
+                   help="downscale frames whose long side is over N pixels to N before G; "
+                   "the output video has that size (default: full size)")  # fmt: skip
     p.add_argument("--crf", type=int, default=18, help="x264 quality, 0-51 (default 18)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
