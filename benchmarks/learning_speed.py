@@ -103,38 +103,29 @@ def build_config(name: str, steps: int, batch_size: int) -> TrainConfig:
     )
 
 
-def _psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    from blurvid.metrics import psnr
-
-    return psnr(a, b)
-
-
 def score(model: torch.nn.Module, val: Any) -> dict[str, float]:
-    """Centre-frame and 7-frame best-order gains over the identity, overall and per source."""
-    from blurvid.train.loop import best_order_psnr
+    """Centre-frame and 7-frame best-order gains over the identity, overall and per source
+    (:func:`blurvid.scores.validation_scores`, what training validation logs)."""
+    from blurvid.scores import validation_scores
 
     was = model.training
     model.eval()
     with torch.inference_mode():
         pred = torch.cat([model(b).float().clamp(0, 1) for b, _ in val.batches(16)])
     model.train(was)
-    frames, blurry = val.frames, val.blurry
-    mid = frames.shape[1] // 2
     out: dict[str, float] = {}
+    motion = float("nan")  # of the whole set, written last
     for label in ("all", "synthetic", "real"):
         idx = [i for i, s in enumerate(val.source) if label in ("all", s)]
         if not idx:
             continue
-        p, f, b = pred[idx], frames[idx], blurry[idx]
-        ident = b.unsqueeze(1).expand_as(f)
+        scores = validation_scores(pred[idx], val.frames[idx], val.blurry[idx])
         key = "" if label == "all" else f"{label}_"
-        out[f"{key}centre_gain_db"] = float(
-            (_psnr(p[:, mid], f[:, mid]) - _psnr(b, f[:, mid])).mean()
-        )
-        out[f"{key}gain_db"] = best_order_psnr(p, f) - best_order_psnr(ident, f)
-    out["motion_ratio"] = float(
-        (pred[:, 0] - pred[:, -1]).abs().mean() / (frames[:, 0] - frames[:, -1]).abs().mean()
-    )
+        out[f"{key}centre_gain_db"] = scores["centre_gain_db"]
+        out[f"{key}gain_db"] = scores["gain_db"]
+        if label == "all":
+            motion = scores["motion_ratio"]
+    out["motion_ratio"] = motion
     return out
 
 

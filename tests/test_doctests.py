@@ -16,6 +16,7 @@ MODULES = [
     "blurvid.metrics",
     "blurvid.model",
     "blurvid.order",
+    "blurvid.scores",
     "blurvid.video",
     "blurvid.train.losses",
     "blurvid.train.features",

@@ -1,6 +1,6 @@
 """``blurvid eval``: PSNR / SSIM / EPE as in the paper's Table 1, with stated protocols.
 
-Every table has two reference rows beside the models:
+Every table has two reference rows beside the models (:func:`blurvid.scores.static_baselines`):
 
 * **identity** -- the blurry input repeated 7 times: a model below it is worse than nothing;
 * **oracle-static** -- the true centre frame repeated 7 times: the best any pure deblurrer
@@ -41,7 +41,17 @@ import torch
 
 from ._fs import atomic_write_bytes
 from .errors import ConfigError, DataError
-from .metrics import CENTER, NUM_FRAMES, PAPER, STRICT, Protocol, psnr, sequence_metrics
+from .metrics import (
+    CENTER,
+    NUM_FRAMES,
+    PAPER,
+    STRICT,
+    Protocol,
+    psnr,
+    sequence_metrics,
+    sequence_motion,
+)
+from .scores import motion_ratio, static_baselines
 
 if TYPE_CHECKING:
     from .data import DataSplit
@@ -197,6 +207,7 @@ class _Acc:
         self.name, self.n, self.seconds, self.rev = name, 0, 0.0, 0.0
         self.sums: dict[str, float] = {}
         self.frames: torch.Tensor | None = None  # per-frame PSNR sums, (num_frames,)
+        self.motion: dict[str, list[torch.Tensor]] = {"pred": [], "true": []}  # per sample
 
     def add(
         self,
@@ -209,15 +220,13 @@ class _Acc:
     ) -> None:
         """Accumulate one batch: ``res`` from :func:`sequence_metrics`; ``pred``/``true``
         ``(B, T, 3, H, W)`` and ``blurry`` ``(B, 3, H, W)`` for the re-blur and motion scores."""
-        for k in ("psnr", "ssim", "epe"):
+        for k in ("psnr", "ssim", "epe", "centre_psnr"):
             self.sums[k] = self.sums.get(k, 0.0) + float(res[k].double().sum())
         # re-blur consistency (Sec. 3.1: the blur is the mean of the frames)
         reblur = psnr(pred.mean(dim=1).clamp(0, 1), blurry)
         self.sums["reblur"] = self.sums.get("reblur", 0.0) + float(reblur.double().sum())
-        # motion: mean |first - last frame| of the prediction and of the truth (ratio of sums)
-        for key, seq in (("motion_pred", pred), ("motion_true", true)):
-            m = (seq[:, 0] - seq[:, -1]).abs().flatten(1).mean(dim=1)
-            self.sums[key] = self.sums.get(key, 0.0) + float(m.double().sum())
+        for key, seq in (("pred", pred), ("true", true)):
+            self.motion[key].append(sequence_motion(seq).double().cpu())
         per_frame = res["psnr_per_frame"].double().sum(0).cpu()
         self.frames = per_frame if self.frames is None else self.frames + per_frame
         self.rev += float(res["reversed"].double().sum())
@@ -229,12 +238,12 @@ class _Acc:
         frames = self.frames / n if self.frames is not None else torch.zeros(0, dtype=torch.float64)
         mid = frames.numel() // 2
         outer = torch.cat([frames[:mid], frames[mid + 1 :]])
+        motion = {k: torch.cat(v) if v else torch.zeros(0) for k, v in self.motion.items()}
         return EvalRow(
             self.name, self.sums.get("psnr", 0) / n, self.sums.get("ssim", 0) / n, self.sums.get("epe", 0) / n,
             self.seconds / n if timed else float("nan"), self.n, frames.tolist(), self.rev / n,
-            self.sums.get("reblur", 0) / n,
-            self.sums.get("motion_pred", 0) / max(self.sums.get("motion_true", 0), 1e-12),
-            float(frames[mid]) if frames.numel() else float("nan"),
+            self.sums.get("reblur", 0) / n, motion_ratio(motion["pred"], motion["true"]),
+            self.sums.get("centre_psnr", float("nan")) / n,
             float(outer.mean()) if outer.numel() else float("nan"),
         )  # fmt: skip
 
@@ -281,7 +290,7 @@ def evaluate(
 
     if limit is not None and limit < 1:
         raise ConfigError(f"limit must be >= 1, got {limit}")
-    ref = {"identity": _Acc("identity"), "oracle": _Acc("oracle-static")}  # named below
+    ref = {"identity": _Acc("identity"), "oracle_static": _Acc("oracle-static")}  # named below
     accs = {}  # kept apart from ``ref``: a model may be labelled "identity" or "oracle"
     for label, model in models.items():
         placeholder = (getattr(model, "metadata", None) or {}).get("placeholder") == "true"
@@ -298,16 +307,15 @@ def evaluate(
         _check_frame_count(name, t, models)
         if count == 0:
             ref["identity"].name = f"identity (blurry x{t})"
-            ref["oracle"].name = f"oracle-static (true centre x{t})"
+            ref["oracle_static"].name = f"oracle-static (true centre x{t})"
             first_t = t
         elif t != first_t:
             raise DataError(
                 f"sample {name!r} has {t} frames, the samples before it {first_t}: "
                 f"every sample of one evaluation needs the same number of frames"
             )
-        mid = t // 2
-        for key, static in (("identity", x.unsqueeze(1)), ("oracle", true[:, mid : mid + 1])):
-            seq = static.expand_as(true).contiguous()
+        for key, static in static_baselines(x, true).items():
+            seq = static.contiguous()
             res = sequence_metrics(seq, true, protocol, compute_epe=compute_epe)
             ref[key].add(res, pred=seq, true=true, blurry=x)
         for label, model in models.items():
@@ -331,7 +339,7 @@ def evaluate(
         count += 1
     if count == 0:
         raise DataError("no evaluation samples found")
-    rows = [ref["identity"].row(False), ref["oracle"].row(False)]
+    rows = [ref["identity"].row(False), ref["oracle_static"].row(False)]
     rows += [accs[m].row(True) for m in models]
     return rows
 

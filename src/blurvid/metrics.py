@@ -21,6 +21,10 @@ Metrics
   *ground-truth* frame, both measured by the same estimator (OpenCV DIS by default, see
   :mod:`blurvid.flow`; the paper does not name its estimator, so absolute EPE values are not
   comparable with Table 1, only relative ones).
+* :func:`best_order_psnr` -- the mean PSNR over the frames in the better time order (below);
+  :func:`centre_psnr` -- the centre frame's PSNR alone; :func:`sequence_motion` -- the mean
+  ``|first - last frame|`` of a sequence. Set-level scores built on these (the identity and
+  oracle-static references, gains, the motion ratio) are in :mod:`blurvid.scores`.
 
 Protocol
 --------
@@ -434,6 +438,8 @@ def sequence_metrics(
         * ``"epe"``: ``(B,)`` flow end-point error in pixels (NaN if ``compute_epe`` is false).
         * ``"psnr_per_frame"``: ``(B, T)`` PSNR of each frame in the kept order (all the
             frames, whatever ``protocol.frames``), for plots.
+        * ``"centre_psnr"``: ``(B,)`` :func:`centre_psnr` of the kept order (whatever
+            ``protocol.frames``).
         * ``"reversed"``: ``(B,)`` bool, true where the reversed prediction was scored.
 
     Raises:
@@ -447,7 +453,7 @@ def sequence_metrics(
             f"sequence_metrics: expected protocol to be a Protocol, got {type(protocol).__name__}"
         )
     _check_sequences(pred, true, "sequence_metrics")
-    b, t, c, h, w = pred.shape
+    b, t, _, h, w = pred.shape
     bd = protocol.border
     if h - 2 * bd < _SSIM_WIN or w - 2 * bd < _SSIM_WIN:
         raise InvalidImageError(
@@ -457,27 +463,21 @@ def sequence_metrics(
     if bd:
         pred = pred[..., bd : h - bd, bd : w - bd]
         true = true[..., bd : h - bd, bd : w - bd]
-        h, w = h - 2 * bd, w - 2 * bd
 
-    def per_frame(metric, p: torch.Tensor) -> torch.Tensor:
-        return metric(p.reshape(b * t, c, h, w), true.reshape(b * t, c, h, w)).view(b, t)
-
-    psnr_fwd = per_frame(psnr, pred)
-    reversed_ = torch.zeros(b, dtype=torch.bool, device=pred.device)
-    psnr_frames = psnr_fwd
     if protocol.order == "best":
-        rev = pred.flip(1)
-        psnr_rev = per_frame(psnr, rev)
-        reversed_ = psnr_rev.mean(dim=1) > psnr_fwd.mean(dim=1)
-        pred = torch.where(reversed_.view(b, 1, 1, 1, 1), rev, pred)
-        psnr_frames = torch.where(reversed_.view(b, 1), psnr_rev, psnr_fwd)
+        psnr_frames, reversed_ = _best_order(pred, true)
+        pred = torch.where(reversed_.view(b, 1, 1, 1, 1), pred.flip(1), pred)
+    else:
+        psnr_frames = _per_frame(psnr, pred, true)
+        reversed_ = torch.zeros(b, dtype=torch.bool, device=pred.device)
 
+    centre = centre_psnr(pred, true)  # of the kept order (the same frame for an odd T)
     if protocol.frames == "all":
         psnr_score = psnr_frames.mean(dim=1)
-        ssim_score = per_frame(ssim, pred).mean(dim=1)
+        ssim_score = _per_frame(ssim, pred, true).mean(dim=1)
     else:
         mid = t // 2  # the centre frame: 3 of 7
-        psnr_score = psnr_frames[:, mid]
+        psnr_score = centre
         ssim_score = ssim(pred[:, mid], true[:, mid])
 
     if compute_epe:
@@ -490,11 +490,30 @@ def sequence_metrics(
         "ssim": ssim_score,
         "epe": epe.to(pred.device),
         "psnr_per_frame": psnr_frames,
+        "centre_psnr": centre,
         "reversed": reversed_,
     }
 
 
-# --------------------------------------------------------------------------- validation
+# --------------------------------------------------------------------------- sequences
+
+
+def _per_frame(metric: Any, pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
+    """``metric`` (:func:`psnr` or :func:`ssim`) of each frame: ``(B, T)`` from two
+    ``(B, T, C, H, W)`` sequences."""
+    b, t = pred.shape[:2]
+    return metric(pred.reshape(b * t, *pred.shape[2:]), true.reshape(b * t, *true.shape[2:])).view(
+        b, t
+    )
+
+
+def _best_order(pred: torch.Tensor, true: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-frame PSNR ``(B, T)`` of the better of the given and the time-reversed order (by
+    the mean over the frames; ties keep the given order) and ``(B,)`` true where reversed."""
+    fwd = _per_frame(psnr, pred, true)
+    rev = _per_frame(psnr, pred.flip(1), true)
+    reversed_ = rev.mean(dim=1) > fwd.mean(dim=1)
+    return torch.where(reversed_.view(-1, 1), rev, fwd), reversed_
 
 
 def best_order_psnr(pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
@@ -515,11 +534,52 @@ def best_order_psnr(pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
         100.0
     """
     _check_pair(pred, true, 5, "(B, T, 3, H, W)", "best_order_psnr")
-    n, t = true.shape[:2]
-    flat_true = true.reshape(n * t, *true.shape[2:])
-    fwd = psnr(pred.reshape(n * t, *pred.shape[2:]), flat_true).view(n, t).mean(1)
-    rev = psnr(pred.flip(1).reshape(n * t, *pred.shape[2:]), flat_true).view(n, t).mean(1)
-    return torch.maximum(fwd, rev)
+    return _best_order(pred, true)[0].mean(dim=1)
 
 
-__all__ += ["best_order_psnr"]
+def centre_psnr(pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
+    """PSNR of the centre frame alone (index ``T // 2``: 3 of 7), per sample: the deblurring
+    itself, which motion in the outer frames cannot inflate. For an odd ``T`` the centre
+    frame is the same in both time orders.
+
+    Args:
+        pred: ``(B, T, 3, H, W)`` predicted frames in ``[0, 1]``.
+        true: ground truth, same shape.
+
+    Returns:
+        ``(B,)`` PSNR in dB.
+
+    Examples:
+        >>> true = torch.zeros(1, 5, 3, 8, 8); pred = true.clone(); pred[:, 0] += 0.5
+        >>> centre_psnr(pred, true).tolist()  # frame 0 is off, the centre (2 of 5) exact
+        [100.0]
+    """
+    _check_pair(pred, true, 5, "(B, T, 3, H, W)", "centre_psnr")
+    mid = true.shape[1] // 2
+    return psnr(pred[:, mid], true[:, mid])
+
+
+def sequence_motion(frames: torch.Tensor) -> torch.Tensor:
+    """How much a sequence moves: the mean ``|first frame - last frame|`` per sample (over
+    channels and pixels). A static sequence gives 0; compare a prediction's with the truth's
+    through :func:`blurvid.scores.motion_ratio`.
+
+    Args:
+        frames: ``(B, T, C, H, W)`` float tensor.
+
+    Returns:
+        ``(B,)`` mean absolute difference, in the input's dtype.
+
+    Examples:
+        >>> x = torch.zeros(2, 7, 3, 4, 4); x[0, -1] += 0.25
+        >>> sequence_motion(x).tolist()
+        [0.25, 0.0]
+    """
+    if not isinstance(frames, torch.Tensor) or frames.ndim != 5 or not frames.is_floating_point():
+        raise InvalidImageError(
+            f"sequence_motion: expected a (B, T, C, H, W) float tensor, got {_shape(frames)}"
+        )
+    return (frames[:, 0] - frames[:, -1]).abs().flatten(1).mean(dim=1)
+
+
+__all__ += ["best_order_psnr", "centre_psnr", "sequence_motion"]

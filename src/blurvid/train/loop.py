@@ -159,7 +159,8 @@ def augment_batch(blurry: torch.Tensor, frames: torch.Tensor, seed: int, step: i
 
 def best_order_psnr(pred: torch.Tensor, true: torch.Tensor) -> float:
     """Mean over samples of :func:`blurvid.metrics.best_order_psnr` (the PSNR of
-    :data:`blurvid.metrics.PAPER`). ``pred, true``: ``(N, T, 3, H, W)``."""
+    :data:`blurvid.metrics.PAPER`). ``pred, true``: ``(N, T, 3, H, W)``. Kept for older
+    code; validation uses :func:`blurvid.scores.validation_scores`."""
     from ..metrics import best_order_psnr as per_sample
 
     return float(per_sample(pred, true).mean())
@@ -497,13 +498,14 @@ class Trainer:
     # -- validation ----------------------------------------------------------------------
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
-        """Best-order PSNR over all frames (the ``PAPER`` protocol's PSNR, without SSIM
-        and EPE to stay cheap) of G (its EMA when on) vs the identity and oracle-static
-        references, and the centre frame's PSNR alone (``val_centre_*``: the deblurring
-        itself, which the outer frames' motion cannot inflate)."""
+        """:func:`blurvid.scores.validation_scores` of G (its EMA when on) on the validation
+        set, keys prefixed ``val_``: best-order PSNR over all frames (the ``PAPER``
+        protocol's PSNR, without SSIM and EPE to stay cheap) vs the identity and
+        oracle-static references, the centre frame's PSNR alone (``val_centre_*``: the
+        deblurring itself, which the outer frames' motion cannot inflate), the motion ratio."""
         if not self.val_data:
             return {}
-        from ..metrics import psnr
+        from ..scores import reference_scores, validation_scores
 
         blurry, frames = self.val_data["blurry"], self.val_data["frames"]
         g = self.model
@@ -514,25 +516,10 @@ class Trainer:
             preds.append(g(blurry[i : i + 16].to(self.device)).float().clamp(0, 1).cpu())
         g.train(was_training)
         pred = torch.cat(preds)
-        mid = frames.shape[1] // 2
-        res = {"val_psnr": best_order_psnr(pred, frames)}
-        res["val_centre_psnr"] = float(psnr(pred[:, mid], frames[:, mid]).mean())
-        if not hasattr(self, "_refs"):
-            ident = blurry.unsqueeze(1).expand_as(frames)
-            oracle = frames[:, mid : mid + 1].expand_as(frames)
-            self._refs = {
-                "val_identity": best_order_psnr(ident, frames),
-                "val_oracle_static": best_order_psnr(oracle, frames),
-                "val_centre_identity": float(psnr(blurry, frames[:, mid]).mean()),
-            }
-        res.update(self._refs)
-        res["val_gain_db"] = res["val_psnr"] - res["val_identity"]
-        res["val_centre_gain_db"] = res["val_centre_psnr"] - res["val_centre_identity"]
-        res["val_motion_ratio"] = float(
-            (pred[:, 0] - pred[:, -1]).abs().mean()
-            / (frames[:, 0] - frames[:, -1]).abs().mean().clamp_min(1e-8)
-        )
-        return res
+        if not hasattr(self, "_refs"):  # the same for every validation of this run
+            self._refs = reference_scores(blurry, frames)
+        scores = validation_scores(pred, frames, blurry, references=self._refs)
+        return {f"val_{k}": v for k, v in scores.items()}
 
     def save_samples(self) -> None:
         if not (self.is_main and self.val_data):
