@@ -64,6 +64,15 @@ def test_process_depth_2_gives_42_frames_and_a_7_frame_strip(png_path, tmp_path,
         assert len(zf.namelist()) == 42
 
 
+def test_process_counts_the_frames_of_a_five_frame_model(png_path, tmp_path, make_model):
+    """Depth 2 of a 5-frame G is 20 frames, and the memory budget counts those 20, not 42."""
+    g = make_model(num_frames=5)
+    res = process(png_path, tmp_path / "out", model=g, depth=2)
+    assert res.frames == 20 and len(res.strip) == 7
+    with pytest.raises(blurvid.ConfigError, match="depth 2 gives 20 frames"):
+        process(png_path, tmp_path / "out2", model=g, depth=2, max_frame_pixels=19 * 30 * 20)
+
+
 @pytest.mark.parametrize(
     "make, kwargs, error, message",
     [

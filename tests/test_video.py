@@ -346,3 +346,19 @@ def test_oracle_order_is_recovered_on_the_shared_videos(shared_data):
 
 def test_public_names():
     assert blurvid.slow_motion is slow_motion
+
+
+def test_a_five_frame_model_gives_5_or_20_frames_per_input_frame(clip, tmp_path, make_model):
+    """The factor follows the model's frame count (T or T x (T - 1)); the 7-frame factors are
+    refused for a 5-frame G with a message that names the ones that work."""
+    g = make_model(num_frames=5)
+    result = slow_motion(clip, tmp_path / "out.mp4", model=g, factor=5, progress=False)
+    assert (result.input_frames, result.output_frames, result.fps) == (8, 40, Fraction(150))
+    assert probe_video(tmp_path / "out.mp4").frames == 40
+    with pytest.raises(ConfigError, match=r"\[5, 20\] for this 5-frame model"):
+        slow_motion(clip, tmp_path / "bad.mp4", model=g, factor=7, progress=False)
+    folder = tmp_path / "five"
+    g.save_pretrained(folder)  # by name: checked once the model is loaded, before any output
+    with pytest.raises(ConfigError, match="5-frame model"):
+        slow_motion(clip, tmp_path / "bad.mp4", model=str(folder), factor=42, progress=False)
+    assert not (tmp_path / "bad.mp4").exists()

@@ -36,7 +36,9 @@ MAX_PIXELS = 12_000_000
 MAX_FRAME_PIXELS = 42 * 2_100_000
 #: Frames shown in the strip and written to the strip PNG.
 STRIP_FRAMES = 7
-DEPTHS = {1: 7, 2: 42, 3: 287}
+#: Recursion depths the demo offers (7, 42, 287 frames with the paper's 7-frame G; a G of ``T``
+#: frames gives ``blurvid.api.num_recursive_frames(depth, T)``).
+DEPTHS = (1, 2, 3)
 
 Progress = Callable[[float, str], None]
 
@@ -97,15 +99,23 @@ def _check_upload(path: Path, max_bytes: int, max_pixels: int) -> None:
         )
 
 
-def _check_depth(depth: Any, pixels: int, frame_pixels: int) -> int:
+def _frame_count(depth: int, num_frames: int) -> int:
+    from .api import num_recursive_frames
+
+    return num_recursive_frames(depth, num_frames)
+
+
+def _check_depth(depth: Any, pixels: int, frame_pixels: int, num_frames: int = 7) -> int:
     if isinstance(depth, float) and depth.is_integer():
         depth = int(depth)  # sliders send floats
     if depth not in DEPTHS:
-        raise ConfigError(f"depth must be 1, 2 or 3 (7, 42 or 287 frames), got {depth!r}")
-    if DEPTHS[depth] * pixels > frame_pixels:
-        most = frame_pixels // DEPTHS[depth]
+        counts = ", ".join(str(_frame_count(d, num_frames)) for d in DEPTHS)
+        raise ConfigError(f"depth must be 1, 2 or 3 ({counts} frames), got {depth!r}")
+    count = _frame_count(depth, num_frames)
+    if count * pixels > frame_pixels:
+        most = frame_pixels // count
         raise ConfigError(
-            f"depth {depth} gives {DEPTHS[depth]} frames: the demo allows it for images up to "
+            f"depth {depth} gives {count} frames: the demo allows it for images up to "
             f"{most:,} pixels and this one has {pixels:,}: choose a lower depth or a smaller image"
         )
     return int(depth)
@@ -162,11 +172,12 @@ def process(
     except InvalidImageError as exc:  # the uploader knows the file by its name only
         raise InvalidImageError(str(exc).replace(str(path), path.name)) from None
     _, h, w = image.shape
-    depth = _check_depth(depth, h * w, max_frame_pixels)
+    num_frames = getattr(getattr(model, "config", None), "num_frames", 7)
+    depth = _check_depth(depth, h * w, max_frame_pixels, num_frames)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
-    report(0.15, f"extracting {DEPTHS[depth]} frames")
+    report(0.15, f"extracting {_frame_count(depth, num_frames)} frames")
     start = time.perf_counter()
     if depth == 1:
         frames = extract_frames(image, model=model)

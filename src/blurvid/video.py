@@ -59,7 +59,8 @@ __all__ = [
     "slow_motion",
 ]
 
-#: Output frames per input frame -> recursion depth of the generator.
+#: Output frames per input frame -> recursion depth, for the paper's 7-frame G (a G of T frames:
+#: T and T x (T - 1), see :func:`factors_for`).
 FACTORS = {7: 1, 42: 2}
 SPEEDS = ("realtime", "slow")
 AUDIO = ("drop", "keep")
@@ -72,6 +73,19 @@ VFR_SHARE = 0.01
 #: Pixels of input frames per generator batch (x6 for factor 42).
 BATCH_PIXELS = 2_100_000
 _IMAGE_FORMATS = {"image2", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "tiff_pipe"}
+
+
+def factors_for(num_frames: int) -> dict[int, int]:
+    """``{output frames per input frame: recursion depth}`` for a G of ``num_frames`` frames:
+    one pass (``T``) or the paper's recursion (``T x (T - 1)``, Sec. 4.3).
+
+    Examples:
+        >>> factors_for(7)
+        {7: 1, 42: 2}
+        >>> factors_for(5)
+        {5: 1, 20: 2}
+    """
+    return {num_frames: 1, num_frames * (num_frames - 1): 2}
 
 
 # ----------------------------------------------------------------------------- recursion
@@ -434,8 +448,15 @@ def slow_motion(
     from .checks import check_max_side
 
     check_max_side(max_side)
-    if factor not in FACTORS:
-        raise ConfigError(f"factor must be one of {sorted(FACTORS)}, got {factor!r}")
+    # the factor's check: now for a model object or the (7-frame) default, after loading for
+    # a model given by another name
+    t = model.config.num_frames if isinstance(model, Generator) else None
+    known = factors_for(t) if t is not None else FACTORS
+    if isinstance(factor, bool) or not isinstance(factor, int) or factor < 2:
+        raise ConfigError(f"factor must be one of {sorted(known)}, got {factor!r}")
+    if (t is not None or model in (None, "default")) and factor not in known:
+        model_words = f" for this {t}-frame model" if t is not None else ""
+        raise ConfigError(f"factor must be one of {sorted(known)}{model_words}, got {factor!r}")
     if speed not in SPEEDS:
         raise ConfigError(f"speed must be one of {', '.join(SPEEDS)}, got {speed!r}")
     if audio not in AUDIO:
@@ -466,8 +487,15 @@ def slow_motion(
     dev = resolve_device(device, model if isinstance(model, Generator) else None)
     dt = _resolve_dtype(dtype, dev)  # a bad dtype fails here, not after the first batch
     g = _runnable(_get_model(model, dev, dt), dev, dt)  # once; the caller's model stays as is
-    depth = FACTORS[factor]
-    per_frame = work.width * work.height * (6 if depth > 1 else 1)
+    frames_per_pass = g.config.num_frames
+    depths = factors_for(frames_per_pass)
+    if factor not in depths:  # a model given by name: its frame count is known only now
+        raise ConfigError(
+            f"factor must be one of {sorted(depths)} for this {frames_per_pass}-frame model, "
+            f"got {factor!r}"
+        )
+    depth = depths[factor]
+    per_frame = work.width * work.height * (frames_per_pass - 1 if depth > 1 else 1)
     size = batch_size or max(1, min(16, BATCH_PIXELS // per_frame))
     rate = info.fps * factor if speed == "realtime" else info.fps
 
@@ -579,8 +607,9 @@ def add_slowmo_parser(sub: Any) -> None:
     )
     p.add_argument("input", help="input video (constant frame rate)")
     p.add_argument("-o", "--output", required=True, help="output .mp4, .mov or .mkv")
-    p.add_argument("--factor", type=int, choices=sorted(FACTORS), default=7,
-                   help="output frames per input frame (default 7)")  # fmt: skip
+    p.add_argument("--factor", type=int, default=7,
+                   help="output frames per input frame: 7 or 42 with a 7-frame model (T or "
+                   "T x (T - 1) with a T-frame one; default 7)")  # fmt: skip
     p.add_argument("--speed", choices=SPEEDS, default="realtime",
                    help="realtime: fps x factor, same duration (default); slow: input fps, "
                    "factor times longer")  # fmt: skip
