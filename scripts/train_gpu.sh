@@ -41,6 +41,7 @@ for spec in $DATA; do DATA_ARGS+=(--data "$spec"); done
   --steps "${STEPS:-400000}" --batch-size "${BATCH:-32}" --workers "${WORKERS:-14}" \
   --ramp-start 1.0 --ramp-end 1.0 --adv-weight 0 --flow-weight 0 --ema-decay 0.999 \
   --enc-blocks "${ENC_BLOCKS:-1,1,2}" --middle-blocks "${MIDDLE_BLOCKS:-4}" --dec-blocks "${DEC_BLOCKS:-1,1,1}" \
+  --g-init "${G_INIT:-kaiming}" \
   --central-weight "${CENTRAL_WEIGHT:-10}" \
   --ckpt-every "${CKPT_EVERY:-200}" --sample-every 0 --log-every 50 -q \
   --time-limit "${MINUTES:-9}" "${VAL[@]}" ${EXTRA_ARGS:-} "${RESUME[@]}"

@@ -22,7 +22,8 @@ BASE_STEPS=${BASE_STEPS:-15000}
 GRAM_STEPS=${GRAM_STEPS:-600}
 HEPTA_STEPS=${HEPTA_STEPS:-600}
 COMMON=(--recipe fast --out "$OUT" --batch-size 8 --val ../shared/data --val-every 500
-  --ckpt-every 100 --sample-every 2000 --log-every 50 --resume auto --pair-diff-weight 0.1)
+  --ckpt-every 100 --sample-every 2000 --log-every 50 --resume auto --pair-diff-weight 0.1
+  --g-init paper)  # v0.1 was trained with the paper's init (the fast recipe's default is now kaiming)
 
 mkdir -p "$OUT/base"
 for stage in base gram hepta; do

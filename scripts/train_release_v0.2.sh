@@ -66,9 +66,10 @@ elif [ -f "$RUN/latest/model.safetensors" ]; then
 fi
 # TrainConfig.fast(), restoration only (ramp at 1.0: no difference/flow/adversarial terms in
 # this stage), EMA 0.999, no discriminator; G with its extra blocks at low resolution (1.70 M
-# parameters, the same 720p inference time as the default) and the centre frame's MSE at
-# weight 10: the benchmark's "centre10-deep-ema", the only recipe whose centre frame rose above
-# the input (steps 0-2 600 of the run used weight 1, "deep-ema"; see training/README.md)
+# parameters, the same 720p inference time as the default), NAFNet's initialisation of the
+# body (--g-init kaiming: with the paper's N(0, 0.01) everywhere the gated blocks never opened
+# and attempt 1, training/release-v0.2-attempt1/, stayed a linear filter) and the centre
+# frame's MSE at weight 10: the benchmark's "centre10-deep-ema-kaiming" (docs/training.md)
 set +e
 VAL=()
 [ -d "$DATA_ROOT/frames/sam2_bedroom" ] && VAL=(--val "$DATA_ROOT" --split "$SPLIT" --val-every "${VAL_EVERY:-1000}")
@@ -76,6 +77,7 @@ VAL=()
   --data "bank:$BANK" "${VAL[@]}" --steps "$STEPS" --batch-size 8 \
   --ramp-start 1.0 --ramp-end 1.0 --adv-weight 0 --flow-weight 0 --ema-decay 0.999 \
   --enc-blocks "${ENC_BLOCKS:-1,1,2}" --middle-blocks "${MIDDLE_BLOCKS:-4}" --dec-blocks "${DEC_BLOCKS:-1,1,1}" \
+  --g-init "${G_INIT:-kaiming}" \
   --central-weight "${CENTRAL_WEIGHT:-10}" --ckpt-every "${CKPT_EVERY:-500}" --sample-every 0 --log-every 100 -q \
   ${EXTRA_ARGS:-} "${RESUME[@]}"
 rc=$?

@@ -85,6 +85,13 @@ class GeneratorConfig:
         reblur: ``"srgb"``, ``"linear"`` or ``"none"``: in which space the mean of the
             predicted frames is tied exactly to the input (see module docstring).
         init_std: standard deviation of the N(0, std) initialisation (paper: 0.01).
+        init: ``"paper"``: every convolution starts from N(0, ``init_std``) (Sec. 4.2);
+            ``"kaiming"``: PyTorch's default (Kaiming-uniform) for the body, as NAFNet, and
+            N(0, ``init_std``) for the output head only. Only training from scratch reads it.
+            With ``"paper"`` the gated blocks start as products of four tiny factors
+            (expand x depthwise x gate x project, all N(0, 0.01)) behind a zero residual
+            scale, and on the CPU budgets measured they never came alive: G stayed a linear
+            filter (docs/training.md, "Learning speed").
     """
 
     width: int = 32
@@ -94,6 +101,7 @@ class GeneratorConfig:
     num_frames: int = NUM_FRAMES
     reblur: str = "srgb"
     init_std: float = 0.01
+    init: str = "paper"
 
     def __post_init__(self) -> None:
         for name in ("enc_blocks", "dec_blocks"):
@@ -119,6 +127,8 @@ class GeneratorConfig:
             raise ConfigError(f"num_frames must be >= 2, got {self.num_frames}")
         if self.reblur not in ("srgb", "linear", "none"):
             raise ConfigError(f"reblur must be 'srgb', 'linear' or 'none', got {self.reblur!r}")
+        if self.init not in ("paper", "kaiming"):
+            raise ConfigError(f"init must be 'paper' or 'kaiming', got {self.init!r}")
         if not 0 < self.init_std < float("inf"):
             raise ConfigError(f"init_std must be a finite number > 0, got {self.init_std}")
         self._check_bounds()
@@ -307,8 +317,11 @@ class Generator(  # type: ignore[call-arg]  # (mypy reads nn.Module's __init_sub
 
     # -- init (Sec. 4.2: N(0, 0.01)) -------------------------------------------------
     def reset_parameters(self) -> None:
+        """N(0, ``init_std``) weights and zero biases: every convolution (``init="paper"``)
+        or the head only (``"kaiming"``: the body keeps PyTorch's default initialisation)."""
         std = self.config.init_std
-        for m in self.modules():
+        convs = [self.head] if self.config.init == "kaiming" else self.modules()
+        for m in convs:
             if isinstance(m, nn.Conv2d):
                 nn.init.normal_(m.weight, 0.0, std)
                 if m.bias is not None:

@@ -1,4 +1,5 @@
-"""``blurvid train --enc-blocks/--middle-blocks/--dec-blocks``: G's architecture from the CLI."""
+"""``blurvid train --enc-blocks/--middle-blocks/--dec-blocks/--g-init``: G's architecture
+(and its initialisation) from the CLI."""
 
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ def test_architecture_options_build_that_g(tmp_path):
     photos = write_photos(tmp_path / "photos")
     rc = train_cli("--data", f"photos:{photos}", "--out", tmp_path / "run", "--steps", 2,
                    "--recipe", "fast", "--enc-blocks", "1,2", "--dec-blocks", "1,1",
-                   "--middle-blocks", "3", *TINY)  # fmt: skip
+                   "--middle-blocks", "3", "--g-init", "kaiming", *TINY)  # fmt: skip
     assert rc == 0
     cfg = load_model(tmp_path / "run" / "base" / "model").config
     assert (cfg.width, cfg.enc_blocks, cfg.dec_blocks, cfg.middle_blocks) == (8, (1, 2), (1, 1), 3)
+    assert cfg.init == "kaiming"
 
 
 def test_unparsable_block_list_is_an_argparse_error(tmp_path, capsys):

@@ -32,7 +32,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
     overrides = {k: v for k, v in vars(args).items() if k in fields and v is not None}
     if args.data:
         overrides["data"] = tuple(args.data)
-    arch = {k: getattr(args, k) for k in ("width", "enc_blocks", "middle_blocks", "dec_blocks")}
+    arch = {
+        k: getattr(args, k)
+        for k in ("width", "enc_blocks", "middle_blocks", "dec_blocks", "g_init")
+    }
+    if "g_init" in arch:
+        arch["init"] = arch.pop("g_init")
     arch = {k: v for k, v in arch.items() if v is not None}
     if arch:
         overrides["generator"] = dataclasses.replace(cfg.generator, **arch)
@@ -184,6 +189,14 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
         dest="dec_blocks",
         type=_int_list,
         help="gated blocks per decoder level, e.g. 1,1,1, new models only (default: 1,1,1)",
+    )
+    p.add_argument(
+        "--g-init",
+        dest="g_init",
+        choices=("paper", "kaiming"),
+        help="initialisation of a new G: paper = N(0, 0.01) on every conv (Sec. 4.2), kaiming "
+        "= PyTorch's default for the body and N(0, 0.01) for the head, as NAFNet (default: "
+        "paper)",
     )
     p.add_argument(
         "--bank-size",
