@@ -1,7 +1,8 @@
 """Print the Markdown tables of docs/model-card.md and docs/evaluation.md from the JSON files
-that scripts/evaluate_release_v0.1.sh writes (so no number is copied by hand).
+that scripts/evaluate_release_v0.1.sh / evaluate_release_v0.2.sh write (so no number is copied
+by hand).
 
-    python scripts/release_tables.py [docs/results]
+    python scripts/release_tables.py [docs/results] [v0.1|v0.2]
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ import sys
 from pathlib import Path
 
 ROOT = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/results")
+RELEASE = sys.argv[2] if len(sys.argv) > 2 else "v0.1"
 
 
 def load(name: str) -> dict:
-    return json.loads((ROOT / f"release-v0.1-{name}.json").read_text())
+    return json.loads((ROOT / f"release-{RELEASE}-{name}.json").read_text())
 
 
 def fmt(v: float | None, spec: str) -> str:

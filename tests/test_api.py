@@ -512,7 +512,7 @@ def test_frame_extractor_default_model(monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PlaceholderWeightsWarning)
         module = FrameExtractor()
-    assert module.generator.config == blurvid.GeneratorConfig()
+    assert module.generator.config == blurvid.load_model("default").config
     assert module(torch.rand(1, 3, 16, 16)).shape == (1, 7, 3, 16, 16)
 
 

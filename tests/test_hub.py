@@ -101,7 +101,10 @@ def test_default_model_is_the_trained_release():
     with warnings.catch_warnings():
         warnings.simplefilter("error", PlaceholderWeightsWarning)  # trained: no warning
         model = load_model("default")
-    assert model.config == GeneratorConfig()
+    # the bundled config.json describes it; a 7-frame G within the wheel's size budget
+    assert model.config == GeneratorConfig.from_json(default_weights_dir() / "config.json")
+    assert model.config.num_frames == 7 and model.num_parameters() < 2_000_000
+    assert model.metadata["release"].startswith("v0.")
     assert model.metadata["placeholder"] == "false"
     assert model.metadata["source"] == "default"
     assert model.metadata["stage"] in ("base", "gram", "hepta")
