@@ -281,12 +281,18 @@ def psnr_loss(
         raise InvalidImageError(
             f"psnr_loss: prediction {_shape(pred)} and target {_shape(true)} differ"
         )
+    if best_order and pred.ndim != 5:
+        raise InvalidImageError("psnr_loss: best_order needs frames (B, T, C, H, W)")
+    mse = _sample_mse(pred, true, best_order)
+    return (10.0 / math.log(10.0)) * torch.log(mse + eps).mean()
+
+
+def _sample_mse(pred: torch.Tensor, true: torch.Tensor, best_order: bool) -> torch.Tensor:
+    """Per-sample MSE ``(B,)``; with ``best_order`` the better of forward / reversed frames."""
     mse = (pred - true).pow(2).flatten(1).mean(1)
     if best_order:
-        if pred.ndim != 5:
-            raise InvalidImageError("psnr_loss: best_order needs frames (B, T, C, H, W)")
         mse = torch.minimum(mse, (pred.flip(1) - true).pow(2).flatten(1).mean(1))
-    return (10.0 / math.log(10.0)) * torch.log(mse + eps).mean()
+    return mse
 
 
 # --------------------------------------------------------------------------- Eq. 2
@@ -889,9 +895,7 @@ def best_order_mse(pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
         >>> best_order_mse(x.flip(1), x).item()
         0.0
     """
-    fwd = (pred - true).pow(2).flatten(1).mean(1)
-    rev = (pred.flip(1) - true).pow(2).flatten(1).mean(1)
-    return torch.minimum(fwd, rev).mean()
+    return _sample_mse(pred, true, best_order=True).mean()
 
 
 def reblur_l1(pred: torch.Tensor, blurry: torch.Tensor) -> torch.Tensor:
