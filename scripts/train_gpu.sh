@@ -8,8 +8,8 @@
 # run (scripts/train_release_v0.2.sh). The data travel as a git-ignored copy made by
 # `scripts/prepare_gpu_carry.sh` (gpu-data/, ~26 MiB: photos, video, frames) named in `carry`.
 #
-# Environment (defaults for an H200 with 16 CPU cores): INIT (a model folder to start from when
-# there is no checkpoint; default training/release-v0.2/base/latest), MINUTES=9 BATCH=32 WORKERS=14
+# Environment (defaults for an H200 with 16 CPU cores): INIT (a model folder to start a new run
+# from when there is no checkpoint; default: continue from training/release-v0.2/base/latest), MINUTES=9 BATCH=32 WORKERS=14
 # PYTHON=python, DATA_ROOT=gpu-data, DATA (space-separated --data specs; default: the release mix under
 # DATA_ROOT), SPLIT (scripts/data_split.json: the files held out for validation), EXTRA_ARGS
 # (more `blurvid train` options; the CPU test passes a tiny G).
@@ -25,11 +25,15 @@ mkdir -p "$OUT/base"
 if [ -f "$CKPT" ] && [ ! -f "$OUT/base/checkpoint.safetensors" ]; then
   cp "$CKPT" "$OUT/base/checkpoint.safetensors"
 fi
-RESUME=()  # the checkpoint (carry it: not in git), else the committed EMA weights in latest/
+# the checkpoint (carry it: not in git), else the committed EMA weights in latest/ (the run goes
+# on from their step: --continue-from), else INIT (a new run from those weights)
+RESUME=()
 if [ -f "$OUT/base/checkpoint.safetensors" ]; then
   RESUME=(--resume)
-elif [ -f "${INIT:-training/release-v0.2/base/latest}/model.safetensors" ]; then
-  RESUME=(--init "${INIT:-training/release-v0.2/base/latest}")
+elif [ -n "${INIT:-}" ]; then
+  if [ -f "$INIT/model.safetensors" ]; then RESUME=(--init "$INIT"); fi  # else a new G
+elif [ -f training/release-v0.2/base/latest/model.safetensors ]; then
+  RESUME=(--resume auto --continue-from training/release-v0.2/base/latest)
 fi
 VAL=()
 [ -d "$DATA_ROOT/frames/sam2_bedroom" ] && VAL=(--val "$DATA_ROOT" --split "${SPLIT:-scripts/data_split.json}" --val-every "${VAL_EVERY:-500}")

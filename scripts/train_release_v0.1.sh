@@ -23,7 +23,9 @@ GRAM_STEPS=${GRAM_STEPS:-600}
 HEPTA_STEPS=${HEPTA_STEPS:-600}
 COMMON=(--recipe fast --out "$OUT" --batch-size 8 --val ../shared/data --val-every 500
   --ckpt-every 100 --sample-every 2000 --log-every 50 --resume auto --pair-diff-weight 0.1
-  --g-init paper)  # v0.1 was trained with the paper's init (the fast recipe's default is now kaiming)
+  --g-init paper --enc-blocks 1,1,1 --middle-blocks 1 --dec-blocks 1,1,1 --central-weight 1
+  --ema-decay 0)  # what --recipe fast was when v0.1 trained (the paper's init and G size,
+                  # no EMA); fast() is now the learning-speed benchmark's winner
 
 mkdir -p "$OUT/base"
 for stage in base gram hepta; do

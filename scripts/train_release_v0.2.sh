@@ -15,55 +15,34 @@
 #    per session instead of one bank reused for days;
 # 3. trains stage base with the learning-speed benchmark's recipe (RECIPE below, see
 #    docs/training.md "Learning speed"): restoration losses only, EMA of the weights, a cosine
-#    schedule long enough for days (STEPS); validation every 1 000 steps (centre-frame and
+#    schedule that ends at STEPS; validation every 1 000 steps (centre-frame and
 #    7-frame gains, motion ratio), the best one exported to best/.
-# Stages gram and hepta are short fine-tunes of best/ once the base run has stopped improving
-# (not scripted yet: see training/README.md).
+# Stages gram and hepta are short fine-tunes of best/ once the base run has stopped improving:
+# scripts/train_release_v0.2_stages.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# Environment: DATA_ROOT (../shared/data), DATA (space-separated --data specs of the bank;
-# default the release mix under DATA_ROOT), SPLIT (scripts/data_split.json: the photos and the
-# frame sequence held out of the bank for validation), OUT_ROOT (training/release-v0.2), BANK_DIR
-# (runs/release-v0.2/banks), STEPS, BANK_SIZE, CKPT_EVERY, PYTHON, EXTRA_ARGS (more
-# `blurvid train` options; the CPU test passes a tiny G).
-DATA_ROOT=${DATA_ROOT:-../shared/data}
-SPLIT=${SPLIT:-scripts/data_split.json}
-DATA=${DATA:-"photos:$DATA_ROOT/photos@3 video:$DATA_ROOT/video@1 frames:$DATA_ROOT/frames/sintel_raft@0.5"}
-OUT_ROOT=${OUT_ROOT:-training/release-v0.2}
-BANK_DIR=${BANK_DIR:-runs/release-v0.2/banks}
-PYTHON=${PYTHON:-python}
+# Environment: scripts/release_v0.2_env.sh (DATA_ROOT, DATA, SPLIT, OUT_ROOT, BANK_DIR,
+# BANK_SIZE, PYTHON), STEPS, CKPT_EVERY, VAL_EVERY, EXTRA_ARGS (more `blurvid train` options;
+# the CPU test passes a tiny G).
+source scripts/release_v0.2_env.sh
 RUN=$OUT_ROOT/base
-STEPS=${STEPS:-400000}
-BANK_SIZE=${BANK_SIZE:-6000}
+# The schedule: steps 0-10 584 ran under a 400 000-step cosine (a constant 1e-3, gains
+# flattening at +0.77 / +0.58 dB); from there the cosine over 18 000 steps anneals the rate
+# (3.7e-4 at step 10 584 down to 1e-6): the base stage's end (see training/README.md).
+STEPS=${STEPS:-18000}
 mkdir -p "$RUN" "$BANK_DIR"
 seed=$(cat "$RUN/bank_seed" 2>/dev/null || echo 0)
 seed=$((seed + 1))
 echo "$seed" > "$RUN/bank_seed"
 echo "[$(date -u +%FT%TZ)] release-v0.2: start $seed, rendering bank seed $seed"
-BANK=$("$PYTHON" - "$DATA" "$seed" "$BANK_SIZE" "$BANK_DIR" "$SPLIT" <<'PY'
-import sys
-from pathlib import Path
-from blurvid.train.data import dataset_from_specs
-specs, seed, n, folder = sys.argv[1].split(), int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4])
-split = sys.argv[5]
-for old in folder.glob("bank_*.safetensors"):
-    if not old.name.endswith(f"_{seed}.safetensors"):
-        old.unlink()  # one bank on disk at a time (2.4 GB each)
-dataset_from_specs(specs, crop=128, seed=seed, bank_size=n, bank_dir=folder, progress=False,
-                   split=split)
-print(folder / f"bank_{n}_128_{seed}.safetensors")
-PY
-)
+BANK=$("$PYTHON" scripts/render_release_bank.py "$DATA" "$seed" "$BANK_SIZE" "$BANK_DIR" "$SPLIT")
 # The full checkpoint (G, its EMA, Adam's moments: 27 MB) stays on the machine, not in git;
 # what a session commits is latest/ (the EMA weights, `blurvid export`, 6.6 MB). A machine
-# that still has the checkpoint resumes exactly; a fresh clone starts from latest/ (new
-# optimiser state and schedule: a restart of the run's cosine, from the trained weights).
-RESUME=()
-if [ -f "$RUN/checkpoint.safetensors" ]; then
-  RESUME=(--resume)
-elif [ -f "$RUN/latest/model.safetensors" ]; then
-  RESUME=(--init "$RUN/latest")
-fi
+# that still has the checkpoint resumes exactly; a fresh clone continues from latest/
+# (--continue-from: its step count, the schedule and best/ carry on; Adam's moments start
+# fresh with a new 200-step warm-up).
+RESUME=(--resume auto)
+[ -f "$RUN/latest/model.safetensors" ] && RESUME+=(--continue-from "$RUN/latest")
 # TrainConfig.fast(), restoration only (ramp at 1.0: no difference/flow/adversarial terms in
 # this stage), EMA 0.999, no discriminator; G with its extra blocks at low resolution (1.70 M
 # parameters, the same 720p inference time as the default), NAFNet's initialisation of the
@@ -72,7 +51,9 @@ fi
 # frame's MSE at weight 10: the benchmark's "centre10-deep-ema-kaiming" (docs/training.md)
 set +e
 VAL=()
-[ -d "$DATA_ROOT/frames/sam2_bedroom" ] && VAL=(--val "$DATA_ROOT" --split "$SPLIT" --val-every "${VAL_EVERY:-1000}")
+if [ ${#VAL_DATA[@]} -gt 0 ]; then
+  VAL=("${VAL_DATA[@]}" --val-every "${VAL_EVERY:-1000}")
+fi
 "$PYTHON" -m blurvid train --stage base --recipe fast --out "$OUT_ROOT" \
   --data "bank:$BANK" "${VAL[@]}" --steps "$STEPS" --batch-size 8 \
   --ramp-start 1.0 --ramp-end 1.0 --adv-weight 0 --flow-weight 0 --ema-decay 0.999 \

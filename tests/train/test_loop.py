@@ -81,6 +81,8 @@ def tiny_config(**overrides) -> TrainConfig:
     base = dict(
         steps=4, batch_size=2, crop=32, perceptual_weight=0.0, adv_weight=0.0, flow_weight=0.0,
         warmup_steps=0, log_every=1, ckpt_every=10**6, val_every=0, sample_every=0, generator=TINY,
+        # the mechanics tests read G itself: no EMA unless a test asks (fast() has 0.999)
+        ema_decay=0.0,
     )  # fmt: skip
     base.update(overrides)
     return TrainConfig.fast(**base)

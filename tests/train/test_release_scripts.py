@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 from test_train_cli import write_photos
 
 from blurvid import load_model
@@ -71,3 +72,41 @@ def test_release_script_renders_a_new_bank_per_start_and_resumes(tmp_path, subpr
     assert [p.name for p in banks.glob("*.safetensors")] == ["bank_6_128_2.safetensors"]
     model = load_model(out / "base" / "model")
     assert model.metadata["steps"] == "3" and model.config.width == 8
+    # a fresh clone has latest/ (committed) but not the checkpoint: the run goes on from there
+    export = subprocess.run([sys.executable, "-m", "blurvid", "export", str(out / "base"),
+                             str(out / "base" / "latest")], env=env, capture_output=True, text=True)  # fmt: skip
+    assert export.returncode == 0, export.stdout + export.stderr
+    (out / "base" / "checkpoint.safetensors").unlink()
+    shutil.rmtree(out / "base" / "model")
+    third = run_script("train_release_v0.2.sh", env={**env, "STEPS": "5"})
+    assert third.returncode == 0, third.stdout + third.stderr
+    assert "continuing from" in third.stderr
+    assert load_model(out / "base" / "model").metadata["steps"] == "5"
+    assert checkpoint_step(out / "base") == 5
+
+
+def test_release_stages_script_fine_tunes_gram_then_hepta_and_skips_finished(
+    tmp_path, subprocess_env
+):
+    write_photos(tmp_path / "data" / "photos")
+    out = tmp_path / "release"
+    env = {**subprocess_env, "PYTHON": sys.executable, "DATA_ROOT": str(tmp_path / "data"),
+           "DATA": f"photos:{tmp_path / 'data' / 'photos'}", "OUT_ROOT": str(out),
+           "BANK_DIR": str(tmp_path / "banks"), "BANK_SIZE": "6", "STEPS": "2",
+           "GRAM_STEPS": "2", "HEPTA_STEPS": "3", "EXTRA_ARGS": TINY + " --batch-size 2"}  # fmt: skip
+    base = run_script("train_release_v0.2.sh", env=env)
+    assert base.returncode == 0, base.stdout + base.stderr
+    env["BASE"] = str(out / "base" / "model")
+    first = run_script("train_release_v0.2_stages.sh", env=env)
+    assert first.returncode == 0, first.stdout + first.stderr
+    gram, hepta = load_model(out / "gram" / "model"), load_model(out / "hepta" / "model")
+    assert (gram.metadata["stage"], gram.metadata["steps"]) == ("gram", "2")
+    assert (hepta.metadata["stage"], hepta.metadata["steps"]) == ("hepta", "3")
+    assert gram.config == hepta.config == load_model(out / "base" / "model").config
+    # the stages fine-tune B: G moved away from it
+    b = load_model(out / "base" / "model").state_dict()
+    assert any(not torch.equal(v, hepta.state_dict()[k]) for k, v in b.items())
+    stamp = (out / "hepta" / "model" / "model.safetensors").stat().st_mtime_ns
+    again = run_script("train_release_v0.2_stages.sh", env=env)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert (out / "hepta" / "model" / "model.safetensors").stat().st_mtime_ns == stamp

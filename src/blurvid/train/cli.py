@@ -61,15 +61,22 @@ def _cmd_train(args: argparse.Namespace) -> int:
     check_device(cfg.device)
     if cfg.init is not None:
         check_model_source(cfg.init, "--init")
+    if args.continue_from is not None:
+        check_model_source(args.continue_from, "--continue-from")
     resume = args.resume is not None
     if resume:  # before any work: --resume never silently starts from step 0
         try:
             check_resumable(args.out, stages)
         except DataError:
-            if args.resume != "auto":
+            if args.resume != "auto" and args.continue_from is None:
                 raise
             resume = False  # --resume auto: a script re-run until done, first run
-            print(f"blurvid: nothing to resume in {args.out}: starting at step 0", file=sys.stderr)
+            start = (
+                f"continuing from {args.continue_from}"
+                if args.continue_from
+                else "starting at step 0"
+            )
+            print(f"blurvid: no checkpoint to resume in {args.out}: {start}", file=sys.stderr)
     check_output_dir(args.out, "--out")
     val = None
     if args.val:
@@ -78,8 +85,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         val = validation_set(args.val)  # the fixed set (128x128), whatever the training crop
     try:
         limit = args.time_limit * 60 if args.time_limit else None
-        train(cfg, args.out, stages=stages, resume=resume, val_data=val,
-              progress=not args.quiet, time_limit_s=limit)  # fmt: skip
+        train(cfg, args.out, stages=stages, resume=resume, continue_from=args.continue_from,
+              val_data=val, progress=not args.quiet, time_limit_s=limit)  # fmt: skip
     except TimeLimitReached as exc:
         print(f"{exc}; checkpoint saved, continue with --resume")
         return 75  # EX_TEMPFAIL: not finished, try again
@@ -100,6 +107,10 @@ def _int_list(text: str) -> tuple[int, ...]:
     return values
 
 
+#: options that set a field of the new G's :class:`~blurvid.model.GeneratorConfig`
+_ARCH_FIELDS = ("width", "enc_blocks", "middle_blocks", "dec_blocks", "init")
+
+
 def _show_defaults(p: argparse.ArgumentParser) -> None:
     """Append its default to every option's help that does not state one: the value of
     both recipes for an option that overrides a :class:`TrainConfig` field (unset = the
@@ -113,8 +124,14 @@ def _show_defaults(p: argparse.ArgumentParser) -> None:
             continue
         if action.help is None or "default" in action.help:
             continue
-        if action.dest in fields:
-            a, b = getattr(paper, action.dest), getattr(fast, action.dest)
+        arch = {"g_init": "init"}.get(action.dest, action.dest)
+        if action.dest in fields or arch in _ARCH_FIELDS:
+            a, b = (
+                (getattr(paper, action.dest), getattr(fast, action.dest))
+                if action.dest in fields
+                else (getattr(paper.generator, arch), getattr(fast.generator, arch))
+            )
+            a, b = (",".join(map(str, v)) if isinstance(v, tuple) else v for v in (a, b))
             default = f"{a}" if a == b else f"{a} with --recipe paper, {b} with fast"
         elif isinstance(action, argparse._StoreTrueAction):
             default = "off"
@@ -151,6 +168,14 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
         "resume); '--resume auto' starts at step 0 then, for scripts re-run until done",
     )
     p.add_argument(
+        "--continue-from",
+        metavar="DIR",
+        help="continue the first stage from its exported weights (e.g. OUT/base/latest, from "
+        "`blurvid export`) when its full checkpoint is gone: the step count, schedule and best "
+        "validation carry on, the optimiser's moments start fresh with a new warm-up; with "
+        "--resume, a checkpoint found in --out takes precedence",
+    )
+    p.add_argument(
         "--recipe",
         choices=("paper", "fast"),
         default="paper",
@@ -176,27 +201,26 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
         "--enc-blocks",
         dest="enc_blocks",
         type=_int_list,
-        help="gated blocks per encoder level, e.g. 1,1,2, new models only (default: 1,1,1)",
+        help="gated blocks per encoder level, e.g. 1,1,2, new models only",
     )
     p.add_argument(
         "--middle-blocks",
         dest="middle_blocks",
         type=int,
-        help="blocks at the bottleneck, new models only (default: 1)",
+        help="blocks at the bottleneck, new models only",
     )
     p.add_argument(
         "--dec-blocks",
         dest="dec_blocks",
         type=_int_list,
-        help="gated blocks per decoder level, e.g. 1,1,1, new models only (default: 1,1,1)",
+        help="gated blocks per decoder level, e.g. 1,1,1, new models only",
     )
     p.add_argument(
         "--g-init",
         dest="g_init",
         choices=("paper", "kaiming"),
         help="initialisation of a new G: paper = N(0, 0.01) on every conv (Sec. 4.2), kaiming "
-        "= PyTorch's default for the body and N(0, 0.01) for the head, as NAFNet (default: "
-        "paper)",
+        "= PyTorch's standard init (Kaiming-uniform) for the body and N(0, 0.01) for the head, as NAFNet",
     )
     p.add_argument(
         "--bank-size",

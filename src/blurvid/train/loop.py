@@ -55,13 +55,21 @@ LOG_NAME = "log.jsonl"
 
 
 # ----------------------------------------------------------------------------- schedules
-def lr_at(step: int, cfg: TrainConfig) -> float:
-    """Linear warm-up, then cosine annealing from ``cfg.lr`` to ``cfg.lr_min`` (Sec. 4.2)."""
+def lr_at(step: int, cfg: TrainConfig, rewarm_from: int | None = None) -> float:
+    """Linear warm-up, then cosine annealing from ``cfg.lr`` to ``cfg.lr_min`` (Sec. 4.2).
+
+    ``rewarm_from``: the step at which a run was continued from exported weights with fresh
+    optimiser moments (:class:`Trainer`'s ``continue_from``); the cosine's value is then ramped
+    up again linearly over ``cfg.warmup_steps`` from that step, as Adam's first steps are
+    large when its moments are new."""
     if cfg.warmup_steps and step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
     span = max(cfg.steps - cfg.warmup_steps, 1)
     t = min(max(step - cfg.warmup_steps, 0) / span, 1.0)
-    return cfg.lr_min + 0.5 * (cfg.lr - cfg.lr_min) * (1.0 + math.cos(math.pi * t))
+    lr = cfg.lr_min + 0.5 * (cfg.lr - cfg.lr_min) * (1.0 + math.cos(math.pi * t))
+    if rewarm_from is not None and cfg.warmup_steps and 0 <= step - rewarm_from < cfg.warmup_steps:
+        lr *= (step - rewarm_from + 1) / cfg.warmup_steps
+    return lr
 
 
 def ramp_at(step: int, cfg: TrainConfig) -> float:
@@ -217,6 +225,13 @@ class Trainer:
             would give, handed over in memory: :func:`train` passes each stage the
             previous stage's result).
         resume: continue from ``out/checkpoint.safetensors``.
+        continue_from: continue a run whose full checkpoint is gone from its exported weights
+            (a ``blurvid export`` folder such as ``out/latest``, whose metadata names its
+            ``steps``): G and its EMA start from those weights, the step counter (so the
+            learning-rate schedule and the log) from that step, the best validation so far
+            from ``out/best``; the optimiser's moments start fresh, with a new warm-up of
+            ``config.warmup_steps`` (see :func:`lr_at`). What a machine that lost the
+            27 MB checkpoint (not committed) but kept the 6.6 MB export resumes with.
         progress: show a tqdm bar.
         time_limit_s: stop cleanly (checkpoint saved, ``KeyboardInterrupt`` raised as for
             Ctrl-C, :attr:`timed_out` set) once this many seconds of this ``fit`` have passed:
@@ -233,16 +248,24 @@ class Trainer:
         model: Generator | None = None,
         start_from: Generator | None = None,
         resume: bool = False,
+        continue_from: str | os.PathLike | None = None,
         progress: bool = True,
         time_limit_s: float | None = None,
     ) -> None:
         if model is not None and start_from is not None:
             raise ConfigError("pass model= (train it in place) or start_from= (copy it), not both")
+        if continue_from is not None and (resume or model is not None or start_from is not None):
+            raise ConfigError(
+                "continue_from= starts G from exported weights: not with resume=, model= or "
+                "start_from="
+            )
         self.cfg = config
         self.time_limit_s = time_limit_s
         self.timed_out = False
         #: best validation so far (``val_centre_gain_db``), its step; kept in the checkpoint
         self.best: dict[str, float] = {}
+        #: the step a run was continued at from exported weights (a warm-up restarts there)
+        self.rewarm_from: int | None = None
         self.out = Path(out)
         self.progress = progress
         self.world, self.rank, local = _dist_info()
@@ -272,6 +295,8 @@ class Trainer:
             g = Generator(start_from.config)
             g.load_state_dict(start_from.state_dict())
             g._blurvid_metadata = dict(start_from.metadata)
+        elif continue_from is not None:
+            g = load_model(continue_from)
         elif config.init:
             g = load_model(config.init)  # "default", a folder or a Hub id
         else:
@@ -327,6 +352,8 @@ class Trainer:
         self.step = 0
         if resume:
             self._load(self.out / CHECKPOINT_NAME)
+        elif continue_from is not None:
+            self._continue(Path(continue_from), g.metadata)
         self._stop_requested = False
 
     @property
@@ -360,7 +387,7 @@ class Trainer:
             # G's actual architecture (from init, a passed model or the config), so that the
             # checkpoint alone describes its weights
             config=self.cfg.replace(generator=self.G.config).to_dict(),
-            extra={"best": self.best},
+            extra={"best": self.best, "rewarm_from": self.rewarm_from},
         )
 
     def _load(self, path: Path) -> None:
@@ -389,6 +416,35 @@ class Trainer:
         ckpt.restore_rng(tensors, meta["rng"])
         self.step = int(meta["step"])
         self.best = dict(meta.get("extra", {}).get("best", {}))
+        self.rewarm_from = meta.get("extra", {}).get("rewarm_from")
+
+    def _continue(self, folder: Path, metadata: dict[str, str]) -> None:
+        """Step counter and best-so-far for ``continue_from`` (see the class docstring)."""
+        steps = metadata.get("steps", "")
+        if not steps.isdigit():
+            raise ConfigError(
+                f"{folder} does not say how many steps its weights were trained (no 'steps' in "
+                f"its metadata): continue only from a `blurvid export` or best/ folder of a run, "
+                f"or start a new run from it with --init"
+            )
+        stage = metadata.get("stage")
+        if stage is not None and stage != self.cfg.stage:
+            raise ConfigError(
+                f"{folder} holds weights of stage {stage!r}, not {self.cfg.stage!r}; "
+                f"continue with the same stage or start one with --init"
+            )
+        self.step = self.rewarm_from = int(steps)
+        if self.step >= self.cfg.steps:
+            raise ConfigError(
+                f"{folder} was trained {self.step} steps, the run's --steps is "
+                f"{self.cfg.steps}: nothing left to train; raise --steps"
+            )
+        if (self.out / "best" / "model.safetensors").is_file():
+            meta = load_model(self.out / "best").metadata
+            with contextlib.suppress(KeyError, ValueError):
+                self.best = {"val_centre_gain_db": float(meta["val_centre_gain_db"]),
+                             "val_gain_db": float(meta["val_gain_db"]),
+                             "step": float(meta["steps"])}  # fmt: skip
 
     # -- one step --------------------------------------------------------------------------
     def _autocast(self):
@@ -424,7 +480,7 @@ class Trainer:
         c = self.cfg
         _check_frames("training data", frames, self.num_frames)
         r = ramp_at(self.step, c)
-        lr = lr_at(self.step, c)
+        lr = lr_at(self.step, c, self.rewarm_from)
         for group in self.optG.param_groups:
             group["lr"] = lr
         blurry, frames = augment_batch(blurry, frames, c.seed + self.rank, self.step)
@@ -686,6 +742,7 @@ def train(
     *,
     stages: Sequence[str] = ("base",),
     resume: bool = False,
+    continue_from: str | os.PathLike | None = None,
     dataset: Dataset | None = None,
     val_data: dict[str, torch.Tensor] | ValidationSet | None = None,
     progress: bool = True,
@@ -696,7 +753,10 @@ def train(
     ``model/`` export, which the stage's config names as ``init``. ``resume`` skips finished stages
     and continues an interrupted one; with nothing to resume in ``out`` it is an error.
     ``time_limit_s`` bounds the whole call (see :class:`Trainer`); when it runs out,
-    :class:`TimeLimitReached` is raised after the checkpoint is saved."""
+    :class:`TimeLimitReached` is raised after the checkpoint is saved. ``continue_from``
+    (exported weights of the first stage's run, e.g. ``out/base/latest``) continues that stage
+    where its full checkpoint is gone (see :class:`Trainer`); a checkpoint that ``resume``
+    finds takes precedence."""
     out = Path(out)
     t_start = time.time()
     g: Generator | None = None
@@ -716,9 +776,11 @@ def train(
             g = load_model(prev)
             continue
         can_resume = resume and (stage_dir / CHECKPOINT_NAME).is_file()
+        cont = continue_from if name == stages[0] and not can_resume else None
         left = None if time_limit_s is None else max(time_limit_s - (time.time() - t_start), 0.0)
         trainer = Trainer(cfg, stage_dir, dataset=dataset, val_data=val_data, start_from=g,
-                          resume=can_resume, progress=progress, time_limit_s=left)  # fmt: skip
+                          resume=can_resume, continue_from=cont, progress=progress,
+                          time_limit_s=left)  # fmt: skip
         try:
             g = trainer.fit()
         except KeyboardInterrupt:

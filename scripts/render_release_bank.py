@@ -1,0 +1,32 @@
+"""Render the release runs' sample bank for one seed, delete the other seeds' banks (one on
+disk at a time: 2.4 GB each) and print its path. Used by ``scripts/train_release_v0.2.sh`` and
+``scripts/train_release_v0.2_stages.sh``:
+
+    python scripts/render_release_bank.py "SPECS" SEED SIZE FOLDER SPLIT
+
+SPECS: space-separated ``--data`` specs; SPLIT: the split manifest (held-out files).
+An existing bank of that seed and size is reused (``dataset_from_specs`` loads it)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from blurvid.train.data import dataset_from_specs
+
+
+def main(argv: list[str]) -> int:
+    specs, seed, size = argv[0].split(), int(argv[1]), int(argv[2])
+    folder, split = Path(argv[3]), argv[4]
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("bank_*.safetensors"):
+        if old.name != f"bank_{size}_128_{seed}.safetensors":
+            old.unlink()
+    dataset_from_specs(specs, crop=128, seed=seed, bank_size=size, bank_dir=folder, progress=False,
+                       split=split)  # fmt: skip
+    print(folder / f"bank_{size}_128_{seed}.safetensors")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
