@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Reproduce the release-v0.2 tables of docs/model-card.md: the identity and oracle-static
 # references, v0.1 (BGH), v0.2 attempt 1 (paper init, a linear G), v0.2 B (the restarted run's
-# best validation) and the bundled default, on the fixed validation set, best order (protocol
+# best validation), BG and BGH (its stage-2 and stage-3 fine-tunes, when trained) and the
+# bundled default, on the fixed validation set, best order (protocol
 # "paper"), given order ("strict") and the centre frame ("center"), plus the synthetic and real
 # halves. Writes docs/results/release-v0.2-*.json and prints the Markdown tables. A few minutes
 # on 2 CPU cores.
@@ -9,8 +10,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 MODELS=(--model "v0.1 BGH=training/release-v0.1/hepta/model"
   --model "v0.2 attempt 1 B (paper init)=training/release-v0.2-attempt1/base/best"
-  --model "v0.2 B=${V02:-training/release-v0.2/base/best}"
-  --model "default (fp16, bundled)=default")
+  --model "v0.2 B=${V02:-training/release-v0.2/base/best}")
+# stages 2 and 3 (scripts/train_release_v0.2_stages.sh), once trained
+for stage in gram hepta; do
+  label=$([ "$stage" = gram ] && echo "v0.2 BG" || echo "v0.2 BGH")
+  if [ -f "training/release-v0.2/$stage/model/config.json" ]; then
+    MODELS+=(--model "$label=training/release-v0.2/$stage/model")
+  fi
+done
+MODELS+=(--model "default (fp16, bundled)=default")
 SPLIT=(--split "${SPLIT:-scripts/data_split.json}")
 mkdir -p docs/results
 for protocol in paper strict center; do

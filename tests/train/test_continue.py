@@ -97,3 +97,19 @@ def test_continue_from_refuses_folders_that_cannot_be_continued(tmp_path):
     with pytest.raises(ConfigError, match="continue_from"):
         Trainer(cfg, tmp_path / "run", dataset=ToyShift(), progress=False, resume=True,
                 continue_from=tmp_path / "run" / "model")  # fmt: skip
+
+
+def test_cli_continue_from_a_missing_folder_is_a_one_line_error(tmp_path, capsys):
+    from blurvid import cli
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    from PIL import Image
+
+    Image.new("RGB", (64, 64), (90, 120, 30)).save(photos / "p.png")
+    code = cli.main(["train", "--data", f"photos:{photos}", "--out", str(tmp_path / "run"), "-q",
+                     "--resume", "auto", "--continue-from", str(tmp_path / "nope")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "--continue-from" in err and "Traceback" not in err
+    assert not (tmp_path / "run" / "base" / "log.jsonl").exists()  # refused before any work

@@ -61,8 +61,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
     check_device(cfg.device)
     if cfg.init is not None:
         check_model_source(cfg.init, "--init")
-    if args.continue_from is not None:
-        check_model_source(args.continue_from, "--continue-from")
+    if (
+        args.continue_from is not None
+        and not (Path(args.continue_from) / "model.safetensors").is_file()
+    ):
+        raise ConfigError(
+            f"--continue-from {args.continue_from}: no model.safetensors there; pass a run's "
+            f"exported folder (`blurvid export OUT/<stage> OUT/<stage>/latest`) or its best/"
+        )
     resume = args.resume is not None
     if resume:  # before any work: --resume never silently starts from step 0
         try:
@@ -76,7 +82,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
                 if args.continue_from
                 else "starting at step 0"
             )
-            print(f"blurvid: no checkpoint to resume in {args.out}: {start}", file=sys.stderr)
+            print(f"blurvid: nothing to resume in {args.out}: {start}", file=sys.stderr)
     check_output_dir(args.out, "--out")
     val = None
     if args.val:
