@@ -62,9 +62,7 @@ def main(argv: list[str] | None = None) -> int:
             return torch.cat([model(b).float().clamp(0, 1) for b in x.split(16)])
 
     plain = run(val.blurry)
-    members = [plain] + [
-        in_order_of(flip(run(flip(val.blurry, k)), k), plain) for k in (1, 2, 3)
-    ]
+    members = [plain] + [in_order_of(flip(run(flip(val.blurry, k)), k), plain) for k in (1, 2, 3)]
     rows = []
     for n in (1, 2, 4):
         scores = validation_scores(torch.stack(members[:n]).mean(0), val.frames, val.blurry)

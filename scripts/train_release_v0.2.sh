@@ -28,7 +28,10 @@ source scripts/release_v0.2_env.sh
 RUN=$OUT_ROOT/base
 # The schedule: steps 0-10 584 ran under a 400 000-step cosine (a constant 1e-3, gains
 # flattening at +0.77 / +0.58 dB); from there the cosine over 18 000 steps anneals the rate
-# (3.7e-4 at step 10 584 down to 1e-6): the base stage's end (see training/README.md).
+# (3.7e-4 at step 10 584 down to 1e-6): the base stage's end. Measured in session 5: as the
+# rate fell the validation gain fell too (G memorises the 33 training photos; see
+# training/README.md), so the run stopped at step 15 188 with best/ at step 9 000; do not
+# resume the anneal before the data has more content.
 STEPS=${STEPS:-18000}
 mkdir -p "$RUN" "$BANK_DIR"
 seed=$(cat "$RUN/bank_seed" 2>/dev/null || echo 0)

@@ -1,0 +1,64 @@
+"""Does G overfit the training photos? The validation protocol on training vs held-out photos.
+
+The synthetic half of the fixed validation set is camera shake rendered on the 6 held-out
+photos of ``scripts/data_split.json``. This builds the same kind of set (same shake, same
+seed, same 64 samples) on 6 of the *training* photos (every 5th of the split's list) and
+scores each model on both: a gain that rises on training photos while it falls on held-out
+ones is overfitting to the photos' content, not to the blur.
+
+    python benchmarks/content_gap.py MODEL [MODEL ...]   # -> results/content_gap.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+
+HERE = Path(__file__).resolve().parent
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("models", nargs="+", help="model folders or names")
+    ap.add_argument("--data-root", default=str(HERE.parent.parent / "shared" / "data"))
+    ap.add_argument("--split", default=str(HERE.parent / "scripts" / "data_split.json"))
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", default=str(HERE / "results" / "content_gap.json"))
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    import blurvid
+    from blurvid._fs import atomic_write_bytes
+    from blurvid.data import find_split, validation_set
+    from blurvid.scores import validation_scores
+
+    split = find_split(args.split)
+    root = Path(args.data_root)
+    frames = root / "frames" / "sam2_bedroom"
+    sets = {
+        "held-out photos": validation_set(root, photos=[root / "photos" / p for p in split.validation_photos],
+                                          frames=frames, n_real=0),
+        "training photos": validation_set(root, photos=[root / "photos" / p for p in split.training_photos[::5][:6]],
+                                          frames=frames, n_real=0),
+    }  # fmt: skip
+    rows = []
+    for name in args.models:
+        model = blurvid.load_model(name).eval()
+        row = {"model": name, "steps": model.metadata.get("steps")}
+        for label, val in sets.items():
+            with torch.inference_mode():
+                pred = torch.cat([model(b).float().clamp(0, 1) for b in val.blurry.split(16)])
+            s = validation_scores(pred, val.frames, val.blurry)
+            row[label] = {k: round(s[k], 4) for k in ("centre_gain_db", "gain_db")}
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    record = {"benchmark": "content_gap", "command": "python benchmarks/content_gap.py "
+              + " ".join(argv or []), "rows": rows}  # fmt: skip
+    atomic_write_bytes(Path(args.out), (json.dumps(record, indent=1) + "\n").encode())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
