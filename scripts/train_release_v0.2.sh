@@ -26,13 +26,12 @@ cd "$(dirname "$0")/.."
 # the CPU test passes a tiny G).
 source scripts/release_v0.2_env.sh
 RUN=$OUT_ROOT/base
-# The schedule: steps 0-10 584 ran under a 400 000-step cosine (a constant 1e-3, gains
-# flattening at +0.77 / +0.58 dB); from there the cosine over 18 000 steps anneals the rate
-# (3.7e-4 at step 10 584 down to 1e-6): the base stage's end. Measured in session 5: as the
-# rate fell the validation gain fell too (G memorises the 33 training photos; see
-# training/README.md), so the run stopped at step 15 188 with best/ at step 9 000; do not
-# resume the anneal before the data has more content.
-STEPS=${STEPS:-18000}
+# The schedule: steps 0-10 584 ran under a 400 000-step cosine (a rate near 1e-3; the gains
+# flattened at +0.77 / +0.58 dB); session 5 annealed from there (STEPS=18000) and the
+# validation gain fell (G memorised the 33 training photos; training/README.md), so it went
+# back to best/ (step 9 000) with the video stills in the data and the long cosine again
+# (CONTINUE_FROM=training/release-v0.2/base/best, once; later starts continue from latest/).
+STEPS=${STEPS:-400000}
 mkdir -p "$RUN" "$BANK_DIR"
 seed=$(cat "$RUN/bank_seed" 2>/dev/null || echo 0)
 seed=$((seed + 1))
@@ -45,7 +44,8 @@ BANK=$("$PYTHON" scripts/render_release_bank.py "$DATA" "$seed" "$BANK_SIZE" "$B
 # (--continue-from: its step count, the schedule and best/ carry on; Adam's moments start
 # fresh with a new 200-step warm-up).
 RESUME=(--resume auto)
-[ -f "$RUN/latest/model.safetensors" ] && RESUME+=(--continue-from "$RUN/latest")
+CONTINUE_FROM=${CONTINUE_FROM:-$RUN/latest}
+if [ -f "$CONTINUE_FROM/model.safetensors" ]; then RESUME+=(--continue-from "$CONTINUE_FROM"); fi
 # TrainConfig.fast(), restoration only (ramp at 1.0: no difference/flow/adversarial terms in
 # this stage), EMA 0.999, no discriminator; G with its extra blocks at low resolution (1.70 M
 # parameters, the same 720p inference time as the default), NAFNet's initialisation of the

@@ -206,3 +206,71 @@ def test_video_errors(tmp_path):
     (tmp_path / "novids").mkdir()
     with pytest.raises(DataError, match="no videos"):
         VideoDataset(tmp_path / "novids")
+
+
+# ----------------------------------------------------------------------------- video stills
+def _write_mp4(path: Path, frames: np.ndarray, fps: int = 10) -> None:
+    av = pytest.importorskip("av")
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("mpeg4", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        stream.bit_rate = 4_000_000
+        for f in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+
+
+def _moving(n: int, seed: int) -> np.ndarray:
+    """``n`` frames of a textured pattern that jumps by 6 px per frame (lots of motion)."""
+    rng = np.random.default_rng(seed)
+    base = (rng.random((64, 128, 3)) * 255).astype(np.uint8).repeat(2, 0).repeat(2, 1)
+    return np.stack([base[:64, 6 * i : 6 * i + 64] for i in range(n)])
+
+
+def test_video_stills_keep_the_stillest_frame_of_each_segment(tmp_path):
+    from blurvid.data import video_stills
+
+    frames = _moving(20, seed=0)
+    frames[4] = frames[3]  # segment 1 (frames 0-9): frames 3-4 do not move
+    frames[16] = frames[15]  # segment 2 (frames 10-19): frames 15-16 do not move
+    _write_mp4(tmp_path / "clip.mp4", frames)
+    stills = video_stills(tmp_path / "clip.mp4", per_video=2, spatial_scale=1.0)
+    assert len(stills) == 2
+    for still, static in zip(stills, (3, 15)):
+        assert still.shape == (3, 64, 64) and still.dtype == torch.float32
+        assert 0.0 <= float(still.min()) and float(still.max()) <= 1.0
+        err = [float((still - torch.from_numpy(f).permute(2, 0, 1) / 255.0).abs().mean())
+               for f in frames]  # fmt: skip
+        # the still is the static frame (to the codec's error), not one of the moving ones
+        assert min(range(20), key=err.__getitem__) in (static, static + 1)
+        assert min(err) < 0.15 < sorted(err)[2]  # noise texture: codec error ~0.06, moved ~0.3
+    # a folder of videos: per_video stills of each, at most one per frame
+    _write_mp4(tmp_path / "short.mp4", _moving(3, seed=1))
+    both = video_stills(tmp_path, per_video=5, spatial_scale=0.5)
+    assert len(both) == 5 + 3 and {tuple(s.shape) for s in both} == {(3, 32, 32)}
+
+
+def test_video_stills_errors(tmp_path):
+    from blurvid.data import video_stills
+
+    (tmp_path / "novids").mkdir()
+    with pytest.raises(DataError, match="no videos"):
+        video_stills(tmp_path / "novids")
+    with pytest.raises(DataError, match="does not exist"):
+        video_stills([tmp_path / "missing.mp4"])
+    _write_mp4(tmp_path / "clip.mp4", _moving(3, seed=0))
+    with pytest.raises(ConfigError, match="per_video"):
+        video_stills(tmp_path / "clip.mp4", per_video=0)
+
+
+def test_stills_data_spec_renders_shake_on_video_stills(tmp_path):
+    from blurvid.train.data import dataset_from_specs
+
+    _write_mp4(tmp_path / "clip.mp4", _moving(30, seed=2))
+    ds = dataset_from_specs([f"stills:{tmp_path}"], crop=32, seed=0, split=None)
+    assert len(ds.photos) == 24  # 24 stills of the one video
+    s = ds[0]
+    assert s["blurry"].shape == (3, 32, 32) and s["frames"].shape == (7, 3, 32, 32)
+    assert not torch.equal(s["frames"][0], s["frames"][-1])  # the camera moved

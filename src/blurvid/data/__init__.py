@@ -36,6 +36,7 @@ from .sequences import (
     GoproDataset,
     VideoDataset,
     blur_from_frames,
+    video_stills,
 )
 from .shake import (
     PYRAMID_LEVELS,
@@ -75,4 +76,5 @@ __all__ = [
     "render_shake",
     "resolve_data_root",
     "validation_set",
+    "video_stills",
 ]

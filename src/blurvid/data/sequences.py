@@ -27,6 +27,7 @@ __all__ = [
     "GoproDataset",
     "VideoDataset",
     "blur_from_frames",
+    "video_stills",
 ]
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
@@ -455,6 +456,63 @@ def _decode_video(
     if not frames:
         raise DataError(f"no frames could be decoded from {path}")
     return torch.stack(frames)
+
+
+def video_stills(
+    paths: PathLike | Sequence[PathLike], per_video: int = 24, spatial_scale: float = 0.5
+) -> list[torch.Tensor]:
+    """Still frames of videos, to use as photos for synthetic camera shake (``stills:``).
+
+    The project's 33 training photos are too few: a G trained long on shake rendered on them
+    memorises their content (``benchmarks/content_gap.py``). Videos hold many more scenes.
+    Each video is decoded at ``spatial_scale`` (which also halves any motion blur of its
+    frames), cut into ``per_video`` equal segments, and from each segment the frame with the
+    least motion (mean absolute difference to its neighbours) is kept: the sharpest stills,
+    spread over the whole clip.
+
+    Args:
+        paths: A video file, a folder of videos, or a list of files.
+        per_video: Stills per video (fewer for a shorter video: at most one per frame).
+        spatial_scale: Downscale factor at decode time.
+
+    Returns:
+        ``(3, H, W)`` float tensors in [0, 1], for :class:`~blurvid.data.SyntheticShakeDataset`.
+
+    Raises:
+        DependencyError: PyAV is not installed (``pip install 'blurvid[video]'``).
+        DataError: Missing file/empty folder, undecodable video.
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        p = Path(paths)
+        if p.is_dir():
+            files = sorted(q for q in p.iterdir() if q.suffix.lower() in VIDEO_SUFFIXES)
+            if not files:
+                raise DataError(f"video_stills: no videos ({', '.join(VIDEO_SUFFIXES)}) in {p}")
+        else:
+            files = [p]
+    else:
+        files = [Path(q) for q in paths]
+    if not files:
+        raise DataError("video_stills: no video files given")
+    if per_video < 1:
+        raise ConfigError(f"video_stills: per_video must be >= 1, got {per_video}")
+    stills: list[torch.Tensor] = []
+    for f in files:
+        if not f.is_file():
+            raise DataError(f"video_stills: video file {f} does not exist")
+        frames = _decode_video(f, spatial_scale, None, 0)
+        n = int(frames.shape[0])
+        d = _TensorSequence(f.name, frames).diffs()  # (n - 1,)
+        # motion at frame i: the mean of its differences to both neighbours
+        motion = torch.zeros(n)
+        if n > 1:
+            motion[:-1] += d
+            motion[1:] += d
+            motion[1:-1] /= 2
+        for seg in torch.tensor_split(torch.arange(n), min(per_video, n)):
+            i = int(seg[int(motion[seg].argmin())])
+            stills.append(frames[i].float() / 255.0)
+    return stills
 
 
 class VideoDataset(_WindowDataset):

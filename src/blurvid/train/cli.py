@@ -44,7 +44,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     cfg = cfg.replace(**overrides)
     if not cfg.data:
         raise ConfigError(
-            "no training data: pass --data (photos:DIR, frames:DIR, video:FILE, gopro:DIR, bank:FILE)"
+            "no training data: pass --data (photos:DIR, stills:VIDEOS, frames:DIR, video:FILE, gopro:DIR, bank:FILE)"
         )
     if args.time_limit is not None and not args.time_limit > 0:
         raise ConfigError(
@@ -161,7 +161,7 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--data",
         action="append",
-        help="data source, repeatable: photos:DIR, frames:DIR, video:FILE, gopro:DIR, bank:FILE "
+        help="data source, repeatable: photos:DIR, stills:VIDEOS (shake on video stills), frames:DIR, video:FILE, gopro:DIR, bank:FILE "
         "(default: none, or the --config file's)",
     )
     p.add_argument("--out", required=True, help="run folder (checkpoints, logs, model/ export)")

@@ -531,7 +531,7 @@ def _parse_spec(spec: str) -> tuple[str, Path, float]:
     return kind.strip().lower(), Path(rest), weight
 
 
-DATA_KINDS = ("photos", "frames", "video", "gopro", "bank")
+DATA_KINDS = ("photos", "stills", "frames", "video", "gopro", "bank")
 
 
 def check_data_specs(specs: Sequence[str]) -> None:
@@ -571,6 +571,8 @@ def dataset_from_specs(
 
     Kinds: ``photos:DIR`` (:class:`SyntheticShakeDataset`, ``ShakeConfig(size=crop)``; the
     split's validation photos are left out so the validation set stays unseen),
+    ``stills:FILE_OR_DIR`` (the same synthetic shake on still frames of videos,
+    :func:`~blurvid.data.video_stills`: 24 of the sharpest per video, at half size),
     ``frames:DIR`` (:class:`FrameFolderDataset`; a folder of frames, or a folder of such
     folders, less the split's validation sequence), ``video:FILE_OR_DIR`` (:class:`VideoDataset`, ``spatial_scale=0.5``),
     ``gopro:DIR`` (:class:`GoproDataset`, train split), ``bank:FILE`` (:class:`BankDataset`).
@@ -615,6 +617,12 @@ def dataset_from_specs(
                 raise DataError(f"data spec {spec!r}: no training photos left in {path}")
             ds: Dataset = SyntheticShakeDataset(
                 photos, ShakeConfig(size=crop), length=length or 10_000, seed=sub_seed
+            )
+        elif kind == "stills":
+            from ..data import video_stills
+
+            ds = SyntheticShakeDataset(
+                video_stills(path), ShakeConfig(size=crop), length=length or 10_000, seed=sub_seed
             )
         elif kind == "frames":
             if list_images(path):
