@@ -18,6 +18,10 @@ for stage in gram hepta; do
     MODELS+=(--model "$label=training/release-v0.2/$stage/model")
   fi
 done
+# stage 3 with hepta_source=prediction (B's frames re-blurred as its input), from BG
+if [ -f training/release-v0.2-hepta-prediction/hepta/model/config.json ]; then
+  MODELS+=(--model "v0.2 BGH (hepta from prediction)=training/release-v0.2-hepta-prediction/hepta/model")
+fi
 MODELS+=(--model "default (fp16, bundled)=default")
 SPLIT=(--split "${SPLIT:-scripts/data_split.json}")
 mkdir -p docs/results
