@@ -10,7 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 MODELS=(--model "v0.1 BGH=training/release-v0.1/hepta/model"
   --model "v0.2 attempt 1 B (paper init)=training/release-v0.2-attempt1/base/best"
-  --model "v0.2 B=${V02:-training/release-v0.2/base/best}")
+  --model "v0.2 B (step 9 000, fp16)=training/release-v0.2/b-step9000"
+  --model "v0.2 B + stills=${V02:-training/release-v0.2/base/best}")
 # stages 2 and 3 (scripts/train_release_v0.2_stages.sh), once trained
 for stage in gram hepta; do
   label=$([ "$stage" = gram ] && echo "v0.2 BG" || echo "v0.2 BGH")
