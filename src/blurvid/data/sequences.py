@@ -458,6 +458,24 @@ def _decode_video(
     return torch.stack(frames)
 
 
+def _video_files(paths: PathLike | Sequence[PathLike], who: str) -> list[Path]:
+    """The video files of ``paths`` (a file, a folder of videos, or a list of files); a
+    :class:`DataError` naming ``who`` when there are none."""
+    if isinstance(paths, (str, os.PathLike)):
+        p = Path(paths)
+        if p.is_dir():
+            files = sorted(q for q in p.iterdir() if q.suffix.lower() in VIDEO_SUFFIXES)
+            if not files:
+                raise DataError(f"{who}: no videos ({', '.join(VIDEO_SUFFIXES)}) in {p}")
+        else:
+            files = [p]
+    else:
+        files = [Path(q) for q in paths]
+    if not files:
+        raise DataError(f"{who}: no video files given")
+    return files
+
+
 def video_stills(
     paths: PathLike | Sequence[PathLike], per_video: int = 24, spatial_scale: float = 0.5
 ) -> list[torch.Tensor]:
@@ -482,18 +500,7 @@ def video_stills(
         DependencyError: PyAV is not installed (``pip install 'blurvid[video]'``).
         DataError: Missing file/empty folder, undecodable video.
     """
-    if isinstance(paths, (str, os.PathLike)):
-        p = Path(paths)
-        if p.is_dir():
-            files = sorted(q for q in p.iterdir() if q.suffix.lower() in VIDEO_SUFFIXES)
-            if not files:
-                raise DataError(f"video_stills: no videos ({', '.join(VIDEO_SUFFIXES)}) in {p}")
-        else:
-            files = [p]
-    else:
-        files = [Path(q) for q in paths]
-    if not files:
-        raise DataError("video_stills: no video files given")
+    files = _video_files(paths, "video_stills")
     if per_video < 1:
         raise ConfigError(f"video_stills: per_video must be >= 1, got {per_video}")
     stills: list[torch.Tensor] = []
@@ -561,18 +568,7 @@ class VideoDataset(_WindowDataset):
         seed: int = 0,
         augment: Augment | None = None,
     ) -> None:
-        if isinstance(paths, (str, os.PathLike)):
-            p = Path(paths)
-            if p.is_dir():
-                files = sorted(q for q in p.iterdir() if q.suffix.lower() in VIDEO_SUFFIXES)
-                if not files:
-                    raise DataError(f"VideoDataset: no videos ({', '.join(VIDEO_SUFFIXES)}) in {p}")
-            else:
-                files = [p]
-        else:
-            files = [Path(q) for q in paths]
-        if not files:
-            raise DataError("VideoDataset: no video files given")
+        files = _video_files(paths, "VideoDataset")
         sequences: list[_Sequence] = []
         cuts = []
         for f in files:

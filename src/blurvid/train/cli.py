@@ -33,12 +33,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.data:
         overrides["data"] = tuple(args.data)
     arch = {
-        k: getattr(args, k)
-        for k in ("width", "enc_blocks", "middle_blocks", "dec_blocks", "g_init")
+        field: getattr(args, dest)
+        for dest, field in _ARCH_OPTIONS.items()
+        if getattr(args, dest) is not None
     }
-    if "g_init" in arch:
-        arch["init"] = arch.pop("g_init")
-    arch = {k: v for k, v in arch.items() if v is not None}
     if arch:
         overrides["generator"] = dataclasses.replace(cfg.generator, **arch)
     cfg = cfg.replace(**overrides)
@@ -113,8 +111,9 @@ def _int_list(text: str) -> tuple[int, ...]:
     return values
 
 
-#: options that set a field of the new G's :class:`~blurvid.model.GeneratorConfig`
-_ARCH_FIELDS = ("width", "enc_blocks", "middle_blocks", "dec_blocks", "init")
+#: options (their dest) that set a field of a new G's :class:`~blurvid.model.GeneratorConfig`
+_ARCH_OPTIONS = {"width": "width", "enc_blocks": "enc_blocks", "middle_blocks": "middle_blocks",
+                 "dec_blocks": "dec_blocks", "g_init": "init"}  # fmt: skip
 
 
 def _show_defaults(p: argparse.ArgumentParser) -> None:
@@ -130,12 +129,14 @@ def _show_defaults(p: argparse.ArgumentParser) -> None:
             continue
         if action.help is None or "default" in action.help:
             continue
-        arch = {"g_init": "init"}.get(action.dest, action.dest)
-        if action.dest in fields or arch in _ARCH_FIELDS:
+        if action.dest in fields or action.dest in _ARCH_OPTIONS:
             a, b = (
                 (getattr(paper, action.dest), getattr(fast, action.dest))
                 if action.dest in fields
-                else (getattr(paper.generator, arch), getattr(fast.generator, arch))
+                else (
+                    getattr(paper.generator, _ARCH_OPTIONS[action.dest]),
+                    getattr(fast.generator, _ARCH_OPTIONS[action.dest]),
+                )
             )
             a, b = (",".join(map(str, v)) if isinstance(v, tuple) else v for v in (a, b))
             default = f"{a}" if a == b else f"{a} with --recipe paper, {b} with fast"

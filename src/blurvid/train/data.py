@@ -611,18 +611,17 @@ def dataset_from_specs(
     for i, spec in enumerate(specs):
         kind, path, weight = _parse_spec(spec)
         sub_seed = item_seed(seed, i)
-        if kind == "photos":
-            photos = [p for p in _photo_list(path) if Path(p).name not in val_photos]
-            if not photos:
-                raise DataError(f"data spec {spec!r}: no training photos left in {path}")
+        if kind in ("photos", "stills"):
+            if kind == "photos":
+                photos: list = [p for p in _photo_list(path) if Path(p).name not in val_photos]
+                if not photos:
+                    raise DataError(f"data spec {spec!r}: no training photos left in {path}")
+            else:
+                from ..data import video_stills
+
+                photos = video_stills(path)
             ds: Dataset = SyntheticShakeDataset(
                 photos, ShakeConfig(size=crop), length=length or 10_000, seed=sub_seed
-            )
-        elif kind == "stills":
-            from ..data import video_stills
-
-            ds = SyntheticShakeDataset(
-                video_stills(path), ShakeConfig(size=crop), length=length or 10_000, seed=sub_seed
             )
         elif kind == "frames":
             if list_images(path):
