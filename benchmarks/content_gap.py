@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     import blurvid
     from blurvid._fs import atomic_write_bytes
     from blurvid.data import find_split, validation_set
-    from blurvid.scores import validation_scores
+    from blurvid.scores import predict_set, validation_scores
 
     split = find_split(args.split)
     root = Path(args.data_root)
@@ -48,8 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         model = blurvid.load_model(name).eval()
         row = {"model": name, "steps": model.metadata.get("steps")}
         for label, val in sets.items():
-            with torch.inference_mode():
-                pred = torch.cat([model(b).float().clamp(0, 1) for b in val.blurry.split(16)])
+            pred = predict_set(model, val.blurry)
             s = validation_scores(pred, val.frames, val.blurry)
             row[label] = {k: round(s[k], 4) for k in ("centre_gain_db", "gain_db")}
         rows.append(row)

@@ -127,13 +127,9 @@ def build_config(name: str, steps: int, batch_size: int) -> TrainConfig:
 def score(model: torch.nn.Module, val: Any) -> dict[str, float]:
     """Centre-frame and 7-frame best-order gains over the identity, overall and per source
     (:func:`blurvid.scores.validation_scores`, what training validation logs)."""
-    from blurvid.scores import validation_scores
+    from blurvid.scores import predict_set, validation_scores
 
-    was = model.training
-    model.eval()
-    with torch.inference_mode():
-        pred = torch.cat([model(b).float().clamp(0, 1) for b, _ in val.batches(16)])
-    model.train(was)
+    pred = predict_set(model, val.blurry)
     out: dict[str, float] = {}
     motion = float("nan")  # of the whole set, written last
     for label in ("all", "synthetic", "real"):

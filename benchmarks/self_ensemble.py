@@ -52,14 +52,13 @@ def main(argv: list[str] | None = None) -> int:
     import blurvid
     from blurvid._fs import atomic_write_bytes
     from blurvid.data import validation_set
-    from blurvid.scores import validation_scores
+    from blurvid.scores import predict_set, validation_scores
 
     val = validation_set(args.data_root, split=args.split)
     model = blurvid.load_model(args.model).eval()
 
     def run(x: torch.Tensor) -> torch.Tensor:
-        with torch.inference_mode():
-            return torch.cat([model(b).float().clamp(0, 1) for b in x.split(16)])
+        return predict_set(model, x)
 
     plain = run(val.blurry)
     members = [plain] + [in_order_of(flip(run(flip(val.blurry, k)), k), plain) for k in (1, 2, 3)]

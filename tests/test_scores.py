@@ -10,7 +10,13 @@ import torch
 
 from blurvid.errors import InvalidImageError
 from blurvid.metrics import CENTER, PAPER, STRICT, centre_psnr, sequence_metrics, sequence_motion
-from blurvid.scores import motion_ratio, reference_scores, static_baselines, validation_scores
+from blurvid.scores import (
+    motion_ratio,
+    predict_set,
+    reference_scores,
+    static_baselines,
+    validation_scores,
+)
 
 pytestmark = pytest.mark.usefixtures("fast_cpu")
 
@@ -144,3 +150,44 @@ def test_trainer_validation_and_eval_report_the_same_numbers(tmp_path, make_mode
     for key, value in pairs.items():
         assert val[key] == pytest.approx(value, abs=1e-4), key
     assert 0.0 < val["val_motion_ratio"] and val["val_psnr"] < 100.0  # a real prediction
+
+
+class _Spread(torch.nn.Module):
+    """(B, 3, H, W) -> (B, 4, 3, H, W): the input times 0, 0.5, 1.5, 3 (values beyond [0, 1] on
+    purpose), and records the batch sizes and the grad mode it saw."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[int, bool]] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen.append((x.shape[0], torch.is_grad_enabled()))
+        gains = torch.tensor([0.0, 0.5, 1.5, 3.0], dtype=x.dtype)
+        return x[:, None] * gains[None, :, None, None, None]
+
+
+def test_predict_set_batches_clamps_and_restores_the_mode():
+    x = torch.rand(37, 3, 8, 8, generator=torch.Generator().manual_seed(0)).double()
+    model = _Spread().train()
+    out = predict_set(model, x, batch_size=16)
+    assert out.shape == (37, 4, 3, 8, 8) and out.dtype == torch.float32
+    assert [n for n, _ in model.seen] == [16, 16, 5]
+    assert not any(grad for _, grad in model.seen)
+    assert model.training  # restored
+    expected = x[:, None] * torch.tensor([0.0, 0.5, 1.5, 3.0]).double()[:, None, None, None]
+    torch.testing.assert_close(out, expected.clamp(0, 1).float())
+    assert float(out.max()) == 1.0 and float(out.min()) >= 0.0
+    model.eval()
+    predict_set(model, x[:1], batch_size=1)
+    assert not model.training  # an eval-mode model stays in eval mode
+
+
+@pytest.mark.parametrize("bad", [torch.rand(3, 8, 8), torch.rand(0, 3, 8, 8), "image"])
+def test_predict_set_rejects_a_non_batch(bad):
+    with pytest.raises(InvalidImageError, match=r"\(N, 3, H, W\)"):
+        predict_set(_Spread(), bad)
+
+
+def test_predict_set_rejects_a_zero_batch_size():
+    with pytest.raises(ValueError, match="batch_size"):
+        predict_set(_Spread(), torch.rand(2, 3, 8, 8), batch_size=0)

@@ -10,6 +10,8 @@ and the benchmarks:
   **oracle-static** (the true centre frame repeated ``T`` times: the best a pure deblurrer,
   one that adds no motion, can score);
 * :func:`motion_ratio` -- how much a prediction moves, relative to the truth (1 = as much);
+* :func:`predict_set` -- a model's frames for a whole set, in batches (what every one of
+  these scores is computed on);
 * :func:`validation_scores` -- the cheap scores of training validation (no SSIM or EPE):
   best-order PSNR over the frames and the centre frame's PSNR, their gains over the
   identity, the references and the motion ratio. ``blurvid train`` logs them with a
@@ -37,7 +39,7 @@ import torch
 from .errors import InvalidImageError
 from .metrics import _check_pair, best_order_psnr, centre_psnr, sequence_motion
 
-__all__ = ["motion_ratio", "reference_scores", "static_baselines", "validation_scores"]
+__all__ = ["motion_ratio", "predict_set", "reference_scores", "static_baselines", "validation_scores"]
 
 
 def _check_set(true: torch.Tensor, blurry: torch.Tensor, what: str) -> None:
@@ -52,6 +54,49 @@ def _check_set(true: torch.Tensor, blurry: torch.Tensor, what: str) -> None:
             f"{what}: expected blurry of shape {(true.shape[0], *true.shape[2:])} (one image "
             f"per sample of the frames {tuple(true.shape)}), got {shape}"
         )
+
+
+def predict_set(
+    model: torch.nn.Module,
+    blurry: torch.Tensor,
+    batch_size: int = 16,
+    device: str | torch.device | None = None,
+) -> torch.Tensor:
+    """A model's frames for a whole set: ``model`` in eval mode on ``batch_size`` images at a
+    time, without gradients, each prediction as float32 clamped to ``[0, 1]`` and moved to
+    the CPU. The model's train/eval mode is restored afterwards.
+
+    Args:
+        model: a generator, ``(B, 3, H, W) -> (B, T, 3, H, W)`` (e.g.
+            :func:`blurvid.load_model`).
+        blurry: ``(N, 3, H, W)`` inputs in ``[0, 1]``.
+        batch_size: images per forward pass (>= 1).
+        device: where the batches run (default: where ``blurry`` is).
+
+    Returns:
+        ``(N, T, 3, H, W)`` float32 on the CPU.
+
+    Raises:
+        InvalidImageError: if ``blurry`` is not ``(N, 3, H, W)`` with ``N >= 1``.
+        ValueError: if ``batch_size < 1``.
+    """
+    if not isinstance(blurry, torch.Tensor) or blurry.ndim != 4 or blurry.shape[0] < 1:
+        shape = tuple(blurry.shape) if isinstance(blurry, torch.Tensor) else type(blurry).__name__
+        raise InvalidImageError(f"predict_set: expected blurry of shape (N, 3, H, W), got {shape}")
+    if int(batch_size) < 1:
+        raise ValueError(f"predict_set: batch_size must be >= 1, got {batch_size}")
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            return torch.cat(
+                [
+                    model(b.to(device) if device is not None else b).float().clamp(0, 1).cpu()
+                    for b in blurry.split(int(batch_size))
+                ]
+            )
+    finally:
+        model.train(was_training)
 
 
 def static_baselines(blurry: torch.Tensor, true: torch.Tensor) -> dict[str, torch.Tensor]:

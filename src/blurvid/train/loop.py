@@ -561,17 +561,10 @@ class Trainer:
         deblurring itself, which the outer frames' motion cannot inflate), the motion ratio."""
         if not self.val_data:
             return {}
-        from ..scores import reference_scores, validation_scores
+        from ..scores import predict_set, reference_scores, validation_scores
 
         blurry, frames = self.val_data["blurry"], self.val_data["frames"]
-        g = self.model
-        was_training = g.training
-        g.eval()
-        preds = []
-        for i in range(0, blurry.shape[0], 16):
-            preds.append(g(blurry[i : i + 16].to(self.device)).float().clamp(0, 1).cpu())
-        g.train(was_training)
-        pred = torch.cat(preds)
+        pred = predict_set(self.model, blurry, device=self.device)
         if not hasattr(self, "_refs"):  # the same for every validation of this run
             self._refs = reference_scores(blurry, frames)
         scores = validation_scores(pred, frames, blurry, references=self._refs)

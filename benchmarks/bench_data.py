@@ -1,0 +1,112 @@
+"""Data benchmark: how long the synthetic camera shake takes to render one training sample.
+
+Run on demand (never part of the test suite; it replaces a timed unit test that failed on
+slower CPU kernels):
+
+    python benchmarks/bench_data.py                      # 1 thread, crop 128, 40 samples
+    python benchmarks/bench_data.py --sizes 128 256 --threads 2
+
+For each crop size it times :func:`blurvid.data.render_shake` on one photo (median CPU time of
+``--samples`` renders after one warm-up) and, in the same run, a **reference**: one 3x3
+convolution of a ``(1, 32, S, S)`` tensor with 32 output channels (median of as many), so a
+reader can compare numbers from different machines by their ratio. Results go to
+``benchmarks/results/data-<machine>-<date>.json``; docs/performance.md quotes them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+PHOTO = HERE.parent.parent / "shared" / "data" / "photos" / "skimage_astronaut.jpg"
+
+
+def _cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (Linux), else what :mod:`platform` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _median_cpu_s(fn, n: int) -> float:
+    fn()  # warm-up (allocator, kernels)
+    times = []
+    for i in range(n):
+        t = time.process_time()
+        fn(i)
+        times.append(time.process_time() - t)
+    return statistics.median(times)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--photo", default=str(PHOTO), help="a sharp photo (default: shared data)")
+    ap.add_argument("--sizes", type=int, nargs="+", default=[128])
+    ap.add_argument("--samples", type=int, default=40)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args(argv)
+
+    import torch
+    import torch.nn.functional as F
+
+    from blurvid._fs import atomic_write_bytes
+    from blurvid.data import ShakeConfig, build_pyramid, item_generator, render_shake
+    from blurvid.io import read_image
+
+    torch.set_num_threads(args.threads)
+    pyr = build_pyramid(read_image(args.photo))
+    rows = []
+    for size in args.sizes:
+        cfg = ShakeConfig(size=size)
+        x, w = torch.rand(1, 32, size, size), torch.rand(32, 32, 3, 3)
+
+        def shake(i: int = 0, cfg: ShakeConfig = cfg) -> None:
+            render_shake(pyr, cfg, item_generator(0, i))
+
+        def conv(i: int = 0, x: torch.Tensor = x, w: torch.Tensor = w) -> None:
+            F.conv2d(x, w, padding=1)
+
+        render, ref = _median_cpu_s(shake, args.samples), _median_cpu_s(conv, args.samples)
+        row = {
+            "crop": size,
+            "render_ms": round(render * 1e3, 2),
+            "reference_conv_ms": round(ref * 1e3, 3),
+            "ratio": round(render / ref, 1) if ref > 0 else None,
+        }
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    record = {
+        "benchmark": "bench_data",
+        "command": " ".join(
+            ["python benchmarks/bench_data.py", *(sys.argv[1:] if argv is None else argv)]
+        ),
+        "machine": _cpu_model(),
+        "aten_cpu_capability": os.environ.get("ATEN_CPU_CAPABILITY", "(auto)"),
+        "threads": args.threads,
+        "samples": args.samples,
+        "torch": torch.__version__,
+        "date": dt.date.today().isoformat(),
+        "rows": rows,
+    }
+    tag = record["machine"].split()[1].lower() if " " in record["machine"] else "cpu"
+    out = Path(args.out or HERE / "results" / f"data-{tag}-{record['date']}.json")
+    atomic_write_bytes(out, (json.dumps(record, indent=1) + "\n").encode())
+    print(out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
