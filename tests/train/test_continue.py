@@ -36,6 +36,43 @@ def test_rewarm_ramps_the_cosine_up_again_from_the_continue_step():
     assert lr_at(55, flat, rewarm_from=55) == lr_at(55, flat)
 
 
+def test_decay_start_holds_the_rate_then_anneals_to_lr_min():
+    cfg = tiny_config(steps=100, warmup_steps=10, decay_start=60, lr=1e-3, lr_min=1e-4)
+    assert lr_at(4, cfg) == pytest.approx(0.5e-3)  # the warm-up is unchanged
+    for step in (10, 30, 60):  # stable until decay_start
+        assert lr_at(step, cfg) == pytest.approx(1e-3)
+    assert lr_at(80, cfg) == pytest.approx(1e-4 + 0.5 * 0.9e-3)  # the cosine's middle
+    assert lr_at(100, cfg) == pytest.approx(1e-4)
+    assert lr_at(150, cfg) == pytest.approx(1e-4)
+    # decay_start at or before the warm-up's end: the whole-run cosine, as before
+    plain = tiny_config(steps=100, warmup_steps=10, lr=1e-3, lr_min=1e-4)
+    for step in (0, 10, 37, 99):
+        assert lr_at(step, plain.replace(decay_start=5)) == lr_at(step, plain)
+    with pytest.raises(ConfigError, match="decay_start"):
+        tiny_config(steps=100, decay_start=100)
+
+
+def test_an_annealed_branch_of_a_run_from_its_export(tmp_path):
+    """What a release does: continue from a constant-rate run's export into another folder
+    with --decay-start at the export's step; the rate anneals to lr_min by --steps."""
+    data = ToyShift(n=4)
+    cfg = tiny_config(steps=6, decay_start=5, lr=2e-3, lr_min=0.0, warmup_steps=0)
+    Trainer(cfg, tmp_path / "run", dataset=data, progress=False).fit()
+    export_checkpoint(tmp_path / "run", tmp_path / "latest")
+    lrs = {r["step"]: r["lr"] for r in read_log(tmp_path / "run") if "lr" in r}
+    assert [lrs[k] for k in range(1, 7)] == pytest.approx([2e-3] * 6)  # the stable phase
+    branch = cfg.replace(steps=10, decay_start=6)
+    Trainer(branch, tmp_path / "anneal", dataset=data, progress=False,
+            continue_from=tmp_path / "latest").fit()  # fmt: skip
+    lrs = {r["step"]: r["lr"] for r in read_log(tmp_path / "anneal") if "lr" in r}
+    assert sorted(lrs) == [7, 8, 9, 10]
+    assert [lrs[k] for k in (7, 8, 9, 10)] == pytest.approx(
+        [lr_at(k - 1, branch) for k in (7, 8, 9, 10)]
+    )
+    assert lrs[7] == pytest.approx(2e-3) and lrs[7] > lrs[8] > lrs[9] > lrs[10] > 0
+    assert load_model(tmp_path / "anneal" / "model").metadata["steps"] == "10"
+
+
 def _val(data: ToyShift) -> dict[str, torch.Tensor]:
     return {"blurry": torch.stack([s["blurry"] for s in data.items]),
             "frames": torch.stack([s["frames"] for s in data.items])}  # fmt: skip

@@ -197,6 +197,13 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--crop", type=int, help="training crop size in pixels")
     p.add_argument("--lr", type=float, help="learning rate, cosine-annealed to --lr-min")
     p.add_argument("--lr-min", dest="lr_min", type=float, help="final learning rate")
+    p.add_argument(
+        "--decay-start",
+        dest="decay_start",
+        type=int,
+        help="step where the cosine to --lr-min begins, a constant --lr before it (0: "
+        "the cosine spans the whole run)",
+    )
     p.add_argument("--seed", type=int, help="seeds data order, augmentation and init")
     p.add_argument("--workers", dest="num_workers", type=int, help="data-loading worker processes")
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")

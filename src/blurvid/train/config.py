@@ -36,6 +36,12 @@ class TrainConfig:
         lr, lr_min: learning rate, cosine-annealed from ``lr`` to ``lr_min`` (paper: 1e-4 -> 1e-5).
         betas, weight_decay: Adam(W) parameters.
         warmup_steps: linear learning-rate warm-up.
+        decay_start: step at which the cosine from ``lr`` to ``lr_min`` begins; until then
+            (after the warm-up) the rate stays at ``lr`` ("warmup-stable-decay"). ``0`` = the
+            cosine starts right after the warm-up and spans the whole run (the paper's
+            schedule). A long run can go on at a constant rate and anneal a branch for a
+            release: ``--continue-from`` its export with ``--decay-start`` at that step and
+            ``--steps`` a few thousand later.
         grad_clip: max gradient norm (0 = off). The norm before clipping is logged
             (``grad_norm``).
         ema_decay: exponential moving average of G's weights, updated every step
@@ -101,6 +107,7 @@ class TrainConfig:
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 0.0
     warmup_steps: int = 0
+    decay_start: int = 0
     grad_clip: float = 0.0
     ema_decay: float = 0.0
     central_weight: float = 1.0
@@ -152,6 +159,7 @@ class TrainConfig:
             check_int(getattr(self, name), name, minimum=1)
         for name in (
             "warmup_steps",
+            "decay_start",
             "bank_size",
             "val_every",
             "sample_every",
@@ -164,6 +172,11 @@ class TrainConfig:
                 f"crop must be a multiple of {self.generator.size_multiple} and >= 16, got {self.crop}"
             )
         self._check_numbers()
+        if self.decay_start >= self.steps:
+            raise ConfigError(
+                f"decay_start ({self.decay_start}) must be below steps ({self.steps}): the "
+                f"rate anneals from decay_start to steps"
+            )
         if not 0 <= self.ramp_start <= self.ramp_end <= 1:
             raise ConfigError("need 0 <= ramp_start <= ramp_end <= 1")
         if self.adv_frames not in ("random", "center", "all"):

@@ -56,7 +56,9 @@ LOG_NAME = "log.jsonl"
 
 # ----------------------------------------------------------------------------- schedules
 def lr_at(step: int, cfg: TrainConfig, rewarm_from: int | None = None) -> float:
-    """Linear warm-up, then cosine annealing from ``cfg.lr`` to ``cfg.lr_min`` (Sec. 4.2).
+    """Linear warm-up, then cosine annealing from ``cfg.lr`` to ``cfg.lr_min`` (Sec. 4.2)
+    between ``max(cfg.warmup_steps, cfg.decay_start)`` and ``cfg.steps``; a constant ``cfg.lr``
+    between the warm-up and ``cfg.decay_start`` when that is later.
 
     ``rewarm_from``: the step at which a run was continued from exported weights with fresh
     optimiser moments (:class:`Trainer`'s ``continue_from``); the cosine's value is then ramped
@@ -64,8 +66,9 @@ def lr_at(step: int, cfg: TrainConfig, rewarm_from: int | None = None) -> float:
     large when its moments are new."""
     if cfg.warmup_steps and step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
-    span = max(cfg.steps - cfg.warmup_steps, 1)
-    t = min(max(step - cfg.warmup_steps, 0) / span, 1.0)
+    start = max(cfg.warmup_steps, cfg.decay_start)
+    span = max(cfg.steps - start, 1)
+    t = min(max(step - start, 0) / span, 1.0)
     lr = cfg.lr_min + 0.5 * (cfg.lr - cfg.lr_min) * (1.0 + math.cos(math.pi * t))
     if rewarm_from is not None and cfg.warmup_steps and 0 <= step - rewarm_from < cfg.warmup_steps:
         lr *= (step - rewarm_from + 1) / cfg.warmup_steps
