@@ -18,3 +18,17 @@ VAL_DATA=()
 if [ -d "$DATA_ROOT/frames/sam2_bedroom" ]; then
   VAL_DATA=(--val "$DATA_ROOT" --split "$SPLIT")
 fi
+# The base stage's recipe, shared by the run (scripts/train_release_v0.2.sh) and its annealed
+# branches (scripts/anneal_release_v0.2.sh): TrainConfig.fast(), restoration only (ramp at 1.0:
+# no difference/flow/adversarial terms in this stage), EMA 0.999, no discriminator; G with its
+# extra blocks at low resolution (1.70 M parameters, the same 720p inference time as the
+# default), NAFNet's initialisation of the body (--g-init kaiming: with the paper's N(0, 0.01)
+# everywhere the gated blocks never opened and attempt 1, training/release-v0.2-attempt1/,
+# stayed a linear filter) and the centre frame's MSE at weight 10: the benchmark's
+# "centre10-deep-ema-kaiming" (docs/training.md). ENC_BLOCKS, MIDDLE_BLOCKS, DEC_BLOCKS, G_INIT,
+# CENTRAL_WEIGHT override it.
+BASE_ARGS=(--stage base --recipe fast --batch-size 8
+  --ramp-start 1.0 --ramp-end 1.0 --adv-weight 0 --flow-weight 0 --ema-decay 0.999
+  --enc-blocks "${ENC_BLOCKS:-1,1,2}" --middle-blocks "${MIDDLE_BLOCKS:-4}" --dec-blocks "${DEC_BLOCKS:-1,1,1}"
+  --g-init "${G_INIT:-kaiming}" --central-weight "${CENTRAL_WEIGHT:-10}"
+  --sample-every 0 --log-every 100 -q)

@@ -46,23 +46,14 @@ BANK=$("$PYTHON" scripts/render_release_bank.py "$DATA" "$seed" "$BANK_SIZE" "$B
 RESUME=(--resume auto)
 CONTINUE_FROM=${CONTINUE_FROM:-$RUN/latest}
 if [ -f "$CONTINUE_FROM/model.safetensors" ]; then RESUME+=(--continue-from "$CONTINUE_FROM"); fi
-# TrainConfig.fast(), restoration only (ramp at 1.0: no difference/flow/adversarial terms in
-# this stage), EMA 0.999, no discriminator; G with its extra blocks at low resolution (1.70 M
-# parameters, the same 720p inference time as the default), NAFNet's initialisation of the
-# body (--g-init kaiming: with the paper's N(0, 0.01) everywhere the gated blocks never opened
-# and attempt 1, training/release-v0.2-attempt1/, stayed a linear filter) and the centre
-# frame's MSE at weight 10: the benchmark's "centre10-deep-ema-kaiming" (docs/training.md)
+# The recipe: BASE_ARGS in scripts/release_v0.2_env.sh.
 set +e
 VAL=()
 if [ ${#VAL_DATA[@]} -gt 0 ]; then
   VAL=("${VAL_DATA[@]}" --val-every "${VAL_EVERY:-1000}")
 fi
-"$PYTHON" -m blurvid train --stage base --recipe fast --out "$OUT_ROOT" \
-  --data "bank:$BANK" "${VAL[@]}" --steps "$STEPS" --batch-size 8 \
-  --ramp-start 1.0 --ramp-end 1.0 --adv-weight 0 --flow-weight 0 --ema-decay 0.999 \
-  --enc-blocks "${ENC_BLOCKS:-1,1,2}" --middle-blocks "${MIDDLE_BLOCKS:-4}" --dec-blocks "${DEC_BLOCKS:-1,1,1}" \
-  --g-init "${G_INIT:-kaiming}" \
-  --central-weight "${CENTRAL_WEIGHT:-10}" --ckpt-every "${CKPT_EVERY:-500}" --sample-every 0 --log-every 100 -q \
+"$PYTHON" -m blurvid train "${BASE_ARGS[@]}" --out "$OUT_ROOT" \
+  --data "bank:$BANK" "${VAL[@]}" --steps "$STEPS" --ckpt-every "${CKPT_EVERY:-500}" \
   ${EXTRA_ARGS:-} "${RESUME[@]}"
 rc=$?
 echo "[$(date -u +%FT%TZ)] release-v0.2: trainer exited with $rc"

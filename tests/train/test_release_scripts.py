@@ -4,6 +4,7 @@ run) start, stop at their limit with a checkpoint, and resume to the end."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -110,3 +111,43 @@ def test_release_stages_script_fine_tunes_gram_then_hepta_and_skips_finished(
     again = run_script("train_release_v0.2_stages.sh", env=env)
     assert again.returncode == 0, again.stdout + again.stderr
     assert (out / "hepta" / "model" / "model.safetensors").stat().st_mtime_ns == stamp
+
+
+def test_anneal_script_branches_from_an_export_with_the_base_recipe(tmp_path, subprocess_env):
+    from blurvid.train import TrainConfig
+    from blurvid.train.loop import lr_at
+
+    write_photos(tmp_path / "data" / "photos")
+    out = tmp_path / "release"
+    env = {**subprocess_env, "PYTHON": sys.executable, "DATA_ROOT": str(tmp_path / "data"),
+           "DATA": f"photos:{tmp_path / 'data' / 'photos'}", "OUT_ROOT": str(out),
+           "BANK_DIR": str(tmp_path / "banks"), "BANK_SIZE": "6", "STEPS": "400",
+           "EXTRA_ARGS": TINY + " --batch-size 2 --time-limit 0.0001"}  # fmt: skip
+    base = run_script("train_release_v0.2.sh", env=env)  # the base run, stopped early
+    assert base.returncode == 75, base.stdout + base.stderr
+    branch_at = checkpoint_step(out / "base")
+    export = subprocess.run([sys.executable, "-m", "blurvid", "export", str(out / "base"),
+                             str(out / "base" / "latest")], env=env, capture_output=True, text=True)  # fmt: skip
+    assert export.returncode == 0, export.stdout + export.stderr
+    env = {**env, "FROM": str(out / "base" / "latest"), "ANNEAL_STEPS": "4",
+           "EXTRA_ARGS": TINY + " --batch-size 2 --log-every 1"}  # fmt: skip
+    run = run_script("anneal_release_v0.2.sh", env=env)
+    assert run.returncode == 0, run.stdout + run.stderr
+    branch = out.with_name("release-anneal") / "base"
+    assert (branch / "from_step").read_text().strip() == str(branch_at)
+    model = load_model(branch / "model")
+    assert model.metadata["steps"] == str(branch_at + 4) and model.config.width == 8
+    cfg = TrainConfig.from_json(branch / "train_config.json")
+    assert (cfg.decay_start, cfg.steps) == (branch_at, branch_at + 4)
+    assert cfg.central_weight == 10 and cfg.ema_decay == 0.999  # the base run's recipe
+    log = [json.loads(line) for line in (branch / "log.jsonl").open()]
+    lrs = {r["step"]: r["lr"] for r in log if "lr" in r}
+    steps = range(branch_at + 1, branch_at + 5)
+    assert sorted(lrs) == list(steps)
+    # the schedule of the branch's config (here inside the re-warm-up of fresh Adam moments:
+    # the tiny base run stopped before the warm-up's end; tests/train/test_continue.py checks
+    # the anneal itself)
+    assert [lrs[k] for k in steps] == pytest.approx(
+        [lr_at(k - 1, cfg, rewarm_from=branch_at) for k in steps]
+    )
+    assert checkpoint_step(out / "base") == branch_at  # the base run itself is untouched
