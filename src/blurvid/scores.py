@@ -39,7 +39,13 @@ import torch
 from .errors import InvalidImageError
 from .metrics import _check_pair, best_order_psnr, centre_psnr, sequence_motion
 
-__all__ = ["motion_ratio", "predict_set", "reference_scores", "static_baselines", "validation_scores"]
+__all__ = [
+    "motion_ratio",
+    "predict_set",
+    "reference_scores",
+    "static_baselines",
+    "validation_scores",
+]
 
 
 def _check_set(true: torch.Tensor, blurry: torch.Tensor, what: str) -> None:

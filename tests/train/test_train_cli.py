@@ -248,3 +248,17 @@ def test_export_uses_the_trained_architecture_not_the_config_default(tmp_path):
     ).fit()
     assert main(["export", str(tmp_path / "run"), str(tmp_path / "exported")]) == 0
     assert blurvid.load_model(tmp_path / "exported").config.width == 8
+
+
+def test_a_new_g_with_the_paper_init_gets_a_note_the_others_do_not(tmp_path, photos, capsys):
+    args = ["--stage", "base", "--data", f"photos:{photos}", "--steps", 1, "--flow-weight", 0,
+            "--adv-weight", 0, "--perceptual-weight", 0, "-q", *TINY]  # fmt: skip
+    assert train_cli(*args, "--out", tmp_path / "paper") == 0
+    err = capsys.readouterr().err
+    assert "N(0, 0.01)" in err and "--g-init kaiming" in err
+    assert train_cli(*args, "--out", tmp_path / "kaiming", "--g-init", "kaiming") == 0
+    assert "N(0, 0.01)" not in capsys.readouterr().err
+    # a G that is not new (continued from trained weights) gets no note either
+    model = tmp_path / "paper" / "base" / "model"
+    assert train_cli(*args, "--out", tmp_path / "init", "--init", model) == 0
+    assert "N(0, 0.01)" not in capsys.readouterr().err

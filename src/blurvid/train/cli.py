@@ -82,6 +82,20 @@ def _cmd_train(args: argparse.Namespace) -> int:
             )
             print(f"blurvid: nothing to resume in {args.out}: {start}", file=sys.stderr)
     check_output_dir(args.out, "--out")
+    if (
+        not resume
+        and args.continue_from is None
+        and cfg.init is None
+        and stages[0] == "base"
+        and cfg.generator.init == "paper"
+    ):
+        print(
+            "blurvid: note: a new G with the paper's N(0, 0.01) initialisation (Sec. 4.2): on "
+            "the budgets measured its gated blocks never open and it trains as a linear filter "
+            "(about +0.1 dB; docs/training.md, 'Learning speed'). Pass --g-init kaiming (or "
+            "--recipe fast) unless you reproduce the paper to the letter.",
+            file=sys.stderr,
+        )
     val = None
     if args.val:
         from ..data import validation_set
