@@ -31,11 +31,8 @@ end=$((start + ${ANNEAL_STEPS:-2000}))
 # the bank of the base run's current seed (rendered again if this machine lacks it)
 seed=$(cat "$OUT_ROOT/base/bank_seed" 2>/dev/null || echo 1)
 echo "[$(date -u +%FT%TZ)] release-v0.2 anneal: from $FROM (step $start) to step $end, bank seed $seed"
-BANK=$("$PYTHON" scripts/render_release_bank.py "$DATA" "$seed" "$BANK_SIZE" "$BANK_DIR" "$SPLIT")
-VAL=()
-if [ ${#VAL_DATA[@]} -gt 0 ]; then
-  VAL=("${VAL_DATA[@]}" --val-every "${VAL_EVERY:-500}")
-fi
+BANK=$(render_bank "$seed")
+val_args "${VAL_EVERY:-500}"
 set +e
 "$PYTHON" -m blurvid train "${BASE_ARGS[@]}" --out "$ANNEAL_OUT" \
   --data "bank:$BANK" "${VAL[@]}" --steps "$end" --decay-start "$start" \

@@ -18,6 +18,16 @@ VAL_DATA=()
 if [ -d "$DATA_ROOT/frames/sam2_bedroom" ]; then
   VAL_DATA=(--val "$DATA_ROOT" --split "$SPLIT")
 fi
+# val_args N: VAL = the validation options, every N steps (none without VAL_DATA)
+val_args() {
+  VAL=()
+  if [ ${#VAL_DATA[@]} -gt 0 ]; then VAL=("${VAL_DATA[@]}" --val-every "$1"); fi
+}
+# render_bank SEED: print the path of the sample bank of that seed (rendered unless this
+# machine has it; the other seeds' banks are deleted)
+render_bank() {
+  "$PYTHON" scripts/render_release_bank.py "$DATA" "$1" "$BANK_SIZE" "$BANK_DIR" "$SPLIT"
+}
 # The base stage's recipe, shared by the run (scripts/train_release_v0.2.sh) and its annealed
 # branches (scripts/anneal_release_v0.2.sh): TrainConfig.fast(), restoration only (ramp at 1.0:
 # no difference/flow/adversarial terms in this stage), EMA 0.999, no discriminator; G with its

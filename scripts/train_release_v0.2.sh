@@ -37,7 +37,7 @@ seed=$(cat "$RUN/bank_seed" 2>/dev/null || echo 0)
 seed=$((seed + 1))
 echo "$seed" > "$RUN/bank_seed"
 echo "[$(date -u +%FT%TZ)] release-v0.2: start $seed, rendering bank seed $seed"
-BANK=$("$PYTHON" scripts/render_release_bank.py "$DATA" "$seed" "$BANK_SIZE" "$BANK_DIR" "$SPLIT")
+BANK=$(render_bank "$seed")
 # The full checkpoint (G, its EMA, Adam's moments: 27 MB) stays on the machine, not in git;
 # what a session commits is latest/ (the EMA weights, `blurvid export`, 6.6 MB). A machine
 # that still has the checkpoint resumes exactly; a fresh clone continues from latest/
@@ -48,10 +48,7 @@ CONTINUE_FROM=${CONTINUE_FROM:-$RUN/latest}
 if [ -f "$CONTINUE_FROM/model.safetensors" ]; then RESUME+=(--continue-from "$CONTINUE_FROM"); fi
 # The recipe: BASE_ARGS in scripts/release_v0.2_env.sh.
 set +e
-VAL=()
-if [ ${#VAL_DATA[@]} -gt 0 ]; then
-  VAL=("${VAL_DATA[@]}" --val-every "${VAL_EVERY:-1000}")
-fi
+val_args "${VAL_EVERY:-1000}"
 "$PYTHON" -m blurvid train "${BASE_ARGS[@]}" --out "$OUT_ROOT" \
   --data "bank:$BANK" "${VAL[@]}" --steps "$STEPS" --ckpt-every "${CKPT_EVERY:-500}" \
   ${EXTRA_ARGS:-} "${RESUME[@]}"

@@ -27,11 +27,8 @@ BASE=${BASE:-$OUT_ROOT/base/best}
 # the bank of the base run's current seed (rendered again if this machine lacks it)
 seed=$(cat "$OUT_ROOT/base/bank_seed" 2>/dev/null || echo 1)
 echo "[$(date -u +%FT%TZ)] release-v0.2 stages: bank seed $seed, B = $BASE"
-BANK=$("$PYTHON" scripts/render_release_bank.py "$DATA" "$seed" "$BANK_SIZE" "$BANK_DIR" "$SPLIT")
-VAL=()
-if [ ${#VAL_DATA[@]} -gt 0 ]; then
-  VAL=("${VAL_DATA[@]}" --val-every "${VAL_EVERY:-250}")
-fi
+BANK=$(render_bank "$seed")
+val_args "${VAL_EVERY:-250}"
 # HeptaGAN's input: B's own frames re-blurred (prediction; with the sharp truth,
 # ground_truth, it took the motion away: 0.31 against B's 0.48)
 COMMON=(--recipe fast --out "$OUT_ROOT" --data "bank:$BANK" "${VAL[@]}" --batch-size 8

@@ -51,3 +51,14 @@ def check_consistent(s: dict, reversed_: bool | None = None) -> bool:
     if reversed_ is None:
         return rev
     return rev if reversed_ else fwd
+
+
+def load_script(path: Path, name: str):
+    """Import a script or benchmark file (not a package module) as module ``name``."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

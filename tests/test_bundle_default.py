@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 import torch
+from helpers import load_script
 
 from blurvid import Generator, GeneratorConfig, load_model
 from blurvid.hub import save_folder
@@ -15,11 +15,7 @@ from blurvid.hub import save_folder
 @pytest.fixture(scope="module")
 def bundle():
     path = Path(__file__).resolve().parents[1] / "scripts" / "bundle_default.py"
-    spec = importlib.util.spec_from_file_location("bundle_default", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(path, "bundle_default")
 
 
 def test_bundle_writes_fp16_weights_and_the_release_metadata(tmp_path, bundle):

@@ -3,11 +3,11 @@ and ``--recipe fast`` (``TrainConfig.fast()``) is the measured winner."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
+from helpers import load_script
 
 from blurvid.train.config import TrainConfig
 
@@ -16,11 +16,7 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 
 @pytest.fixture(scope="module")
 def learning_speed():
-    spec = importlib.util.spec_from_file_location("learning_speed", BENCH / "learning_speed.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(BENCH / "learning_speed.py", "learning_speed")
 
 
 RESULTS = sorted((BENCH / "results").glob("learning_speed_*.json"))

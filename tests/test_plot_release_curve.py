@@ -3,20 +3,16 @@ earlier step are live and which were replaced (known answers), and the figure fr
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
+from helpers import load_script
 
 
 def _script():
     path = Path(__file__).resolve().parents[1] / "scripts" / "plot_release_curve.py"
-    spec = importlib.util.spec_from_file_location("plot_release_curve", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(path, "plot_release_curve")
 
 
 def _val(step: int, gain: float) -> dict:
