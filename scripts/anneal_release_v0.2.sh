@@ -8,7 +8,7 @@
 # other). Run it again to resume (its checkpoint stays on the machine; the step it branched
 # from is kept in ANNEAL_OUT/base/from_step):
 #
-#   OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE nohup nice -n 10 scripts/anneal_release_v0.2.sh \
+#   OMP_NUM_THREADS=1 nohup nice -n 10 scripts/anneal_release_v0.2.sh \
 #     >> runs/release-v0.2-anneal.log 2>&1 &
 #
 # Environment: scripts/release_v0.2_env.sh (DATA_ROOT, DATA, SPLIT, OUT_ROOT, BANK_DIR,

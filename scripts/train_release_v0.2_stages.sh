@@ -4,7 +4,7 @@
 # resume (each stage's checkpoint, git-ignored, stays on the machine; a finished stage, its
 # model/ present, is skipped):
 #
-#   OMP_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE nohup nice -n 10 scripts/train_release_v0.2_stages.sh \
+#   OMP_NUM_THREADS=2 nohup nice -n 10 scripts/train_release_v0.2_stages.sh \
 #     >> runs/release-v0.2-stages.log 2>&1 &
 #
 # Both stages: TrainConfig.fast() (the base run's G, central weight 10), AdamW 2e-4, every

@@ -147,6 +147,41 @@ def test_tiny_overfit_one_sample(tmp_path):
     assert best_order_psnr(pred, s["frames"][None]) > identity + 8
 
 
+@pytest.mark.slow
+def test_cpu_amp_trains_in_bf16_and_overfits_as_float32_does(tmp_path):
+    """``cpu_amp``: the step's convolutions run in bf16 (their outputs are bf16), the weights
+    and Adam stay float32, and the one-sample overfit of the test above holds with the same
+    bounds. Measured (seeds 0-2, 1 and 2 threads, ``ATEN_CPU_CAPABILITY=default`` and the
+    machine's kernels, AMD EPYC): loss falls 48-59x (bound 5x), frame MSE 45-50x (bound 10x),
+    PSNR gain 15.6-17.3 dB (bound 8 dB)."""
+    data = OneStriped()
+    seen: dict[bool, set[torch.dtype]] = {}
+    for amp in (False, True):
+        trainer = Trainer(tiny_config(cpu_amp=amp), tmp_path / str(amp), dataset=data, progress=False)  # fmt: skip
+        dtypes: set[torch.dtype] = set()
+        conv = next(m for m in trainer.G.modules() if isinstance(m, torch.nn.Conv2d))
+        handle = conv.register_forward_hook(lambda m, i, o, d=dtypes: d.add(o.dtype))
+        s = data.sample
+        trainer.train_step(s["blurry"][None], s["frames"][None])
+        handle.remove()
+        seen[amp] = dtypes
+        assert {p.dtype for p in trainer.G.parameters()} == {torch.float32}
+        assert all(v.dtype == torch.float32 for st in trainer.optG.state.values() for v in st.values() if v.is_floating_point())  # fmt: skip
+    assert seen == {False: {torch.float32}, True: {torch.bfloat16}}
+    cfg = tiny_config(steps=200, batch_size=1, lr=2e-3, ckpt_every=200, cpu_amp=True)
+    model = Trainer(cfg, tmp_path / "fit", dataset=data, progress=False).fit()
+    log = read_log(tmp_path / "fit")
+    loss, frames = [r["loss"] for r in log], [r["frames"] for r in log]
+    assert np.mean(loss[:5]) / np.mean(loss[-5:]) >= 5
+    assert np.mean(frames[:5]) / np.mean(frames[-5:]) >= 10
+    s = data.sample
+    with torch.no_grad():
+        pred = model.eval()(s["blurry"][None]).clamp(0, 1)
+    assert pred.dtype == torch.float32  # inference is float32: autocast was the step's only
+    identity = best_order_psnr(s["blurry"][None, None].expand(1, 7, 3, 32, 32), s["frames"][None])
+    assert best_order_psnr(pred, s["frames"][None]) > identity + 8
+
+
 # ----------------------------------------------------------------------------- data order
 def test_step_sampler_is_step_addressed_and_rank_strided():
     full = list(StepSampler(n=7, batch=2, steps=9, start=0, seed=3))

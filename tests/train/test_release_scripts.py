@@ -14,6 +14,7 @@ import torch
 from test_train_cli import write_photos
 
 from blurvid import load_model
+from blurvid.train import TrainConfig
 from blurvid.train.checkpoint import load_checkpoint
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(shutil.which("bash") is None, reason="no bash")]
@@ -61,7 +62,7 @@ def test_release_script_renders_a_new_bank_per_start_and_resumes(tmp_path, subpr
     env = {**subprocess_env, "PYTHON": sys.executable, "DATA_ROOT": str(tmp_path / "data"),
            "DATA": f"photos:{tmp_path / 'data' / 'photos'}", "OUT_ROOT": str(out),
            "BANK_DIR": str(banks), "BANK_SIZE": "6", "STEPS": "3", "CKPT_EVERY": "1",
-           "EXTRA_ARGS": TINY + " --time-limit 0.0001 --batch-size 2"}  # fmt: skip
+           "EXTRA_ARGS": TINY + " --time-limit 0.0001 --batch-size 2", "CPU_AMP": "0"}  # fmt: skip
     first = run_script("train_release_v0.2.sh", env=env)
     assert first.returncode == 75, first.stdout + first.stderr  # stopped at its time limit
     assert (out / "base" / "bank_seed").read_text().strip() == "1"
@@ -73,6 +74,7 @@ def test_release_script_renders_a_new_bank_per_start_and_resumes(tmp_path, subpr
     assert [p.name for p in banks.glob("*.safetensors")] == ["bank_6_128_2.safetensors"]
     model = load_model(out / "base" / "model")
     assert model.metadata["steps"] == "3" and model.config.width == 8
+    assert not TrainConfig.from_json(out / "base" / "train_config.json").cpu_amp  # CPU_AMP=0
     # a fresh clone has latest/ (committed) but not the checkpoint: the run goes on from there
     export = subprocess.run([sys.executable, "-m", "blurvid", "export", str(out / "base"),
                              str(out / "base" / "latest")], env=env, capture_output=True, text=True)  # fmt: skip
@@ -84,6 +86,28 @@ def test_release_script_renders_a_new_bank_per_start_and_resumes(tmp_path, subpr
     assert "continuing from" in third.stderr
     assert load_model(out / "base" / "model").metadata["steps"] == "5"
     assert checkpoint_step(out / "base") == 5
+
+
+def test_release_script_renders_a_new_bank_every_bank_minutes(tmp_path, subprocess_env):
+    write_photos(tmp_path / "data" / "photos")
+    out, banks = tmp_path / "release", tmp_path / "banks"
+    env = {**subprocess_env, "PYTHON": sys.executable, "DATA_ROOT": str(tmp_path / "data"),
+           "DATA": f"photos:{tmp_path / 'data' / 'photos'}", "OUT_ROOT": str(out),
+           "BANK_DIR": str(banks), "BANK_SIZE": "6", "STEPS": "3", "CKPT_EVERY": "1",
+           "BANK_MINUTES": "0.0001", "EXTRA_ARGS": TINY + " --batch-size 2 --log-every 1",
+           "CPU_AMP": "1"}  # fmt: skip
+    run = run_script("train_release_v0.2.sh", env=env)
+    assert run.returncode == 0, run.stdout + run.stderr  # segments of 75 (time limit), then done
+    seeds = int((out / "base" / "bank_seed").read_text())
+    assert seeds >= 2  # each segment trains at least one step on its own bank
+    assert run.stdout.count("trainer exited with 75") == seeds - 1
+    assert run.stdout.count("trainer exited with 0") == 1
+    assert [p.name for p in banks.glob("*.safetensors")] == [f"bank_6_128_{seeds}.safetensors"]
+    assert load_model(out / "base" / "model").metadata["steps"] == "3"
+    assert checkpoint_step(out / "base") == 3
+    log = [json.loads(line) for line in (out / "base" / "log.jsonl").open()]
+    assert sorted({r["step"] for r in log if "lr" in r}) == [1, 2, 3]  # resumed, not restarted
+    assert TrainConfig.from_json(out / "base" / "train_config.json").cpu_amp  # CPU_AMP=1
 
 
 def test_release_stages_script_fine_tunes_gram_then_hepta_and_skips_finished(
@@ -114,7 +138,6 @@ def test_release_stages_script_fine_tunes_gram_then_hepta_and_skips_finished(
 
 
 def test_anneal_script_branches_from_an_export_with_the_base_recipe(tmp_path, subprocess_env):
-    from blurvid.train import TrainConfig
     from blurvid.train.loop import lr_at
 
     write_photos(tmp_path / "data" / "photos")

@@ -451,8 +451,12 @@ class Trainer:
 
     # -- one step --------------------------------------------------------------------------
     def _autocast(self):
+        """bf16 autocast of a training step's forward pass and loss: on CUDA with ``amp``, on
+        the CPU with ``cpu_amp`` (see :class:`TrainConfig`)."""
         if self.device.type == "cuda" and self.cfg.amp:
             return torch.autocast("cuda", dtype=torch.bfloat16)
+        if self.device.type == "cpu" and self.cfg.cpu_amp:
+            return torch.autocast("cpu", dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
     def _adv_frames(self, frames: torch.Tensor) -> torch.Tensor:
