@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_data import _cpu_model
+from bench_data import _cpu_model, write_result
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -59,7 +59,6 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from blurvid._fs import atomic_write_bytes
     from blurvid.data import validation_set
     from blurvid.train import TrainConfig, Trainer
 
@@ -110,10 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         "first_step_loss": {"float32": first_loss[False], "cpu_amp": first_loss[True]},
     }
     print(json.dumps(record, indent=1))
-    tag = record["machine"].split()[1].lower() if " " in record["machine"] else "cpu"
-    out = Path(args.out or HERE / "results" / f"cpu-amp-{tag}-{record['date']}.json")
-    atomic_write_bytes(out, (json.dumps(record, indent=1) + "\n").encode())
-    print(out)
+    write_result(record, "cpu-amp", args.out)
     return 0
 
 

@@ -62,7 +62,6 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     import torch.nn.functional as F
 
-    from blurvid._fs import atomic_write_bytes
     from blurvid.data import ShakeConfig, build_pyramid, item_generator, render_shake
     from blurvid.io import read_image
 
@@ -101,11 +100,20 @@ def main(argv: list[str] | None = None) -> int:
         "date": dt.date.today().isoformat(),
         "rows": rows,
     }
-    tag = record["machine"].split()[1].lower() if " " in record["machine"] else "cpu"
-    out = Path(args.out or HERE / "results" / f"data-{tag}-{record['date']}.json")
-    atomic_write_bytes(out, (json.dumps(record, indent=1) + "\n").encode())
-    print(out)
+    write_result(record, "data", args.out)
     return 0
+
+
+def write_result(record: dict, prefix: str, out: str | None = None) -> Path:
+    """Write ``record`` atomically to ``out``, default ``results/<prefix>-<machine>-<date>.json``
+    (machine: the CPU model's second word, e.g. ``epyc``), and print the path."""
+    from blurvid._fs import atomic_write_bytes
+
+    tag = record["machine"].split()[1].lower() if " " in record["machine"] else "cpu"
+    path = Path(out or HERE / "results" / f"{prefix}-{tag}-{record['date']}.json")
+    atomic_write_bytes(path, (json.dumps(record, indent=1) + "\n").encode())
+    print(path)
+    return path
 
 
 if __name__ == "__main__":

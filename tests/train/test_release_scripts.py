@@ -32,6 +32,15 @@ def checkpoint_step(folder) -> int:
     return int(load_checkpoint(folder / "checkpoint.safetensors")[1]["step"])
 
 
+def release_env(tmp_path, subprocess_env, **extra: str) -> dict[str, str]:
+    """The release scripts' environment for a CPU test: tiny photos under tmp_path/data, the
+    run in tmp_path/release, 6-sample banks in tmp_path/banks; ``extra`` adds or overrides."""
+    write_photos(tmp_path / "data" / "photos")
+    return {**subprocess_env, "PYTHON": sys.executable, "DATA_ROOT": str(tmp_path / "data"),
+            "DATA": f"photos:{tmp_path / 'data' / 'photos'}", "OUT_ROOT": str(tmp_path / "release"),
+            "BANK_DIR": str(tmp_path / "banks"), "BANK_SIZE": "6", **extra}  # fmt: skip
+
+
 def test_train_gpu_script_stops_at_its_limit_and_resumes(tmp_path, subprocess_env):
     write_photos(tmp_path / "data" / "photos")
     env = {**subprocess_env, "PYTHON": sys.executable, "DATA_ROOT": str(tmp_path / "data"),
@@ -57,12 +66,9 @@ def test_train_gpu_script_stops_at_its_limit_and_resumes(tmp_path, subprocess_en
 
 
 def test_release_script_renders_a_new_bank_per_start_and_resumes(tmp_path, subprocess_env):
-    write_photos(tmp_path / "data" / "photos")
     out, banks = tmp_path / "release", tmp_path / "banks"
-    env = {**subprocess_env, "PYTHON": sys.executable, "DATA_ROOT": str(tmp_path / "data"),
-           "DATA": f"photos:{tmp_path / 'data' / 'photos'}", "OUT_ROOT": str(out),
-           "BANK_DIR": str(banks), "BANK_SIZE": "6", "STEPS": "3", "CKPT_EVERY": "1",
-           "EXTRA_ARGS": TINY + " --time-limit 0.0001 --batch-size 2", "CPU_AMP": "0"}  # fmt: skip
+    env = release_env(tmp_path, subprocess_env, STEPS="3", CKPT_EVERY="1", CPU_AMP="0",
+                      EXTRA_ARGS=TINY + " --time-limit 0.0001 --batch-size 2")  # fmt: skip
     first = run_script("train_release_v0.2.sh", env=env)
     assert first.returncode == 75, first.stdout + first.stderr  # stopped at its time limit
     assert (out / "base" / "bank_seed").read_text().strip() == "1"
@@ -89,13 +95,9 @@ def test_release_script_renders_a_new_bank_per_start_and_resumes(tmp_path, subpr
 
 
 def test_release_script_renders_a_new_bank_every_bank_minutes(tmp_path, subprocess_env):
-    write_photos(tmp_path / "data" / "photos")
     out, banks = tmp_path / "release", tmp_path / "banks"
-    env = {**subprocess_env, "PYTHON": sys.executable, "DATA_ROOT": str(tmp_path / "data"),
-           "DATA": f"photos:{tmp_path / 'data' / 'photos'}", "OUT_ROOT": str(out),
-           "BANK_DIR": str(banks), "BANK_SIZE": "6", "STEPS": "3", "CKPT_EVERY": "1",
-           "BANK_MINUTES": "0.0001", "EXTRA_ARGS": TINY + " --batch-size 2 --log-every 1",
-           "CPU_AMP": "1"}  # fmt: skip
+    env = release_env(tmp_path, subprocess_env, STEPS="3", CKPT_EVERY="1", BANK_MINUTES="0.0001",
+                      EXTRA_ARGS=TINY + " --batch-size 2 --log-every 1", CPU_AMP="1")  # fmt: skip
     run = run_script("train_release_v0.2.sh", env=env)
     assert run.returncode == 0, run.stdout + run.stderr  # segments of 75 (time limit), then done
     seeds = int((out / "base" / "bank_seed").read_text())
@@ -113,12 +115,9 @@ def test_release_script_renders_a_new_bank_every_bank_minutes(tmp_path, subproce
 def test_release_stages_script_fine_tunes_gram_then_hepta_and_skips_finished(
     tmp_path, subprocess_env
 ):
-    write_photos(tmp_path / "data" / "photos")
     out = tmp_path / "release"
-    env = {**subprocess_env, "PYTHON": sys.executable, "DATA_ROOT": str(tmp_path / "data"),
-           "DATA": f"photos:{tmp_path / 'data' / 'photos'}", "OUT_ROOT": str(out),
-           "BANK_DIR": str(tmp_path / "banks"), "BANK_SIZE": "6", "STEPS": "2",
-           "GRAM_STEPS": "2", "HEPTA_STEPS": "3", "EXTRA_ARGS": TINY + " --batch-size 2"}  # fmt: skip
+    env = release_env(tmp_path, subprocess_env, STEPS="2", GRAM_STEPS="2", HEPTA_STEPS="3",
+                      EXTRA_ARGS=TINY + " --batch-size 2")  # fmt: skip
     base = run_script("train_release_v0.2.sh", env=env)
     assert base.returncode == 0, base.stdout + base.stderr
     env["BASE"] = str(out / "base" / "model")
@@ -140,12 +139,9 @@ def test_release_stages_script_fine_tunes_gram_then_hepta_and_skips_finished(
 def test_anneal_script_branches_from_an_export_with_the_base_recipe(tmp_path, subprocess_env):
     from blurvid.train.loop import lr_at
 
-    write_photos(tmp_path / "data" / "photos")
     out = tmp_path / "release"
-    env = {**subprocess_env, "PYTHON": sys.executable, "DATA_ROOT": str(tmp_path / "data"),
-           "DATA": f"photos:{tmp_path / 'data' / 'photos'}", "OUT_ROOT": str(out),
-           "BANK_DIR": str(tmp_path / "banks"), "BANK_SIZE": "6", "STEPS": "400",
-           "EXTRA_ARGS": TINY + " --batch-size 2 --time-limit 0.0001"}  # fmt: skip
+    env = release_env(tmp_path, subprocess_env, STEPS="400",
+                      EXTRA_ARGS=TINY + " --batch-size 2 --time-limit 0.0001")  # fmt: skip
     base = run_script("train_release_v0.2.sh", env=env)  # the base run, stopped early
     assert base.returncode == 75, base.stdout + base.stderr
     branch_at = checkpoint_step(out / "base")
