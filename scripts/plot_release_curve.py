@@ -8,8 +8,11 @@ and centre frame, dB; issue 16's +2.0 dB target dashed) and the motion ratio (th
 0.6-1.2 shaded). A run that went back to an earlier step (``--continue-from`` an older export,
 as the release run did at step 9 000 to add the video stills) leaves the records it replaced in
 the log: they are drawn grey and dashed ("superseded"), the live lineage in colour. It also
-prints the live lineage's validation records as a Markdown table. ``--mark`` draws a labelled
-vertical line at a step (default, for the release log: where the video stills joined the data).
+prints the live lineage's validation records as a Markdown table, and issue 16's stopping rule
+(stop when the centre-frame gain has not risen by ``--min-rise`` dB, 0.2, over the last
+``--window-hours`` hours of training, 5; training hours summed from the log's per-start
+``time`` stamps). ``--mark`` draws a labelled vertical line at a step (default, for the release
+log: where the video stills joined the data).
 
 Needs matplotlib (the ``docs`` extra).
 """
@@ -50,6 +53,52 @@ def split_lineage(records: list[dict]) -> tuple[list[dict], list[list[dict]]]:
     return live, superseded
 
 
+def training_hours(records: list[dict]) -> dict[int, float]:
+    """Hours of training up to each logged step of the live lineage. Each training record's
+    ``time`` counts seconds since its start (it falls back to near 0 at every restart), so a
+    record's duration is its ``time`` minus the previous record's in the same start (its whole
+    ``time`` for the first); a step logged again after the run went back keeps its last
+    duration; the hours are summed in step order."""
+    duration: dict[int, float] = {}
+    previous = None
+    for r in records:
+        if not isinstance(r.get("step"), int) or not isinstance(r.get("time"), (int, float)):
+            continue
+        t = float(r["time"])
+        duration[r["step"]] = t - previous if previous is not None and t >= previous else t
+        previous = t
+    hours, total = {}, 0.0
+    for step in sorted(duration):
+        total += duration[step] / 3600
+        hours[step] = total
+    return hours
+
+
+def stop_rule(live: list[dict], hours: dict[int, float], window_h: float = 5.0,
+              min_rise: float = 0.2) -> str:  # fmt: skip
+    """Issue 16's rule as a sentence: has the best centre-frame gain of the last ``window_h``
+    hours of training risen by ``min_rise`` dB over the best before them?"""
+    logged = sorted(hours)
+
+    def at(step: int) -> float:  # the hours of the last training record at or before step
+        earlier = [s for s in logged if s <= step]
+        return hours[earlier[-1]] if earlier else 0.0
+
+    end = at(live[-1]["step"])
+    before = [r for r in live if at(r["step"]) <= end - window_h]
+    if not before:
+        return (
+            f"stopping rule: {end:.1f} h of training so far, under the {window_h:g} h window: go on"
+        )
+    within = [r for r in live if at(r["step"]) > end - window_h]
+    old = max(r["val_centre_gain_db"] for r in before)
+    new = max((r["val_centre_gain_db"] for r in within), default=float("-inf"))
+    verdict = "go on" if new - old >= min_rise else "stop (the rule is met)"
+    return (f"stopping rule: {end:.1f} h of training; best centre gain {new:+.2f} dB in the last "
+            f"{window_h:g} h vs {old:+.2f} dB before (rise {new - old:+.2f}, needs "
+            f"{min_rise:+.2f}): {verdict}")  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("log", nargs="?", default=str(LOG))
@@ -57,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--title", default="release v0.2, stage 1 (base): validation, 80 samples")
     ap.add_argument("--mark", nargs="*", default=["9000:+ video stills"],
                     help="STEP:TEXT vertical markers")  # fmt: skip
+    ap.add_argument("--window-hours", type=float, default=5.0)
+    ap.add_argument("--min-rise", type=float, default=0.2)
     args = ap.parse_args(argv)
     marks = [(int(m.split(":", 1)[0]), m.split(":", 1)[1]) for m in args.mark]
     records = [json.loads(line) for line in Path(args.log).read_text().splitlines() if line]
@@ -105,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     for r in live:
         print(f"| {r['step']} | {r['val_gain_db']:+.2f} | {r['val_centre_gain_db']:+.2f} | "
               f"{r['val_motion_ratio']:.2f} |")  # fmt: skip
+    print(stop_rule(live, training_hours(records), args.window_hours, args.min_rise))
     print(out)
     return 0
 

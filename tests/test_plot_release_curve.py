@@ -56,3 +56,29 @@ def test_a_log_without_validation_is_an_error(tmp_path):
     log.write_text(json.dumps({"stage": "base", "step": 1, "loss": 1.0}) + "\n")
     with pytest.raises(SystemExit, match="no validation records"):
         _script().main([str(log), "--out", str(tmp_path / "x.png")])
+
+
+def test_training_hours_sum_each_start_and_keep_the_last_of_a_replayed_step():
+    # start 1 logs steps 1-4 at 10, 20, 30, 40 s; start 2 went back to step 2 and logs steps
+    # 3-5 at 7, 14, 21 s (validation records carry no time)
+    log = [{"step": s, "time": 10.0 * s} for s in (1, 2, 3, 4)] + [_val(4, 0.4)]
+    log += [{"step": s, "time": 7.0 * (s - 2)} for s in (3, 4, 5)]
+    hours = _script().training_hours(log)
+    assert {k: round(v * 3600, 6) for k, v in hours.items()} == {1: 10, 2: 20, 3: 27, 4: 34, 5: 41}
+
+
+def test_stop_rule_compares_the_last_window_with_the_best_before_it():
+    script = _script()
+    hours = {s: float(s) for s in range(1, 11)}  # one hour per step
+    live = [
+        _val(s, g) for s, g in ((2, 1.0), (4, 2.0), (6, 2.2), (8, 2.1), (10, 2.3))
+    ]  # centre = gain / 2
+    # last 5 h = steps 6-10: best centre 1.15 vs 1.0 before (rise 0.15 < 0.2): stop
+    assert script.stop_rule(live, hours, window_h=5, min_rise=0.2).endswith(
+        "stop (the rule is met)"
+    )
+    # with a 0.1 dB bar it goes on; a 7 h window (steps 4-10 vs step 2: 1.15 - 0.5) goes on too
+    assert script.stop_rule(live, hours, window_h=5, min_rise=0.1).endswith("go on")
+    assert "rise +0.65" in script.stop_rule(live, hours, window_h=7)
+    # a run shorter than the window always goes on
+    assert "under the 20 h window: go on" in script.stop_rule(live, hours, window_h=20)
