@@ -42,7 +42,7 @@ BASE_ARGS=(--stage base --recipe fast --batch-size 8
   --enc-blocks "${ENC_BLOCKS:-1,1,2}" --middle-blocks "${MIDDLE_BLOCKS:-4}" --dec-blocks "${DEC_BLOCKS:-1,1,1}"
   --g-init "${G_INIT:-kaiming}" --central-weight "${CENTRAL_WEIGHT:-10}"
   --sample-every 0 --log-every 100 -q)
-# bf16 autocast on the CPU (--cpu-amp, from session 7 at step ~37 500): 1.3-1.4x faster steps
+# bf16 autocast on the CPU (--cpu-amp, from session 7 at step ~37 500): 1.2-1.3x faster steps
 # where the CPU has native bf16 (benchmarks/bench_cpu_amp.py), gradients within ~2 % of
 # float32; CPU_AMP=auto (default) turns it on only there, 1 always, 0 never.
 CPU_AMP=${CPU_AMP:-auto}

@@ -324,8 +324,8 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
         dest="cpu_amp",
         action="store_const",
         const=True,
-        help="bf16 autocast on the CPU: ~1.4x faster steps on CPUs with native bf16 "
-        "(AVX512-BF16, AMX), slower on others (benchmarks/bench_cpu_amp.py)",
+        help="bf16 autocast on the CPU: 1.2-1.3x faster steps on CPUs with native bf16 "
+        "(AVX512-BF16, AMX), no faster on others (benchmarks/bench_cpu_amp.py)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _show_defaults(p)

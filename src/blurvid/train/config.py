@@ -95,9 +95,9 @@ class TrainConfig:
         device: ``"cpu"``, ``"cuda"``; None = CUDA when available.
         amp: bf16 autocast on CUDA.
         cpu_amp: bf16 autocast on the CPU too (the forward pass and loss of each training step;
-            weights, Adam, EMA and validation stay float32). 1.4x faster steps on a CPU with
-            native bf16 (AVX512-BF16 / AMX; ``benchmarks/bench_cpu_amp.py``), slower on one
-            without, hence off by default; the gradients agree with float32 to ~2 % (cosine
+            weights, Adam, EMA and validation stay float32). 1.2-1.3x faster steps on a CPU with
+            native bf16 (AVX512-BF16 / AMX; ``benchmarks/bench_cpu_amp.py``), no faster (0.95x)
+            without its kernels, hence off by default; the gradients agree with float32 to ~2 % (cosine
             1.000), far inside the step-to-step noise of SGD, and a 2 000-step A/B of the
             release run scores within 0.01 dB of float32 (``benchmarks/cpu_amp_ab.py``).
         channels_last: channels-last memory format on CUDA.
