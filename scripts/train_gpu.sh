@@ -4,12 +4,12 @@
 #
 #   scripts/train_gpu.sh "$OUT" [CHECKPOINT]       # CHECKPOINT default: the committed
 #                                                  # training/release-v0.2/base/checkpoint.safetensors
-# Back here: copy "$OUT/base/checkpoint.safetensors" over the committed one, then resume the CPU
-# run (scripts/train_release_v0.2.sh). The data travel as a git-ignored copy made by
-# `scripts/prepare_gpu_carry.sh` (gpu-data/, ~26 MiB: photos, video, frames) named in `carry`.
-#
+# On a lent GPU, scripts/gpu_release_session.sh runs it (in segments, with an EMA snapshot
+# back after each: the checkpoint is too large for the device tool's $OUT) and
+# scripts/gpu_carry.sh makes the call fit; training/README.md has the steps.
 # Environment (defaults for an H200 with 16 CPU cores): INIT (a model folder to start a new run
-# from when there is no checkpoint; default: continue from training/release-v0.2/base/latest), MINUTES=9 BATCH=32 WORKERS=14
+# from when there is no checkpoint; default: continue from CONTINUE_FROM, default
+# training/release-v0.2/base/latest), MINUTES=9 BATCH=32 WORKERS=14
 # PYTHON=python, DATA_ROOT=gpu-data, DATA (space-separated --data specs; default: the release mix under
 # DATA_ROOT), SPLIT (scripts/data_split.json: the files held out for validation), EXTRA_ARGS
 # (more `blurvid train` options; the CPU test passes a tiny G).
@@ -32,13 +32,14 @@ if [ -f "$OUT/base/checkpoint.safetensors" ]; then
   RESUME=(--resume)
 elif [ -n "${INIT:-}" ]; then
   if [ -f "$INIT/model.safetensors" ]; then RESUME=(--init "$INIT"); fi  # else a new G
-elif [ -f training/release-v0.2/base/latest/model.safetensors ]; then
-  RESUME=(--resume auto --continue-from training/release-v0.2/base/latest)
+elif [ -f "${CONTINUE_FROM:-training/release-v0.2/base/latest}/model.safetensors" ]; then
+  RESUME=(--resume auto --continue-from "${CONTINUE_FROM:-training/release-v0.2/base/latest}")
 fi
 VAL=()
 [ -d "$DATA_ROOT/frames/sam2_bedroom" ] && VAL=(--val "$DATA_ROOT" --split "${SPLIT:-scripts/data_split.json}" --val-every "${VAL_EVERY:-500}")
 set +e
-DATA=${DATA:-"photos:$DATA_ROOT/photos@3 video:$DATA_ROOT/video@1 frames:$DATA_ROOT/frames/sintel_raft@0.5"}
+# the release mix of scripts/release_v0.2_env.sh (stills: synthetic shake on the video stills)
+DATA=${DATA:-"photos:$DATA_ROOT/photos@3 stills:$DATA_ROOT/video@3 video:$DATA_ROOT/video@1 frames:$DATA_ROOT/frames/sintel_raft@0.5"}
 DATA_ARGS=()
 for spec in $DATA; do DATA_ARGS+=(--data "$spec"); done
 "${PYTHON:-python}" -m blurvid train --stage base --recipe fast --out "$OUT" "${DATA_ARGS[@]}" \

@@ -1,6 +1,9 @@
-"""EMA weights in the trainer, the centre-frame validation columns and the gradient-norm log."""
+"""EMA weights in the trainer, the centre-frame validation columns, the gradient-norm log and
+the log's split of the time between the data and the step."""
 
 from __future__ import annotations
+
+import time
 
 import pytest
 import torch
@@ -99,6 +102,29 @@ def test_gradient_norm_is_logged_before_clipping(tmp_path):
     Trainer(cfg, tmp_path, dataset=ToyShift(), progress=False).fit()
     norms = [r["grad_norm"] for r in read_log(tmp_path)]
     assert len(norms) == 3 and all(n > 1e-4 for n in norms)  # every step was clipped
+
+
+class _SlowToyShift(ToyShift):
+    """ToyShift whose every item costs at least ``delay`` seconds (a slow data pipeline)."""
+
+    delay = 0.03
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        time.sleep(self.delay)
+        return super().__getitem__(i)
+
+
+def test_log_splits_the_time_between_waiting_for_data_and_the_step(tmp_path):
+    """data_s counts the loader's wait (at least the items' sleeps), step_s the step; together
+    they fit inside the wall time between two records."""
+    cfg = tiny_config(steps=4, batch_size=2, log_every=2)
+    Trainer(cfg, tmp_path, dataset=_SlowToyShift(), progress=False).fit()
+    log = read_log(tmp_path)
+    assert [r["step"] for r in log] == [2, 4]
+    for r in log:  # 2 steps x 2 items per record, each item sleeps >= delay
+        assert r["data_s"] >= 4 * _SlowToyShift.delay * 0.99
+        assert r["step_s"] > 0
+    assert log[1]["data_s"] + log[1]["step_s"] <= log[1]["time"] - log[0]["time"] + 0.02
 
 
 def test_best_validation_is_exported_and_survives_resume(tmp_path):

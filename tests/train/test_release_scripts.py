@@ -1,5 +1,5 @@
 """The release run's scripts, on the CPU with a tiny G: ``scripts/train_gpu.sh`` (a lent GPU's
-time-limited share of the run) and ``scripts/train_release_v0.2.sh`` (the session-spanning CPU
+time-limited share of the run, and ``scripts/gpu_release_session.sh`` around it) and ``scripts/train_release_v0.2.sh`` (the session-spanning CPU
 run) start, stop at their limit with a checkpoint, and resume to the end."""
 
 from __future__ import annotations
@@ -63,6 +63,33 @@ def test_train_gpu_script_stops_at_its_limit_and_resumes(tmp_path, subprocess_en
     assert third.returncode == 0, third.stdout + third.stderr
     assert checkpoint_step(tmp_path / "out2" / "base") == 5
     assert load_model(tmp_path / "out2" / "base" / "model").metadata["steps"] == "5"
+
+
+def test_gpu_session_returns_a_snapshot_per_segment(tmp_path, subprocess_env):
+    """scripts/gpu_release_session.sh (the whole command of a lent-GPU call): segments that
+    resume each other exactly, an fp16-loadable EMA export per segment, the log with its time
+    split and the data benchmark, all flat in $OUT (what the device tool can bring back)."""
+    write_photos(tmp_path / "data" / "photos")
+    out = tmp_path / "OUT"
+    out.mkdir()
+    env = {**subprocess_env, "PYTHON": sys.executable, "DATA_ROOT": str(tmp_path / "data"),
+           "DATA": f"photos:{tmp_path / 'data' / 'photos'}", "BATCH": "2", "WORKERS": "0",
+           "STEPS": "3", "CKPT_EVERY": "1", "SEGMENTS": "0.0001 10", "EXTRA_ARGS": TINY,
+           "CONTINUE_FROM": str(tmp_path / "no-model"), "RUN": str(tmp_path / "run"),
+           "OUT": str(out)}  # fmt: skip
+    res = run_script("gpu_release_session.sh", env=env)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [
+        "bench-data.json", "config.json", "gpu.log", "log.jsonl",
+        "s1/model.safetensors", "s2/model.safetensors"]  # fmt: skip
+    for n in (1, 2):
+        shutil.copy(out / "config.json", out / f"s{n}")
+    first, last = load_model(out / "s1"), load_model(out / "s2")
+    assert 1 <= int(first.metadata["steps"]) < 3 and last.metadata["steps"] == "3"
+    log = [json.loads(line) for line in (out / "log.jsonl").open()]
+    assert [r["step"] for r in log if "loss" in r][-1] == 3
+    assert all(r["data_s"] >= 0 and r["step_s"] > 0 for r in log if "loss" in r)
+    assert json.loads((out / "bench-data.json").read_text())["rows"][0]["render_ms"] > 0
 
 
 def test_release_script_renders_a_new_bank_per_start_and_resumes(tmp_path, subprocess_env):

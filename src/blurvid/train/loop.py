@@ -490,9 +490,11 @@ class Trainer:
         lr = lr_at(self.step, c, self.rewarm_from)
         for group in self.optG.param_groups:
             group["lr"] = lr
-        blurry, frames = augment_batch(blurry, frames, c.seed + self.rank, self.step)
+        # on the device (exact flips: the same batch on any device; on a GPU the main process's
+        # CPU is left to feed the loader)
         blurry = blurry.to(self.device, non_blocking=True)
         frames = frames.to(self.device, non_blocking=True)
+        blurry, frames = augment_batch(blurry, frames, c.seed + self.rank, self.step)
         adversarial = self.D is not None and c.adv_weight * r > 0
         batch = StepBatch(blurry, frames, r, self._critic if adversarial else None)
         with self._autocast():
@@ -650,9 +652,17 @@ class Trainer:
             disable=not (self.progress and self.is_main),
         )
         t0 = time.time()
+        # where the time goes, logged per record: waiting for the loader (data_s) vs the step
+        # itself (step_s, synchronised by its float() reads); validation and checkpoints are in
+        # "time" only
+        data_s = step_s = 0.0
+        t_wait = time.perf_counter()
         try:
             for batch in loader:
+                t_got = time.perf_counter()
                 parts = self.train_step(batch["blurry"], batch["frames"])
+                data_s += t_got - t_wait
+                step_s += time.perf_counter() - t_got
                 self.step += 1
                 bar.update(1)
                 if self.step % c.log_every == 0 or self.step == c.steps:
@@ -660,9 +670,12 @@ class Trainer:
                         "stage": c.stage,
                         "step": self.step,
                         "time": round(time.time() - t0, 2),
+                        "data_s": round(data_s, 3),
+                        "step_s": round(step_s, 3),
                         **parts,
                     }
                     self._log(rec)
+                    data_s = step_s = 0.0
                     bar.set_postfix(loss=f"{parts['loss']:.4f}", lr=f"{parts['lr']:.1e}")
                 if c.val_every and self.step % c.val_every == 0 and self.val_data:
                     val = self.validate()
@@ -682,6 +695,7 @@ class Trainer:
                     self._stop_requested = self.timed_out = True
                 if self._should_stop():
                     raise _Stop
+                t_wait = time.perf_counter()
         except (KeyboardInterrupt, _Stop):
             self.save()
             bar.close()
