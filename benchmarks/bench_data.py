@@ -5,11 +5,14 @@ slower CPU kernels):
 
     python benchmarks/bench_data.py                      # 1 thread, crop 128, 40 samples
     python benchmarks/bench_data.py --sizes 128 256 --threads 2
+    python benchmarks/bench_data.py --clock wall --parallel 14   # 14 copies at once, wall time
 
 For each crop size it times :func:`blurvid.data.render_shake` on one photo (median CPU time of
 ``--samples`` renders after one warm-up) and, in the same run, a **reference**: one 3x3
 convolution of a ``(1, 32, S, S)`` tensor with 32 output channels (median of as many), so a
-reader can compare numbers from different machines by their ratio. Results go to
+reader can compare numbers from different machines by their ratio. ``--clock wall --parallel N``
+times N copies running at once: against one copy's wall time it shows whether the machine's
+cores really run N renders side by side (a data loader's N workers do). Results go to
 ``benchmarks/results/data-<machine>-<date>.json``; docs/performance.md quotes them.
 """
 
@@ -40,25 +43,18 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def _median_cpu_s(fn, n: int) -> float:
+def _median_s(fn, n: int, clock=time.process_time) -> float:
     fn()  # warm-up (allocator, kernels)
     times = []
     for i in range(n):
-        t = time.process_time()
+        t = clock()
         fn(i)
-        times.append(time.process_time() - t)
+        times.append(clock() - t)
     return statistics.median(times)
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--photo", default=str(PHOTO), help="a sharp photo (default: shared data)")
-    ap.add_argument("--sizes", type=int, nargs="+", default=[128])
-    ap.add_argument("--samples", type=int, default=40)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--out", default=None)
-    args = ap.parse_args(argv)
-
+def _rows(args: argparse.Namespace) -> list[dict]:
+    """One process's measurement: a row per crop size."""
     import torch
     import torch.nn.functional as F
 
@@ -78,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         def conv(i: int = 0, x: torch.Tensor = x, w: torch.Tensor = w) -> None:
             F.conv2d(x, w, padding=1)
 
-        render, ref = _median_cpu_s(shake, args.samples), _median_cpu_s(conv, args.samples)
+        clock = time.process_time if args.clock == "cpu" else time.perf_counter
+        render, ref = _median_s(shake, args.samples, clock), _median_s(conv, args.samples, clock)
         row = {
             "crop": size,
             "render_ms": round(render * 1e3, 2),
@@ -87,6 +84,33 @@ def main(argv: list[str] | None = None) -> int:
         }
         rows.append(row)
         print(json.dumps(row), flush=True)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--photo", default=str(PHOTO), help="a sharp photo (default: shared data)")
+    ap.add_argument("--sizes", type=int, nargs="+", default=[128])
+    ap.add_argument("--samples", type=int, default=40)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--clock", choices=("cpu", "wall"), default="cpu",
+                    help="CPU time of this process (default), or wall time (with --parallel: "
+                    "shows a machine whose cores are shared or capped)")  # fmt: skip
+    ap.add_argument("--parallel", type=int, default=1,
+                    help="run this many copies at once (processes) and report each one's rows")
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args(argv)
+
+    import torch
+
+    if args.parallel > 1:  # the copies start together; each one's rows, in process order
+        import multiprocessing as mp
+
+        with mp.get_context("spawn").Pool(args.parallel) as pool:
+            per_process = pool.map(_rows, [args] * args.parallel)
+        rows = per_process[0]
+    else:
+        rows, per_process = _rows(args), None
     record = {
         "benchmark": "bench_data",
         "command": " ".join(
@@ -98,8 +122,12 @@ def main(argv: list[str] | None = None) -> int:
         "samples": args.samples,
         "torch": torch.__version__,
         "date": dt.date.today().isoformat(),
+        "clock": args.clock,
+        "parallel": args.parallel,
         "rows": rows,
     }
+    if per_process is not None:
+        record["rows_per_process"] = per_process
     write_result(record, "data", args.out)
     return 0
 

@@ -8,8 +8,9 @@
 # exports the EMA weights to $OUT/sN/model.safetensors, so that the snapshots can be validated
 # back here when the GPU could not (no frames/sam2_bedroom carried). The 27 MB checkpoint does
 # not come back: $OUT's files must be under 16 MiB, at most 8 and two folders down. Also back:
-# config.json, log.jsonl (its data_s / step_s: where the time went), bench-data.json and the
-# console log gpu.log. Back here: validate the snapshots and
+# config.json, log.jsonl (its data_s / step_s: where the time went), bench-data.json and
+# bench-data-parallel.json (one render vs WORKERS at once, wall time) and the console log gpu.log
+# (8 files: the limit). Back here: validate the snapshots and
 # continue the CPU run from the better of them and its own (training/README.md).
 # Environment: as scripts/train_gpu.sh (BATCH, WORKERS, CONTINUE_FROM, ...); PYTHON (python3).
 set -uo pipefail
@@ -23,9 +24,12 @@ nvidia-smi -L 2>/dev/null || true
 "$PYTHON" -c "import torch, blurvid; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())" 2>&1 | tee -a "$OUT/gpu.log"
 # the CPU's speed at rendering one sample (CPU time, beside a reference convolution), to compare
 # with this machine's benchmarks/results/data-*.json when the log's data_s says data-bound
+# and whether WORKERS copies of it really run side by side there (wall time, one vs WORKERS)
 photo=$(find "${DATA_ROOT:-gpu-data}/photos" -type f | sort | head -1)
-"$PYTHON" benchmarks/bench_data.py --photo "$photo" --samples 20 --out "$OUT/bench-data.json" \
-  2>&1 | tee -a "$OUT/gpu.log"
+"$PYTHON" benchmarks/bench_data.py --photo "$photo" --samples 20 --clock wall \
+  --out "$OUT/bench-data.json" 2>&1 | tee -a "$OUT/gpu.log"
+"$PYTHON" benchmarks/bench_data.py --photo "$photo" --samples 20 --clock wall \
+  --parallel "${WORKERS:-14}" --out "$OUT/bench-data-parallel.json" 2>&1 | tail -3 | tee -a "$OUT/gpu.log"
 n=0
 rc=0
 for minutes in ${SEGMENTS:-2.3 2.3 2.3}; do

@@ -73,14 +73,14 @@ def test_gpu_session_returns_a_snapshot_per_segment(tmp_path, subprocess_env):
     out = tmp_path / "OUT"
     out.mkdir()
     env = {**subprocess_env, "PYTHON": sys.executable, "DATA_ROOT": str(tmp_path / "data"),
-           "DATA": f"photos:{tmp_path / 'data' / 'photos'}", "BATCH": "2", "WORKERS": "0",
+           "DATA": f"photos:{tmp_path / 'data' / 'photos'}", "BATCH": "2", "WORKERS": "2",
            "STEPS": "3", "CKPT_EVERY": "1", "SEGMENTS": "0.0001 10", "EXTRA_ARGS": TINY,
            "CONTINUE_FROM": str(tmp_path / "no-model"), "RUN": str(tmp_path / "run"),
            "OUT": str(out)}  # fmt: skip
     res = run_script("gpu_release_session.sh", env=env)
     assert res.returncode == 0, res.stdout + res.stderr
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [
-        "bench-data.json", "config.json", "gpu.log", "log.jsonl",
+        "bench-data-parallel.json", "bench-data.json", "config.json", "gpu.log", "log.jsonl",
         "s1/model.safetensors", "s2/model.safetensors"]  # fmt: skip
     for n in (1, 2):
         shutil.copy(out / "config.json", out / f"s{n}")
@@ -90,6 +90,8 @@ def test_gpu_session_returns_a_snapshot_per_segment(tmp_path, subprocess_env):
     assert [r["step"] for r in log if "loss" in r][-1] == 3
     assert all(r["data_s"] >= 0 and r["step_s"] > 0 for r in log if "loss" in r)
     assert json.loads((out / "bench-data.json").read_text())["rows"][0]["render_ms"] > 0
+    parallel = json.loads((out / "bench-data-parallel.json").read_text())  # WORKERS=2 copies
+    assert parallel["parallel"] == 2 and len(parallel["rows_per_process"]) == 2
 
 
 def test_release_script_renders_a_new_bank_per_start_and_resumes(tmp_path, subprocess_env):
