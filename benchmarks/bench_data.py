@@ -96,8 +96,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clock", choices=("cpu", "wall"), default="cpu",
                     help="CPU time of this process (default), or wall time (with --parallel: "
                     "shows a machine whose cores are shared or capped)")  # fmt: skip
-    ap.add_argument("--parallel", type=int, default=1,
-                    help="run this many copies at once (processes) and report each one's rows")
+    ap.add_argument(
+        "--parallel",
+        type=int,
+        default=1,
+        help="run this many copies at once (processes) and report each one's rows",
+    )
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
 
