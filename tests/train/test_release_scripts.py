@@ -41,12 +41,18 @@ def release_env(tmp_path, subprocess_env, **extra: str) -> dict[str, str]:
             "BANK_DIR": str(tmp_path / "banks"), "BANK_SIZE": "6", **extra}  # fmt: skip
 
 
-def test_train_gpu_script_stops_at_its_limit_and_resumes(tmp_path, subprocess_env):
+def gpu_env(tmp_path, subprocess_env, **extra: str) -> dict[str, str]:
+    """scripts/train_gpu.sh's environment for a CPU test: tiny photos under tmp_path/data,
+    batch 2, a checkpoint every step, a tiny G; ``extra`` adds or overrides."""
     write_photos(tmp_path / "data" / "photos")
-    env = {**subprocess_env, "PYTHON": sys.executable, "DATA_ROOT": str(tmp_path / "data"),
-           "DATA": f"photos:{tmp_path / 'data' / 'photos'}", "BATCH": "2", "WORKERS": "0",
-           "STEPS": "4", "CKPT_EVERY": "1", "MINUTES": "0.0001", "EXTRA_ARGS": TINY,
-           "INIT": str(tmp_path / "no-model")}  # fmt: skip
+    return {**subprocess_env, "PYTHON": sys.executable, "DATA_ROOT": str(tmp_path / "data"),
+            "DATA": f"photos:{tmp_path / 'data' / 'photos'}", "BATCH": "2", "CKPT_EVERY": "1",
+            "EXTRA_ARGS": TINY, **extra}  # fmt: skip
+
+
+def test_train_gpu_script_stops_at_its_limit_and_resumes(tmp_path, subprocess_env):
+    env = gpu_env(tmp_path, subprocess_env, WORKERS="0", STEPS="4", MINUTES="0.0001",
+                  INIT=str(tmp_path / "no-model"))  # fmt: skip
     out = tmp_path / "out"
     first = run_script("train_gpu.sh", out, tmp_path / "no-checkpoint", env=env)
     assert first.returncode == 0, first.stdout + first.stderr  # 75 (time limit) -> 0
@@ -69,14 +75,11 @@ def test_gpu_session_returns_a_snapshot_per_segment(tmp_path, subprocess_env):
     """scripts/gpu_release_session.sh (the whole command of a lent-GPU call): segments that
     resume each other exactly, an fp16-loadable EMA export per segment, the log with its time
     split and the data benchmark, all flat in $OUT (what the device tool can bring back)."""
-    write_photos(tmp_path / "data" / "photos")
     out = tmp_path / "OUT"
     out.mkdir()
-    env = {**subprocess_env, "PYTHON": sys.executable, "DATA_ROOT": str(tmp_path / "data"),
-           "DATA": f"photos:{tmp_path / 'data' / 'photos'}", "BATCH": "2", "WORKERS": "2",
-           "STEPS": "3", "CKPT_EVERY": "1", "SEGMENTS": "0.0001 10", "EXTRA_ARGS": TINY,
-           "CONTINUE_FROM": str(tmp_path / "no-model"), "RUN": str(tmp_path / "run"),
-           "OUT": str(out)}  # fmt: skip
+    env = gpu_env(tmp_path, subprocess_env, WORKERS="2", STEPS="3", SEGMENTS="0.0001 10",
+                  CONTINUE_FROM=str(tmp_path / "no-model"), RUN=str(tmp_path / "run"),
+                  OUT=str(out))  # fmt: skip
     res = run_script("gpu_release_session.sh", env=env)
     assert res.returncode == 0, res.stdout + res.stderr
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [
