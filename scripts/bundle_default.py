@@ -6,7 +6,9 @@ model card) is written by hand; this script leaves it alone.
         --description "blurvid release v0.2: ..." [--meta key=value ...]
 
 Metadata: the source's own (stage, steps, val_* when it is a best/ export), then
-``release``, ``description`` and every ``--meta`` pair; ``placeholder`` is ``false``."""
+``release``, ``description`` and every ``--meta`` pair; ``placeholder`` is ``false``. A
+fine-tuned stage (gram, hepta) needs ``--meta base_steps=N``: its own ``steps`` count only the
+fine-tune."""
 
 from __future__ import annotations
 
@@ -38,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
         if not sep or not key:
             ap.error(f"--meta takes KEY=VALUE, got {pair!r}")
         meta[key] = value
+    if meta.get("stage", "base") != "base" and not meta.get("base_steps", "").isdigit():
+        ap.error(f"{args.source} is a stage-{meta['stage']!r} fine-tune: its own steps count the "
+                 f"fine-tune only; pass --meta base_steps=N (stage 1's steps)")  # fmt: skip
     save_folder(model, args.out, dtype=torch.float16, metadata=meta)
     back = blurvid.load_model(args.out)
     worst = max(

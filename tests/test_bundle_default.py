@@ -41,3 +41,16 @@ def test_bundle_writes_fp16_weights_and_the_release_metadata(tmp_path, bundle):
         torch.testing.assert_close(back.state_dict()[k].float(), v, rtol=1e-3, atol=1e-4)
     with pytest.raises(SystemExit):
         bundle.main([*args[:5], "--meta", "novalue"])
+
+
+def test_a_fine_tuned_stage_needs_its_base_steps(tmp_path, bundle, capsys):
+    save_folder(Generator(GeneratorConfig(width=8)), tmp_path / "hepta",
+                metadata={"stage": "hepta", "steps": "300"})  # fmt: skip
+    args = [str(tmp_path / "hepta"), "--release", "v9", "--description", "BGH",
+            "--out", str(tmp_path / "default")]  # fmt: skip
+    with pytest.raises(SystemExit):
+        bundle.main(args)
+    assert "base_steps" in capsys.readouterr().err and not (tmp_path / "default").exists()
+    assert bundle.main([*args, "--meta", "base_steps=57000"]) == 0
+    meta = load_model(tmp_path / "default").metadata
+    assert (meta["stage"], meta["steps"], meta["base_steps"]) == ("hepta", "300", "57000")
