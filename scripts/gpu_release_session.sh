@@ -12,7 +12,8 @@
 # bench-data-parallel.json (one render vs WORKERS at once, wall time) and the console log gpu.log
 # (8 files: the limit). Back here: validate the snapshots and
 # continue the CPU run from the better of them and its own (training/README.md).
-# Environment: as scripts/train_gpu.sh (BATCH, WORKERS, CONTINUE_FROM, ...); PYTHON (python3).
+# Environment: as scripts/train_gpu.sh (BATCH, WORKERS, CONTINUE_FROM, ...); PYTHON (python3);
+# UINT8_FROM (2: the first segment with --loader-uint8; 99: none).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 : "${OUT:?set OUT to the folder whose files come back}"
@@ -34,7 +35,12 @@ n=0
 rc=0
 for minutes in ${SEGMENTS:-2.3 2.3 2.3}; do
   n=$((n + 1))
-  MINUTES=$minutes bash scripts/train_gpu.sh "$RUN" "${CHECKPOINT:-none}" 2>&1 | tee -a "$OUT/gpu.log"
+  # an A/B inside the call: segments from UINT8_FROM on ship the batches from the workers as
+  # uint8 (--loader-uint8, 4x less inter-process traffic); compare the log's data_s per segment
+  extra=${EXTRA_ARGS:-}
+  if [ "$n" -ge "${UINT8_FROM:-2}" ]; then extra="$extra --loader-uint8"; fi
+  echo "gpu_release_session: segment $n, $minutes min, EXTRA_ARGS=$extra" | tee -a "$OUT/gpu.log"
+  EXTRA_ARGS=$extra MINUTES=$minutes bash scripts/train_gpu.sh "$RUN" "${CHECKPOINT:-none}" 2>&1 | tee -a "$OUT/gpu.log"
   rc=${PIPESTATUS[0]}
   [ -f "$RUN/base/checkpoint.safetensors" ] || break
   "$PYTHON" -m blurvid export "$RUN/base" "$RUN/base/s$n" 2>&1 | tee -a "$OUT/gpu.log"

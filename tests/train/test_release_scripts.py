@@ -93,6 +93,10 @@ def test_gpu_session_returns_a_snapshot_per_segment(tmp_path, subprocess_env):
     assert [r["step"] for r in log if "loss" in r][-1] == 3
     assert all(r["data_s"] >= 0 and r["step_s"] > 0 for r in log if "loss" in r)
     assert json.loads((out / "bench-data.json").read_text())["rows"][0]["render_ms"] > 0
+    console = (out / "gpu.log").read_text()  # segment 2 ships uint8 batches (UINT8_FROM=2)
+    assert "segment 1, 0.0001 min, EXTRA_ARGS=--width 8 --crop 32\n" in console
+    assert "segment 2, 10 min, EXTRA_ARGS=--width 8 --crop 32 --loader-uint8\n" in console
+    assert TrainConfig.from_json(tmp_path / "run" / "base" / "train_config.json").loader_uint8
     parallel = json.loads((out / "bench-data-parallel.json").read_text())  # WORKERS=2 copies
     assert parallel["parallel"] == 2 and len(parallel["rows_per_process"]) == 2
 

@@ -327,6 +327,14 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
         help="bf16 autocast on the CPU: 1.2-1.3x faster steps on CPUs with native bf16 "
         "(AVX512-BF16, AMX), no faster on others (benchmarks/bench_cpu_amp.py)",
     )
+    p.add_argument(
+        "--loader-uint8",
+        dest="loader_uint8",
+        action="store_const",
+        const=True,
+        help="ship batches from the loader as uint8 (a bank's precision) and convert on the "
+        "device: 4x less traffic from the worker processes",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _show_defaults(p)
     p.set_defaults(handler=_cmd_train)

@@ -102,6 +102,11 @@ class TrainConfig:
             release run scores within 0.01 dB of float32 (``benchmarks/cpu_amp_ab.py``).
         channels_last: channels-last memory format on CUDA.
         compile: ``torch.compile`` G (CUDA).
+        loader_uint8: the data loader ships each batch as uint8 (``round(255 x)``, the
+            precision of a sample bank) and the step converts it back on the training device:
+            4x less data between the loader's worker processes and the trainer. A bank's
+            samples (already ``k / 255``) come through exactly; samples rendered on the fly are
+            quantised as a bank's are. Off by default (for a GPU fed by many workers).
     """
 
     stage: str = "base"
@@ -152,6 +157,7 @@ class TrainConfig:
     cpu_amp: bool = False
     channels_last: bool = True
     compile: bool = False
+    loader_uint8: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.generator, dict):

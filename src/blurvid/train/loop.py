@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler, default_collate
 
 from .._fs import atomic_write_bytes
 from ..errors import ConfigError, DataError
@@ -166,6 +166,22 @@ def augment_batch(blurry: torch.Tensor, frames: torch.Tensor, seed: int, step: i
         if flips[i, 2]:
             frames[i] = frames[i].flip(0)
     return blurry, frames
+
+
+def collate_uint8(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """``default_collate`` with the float samples in [0, 1] stored as uint8 ``round(255 x)``
+    (``TrainConfig.loader_uint8``; :meth:`Trainer.train_step` turns them back into ``k / 255``)."""
+    batch = default_collate(items)
+    for key in ("blurry", "frames"):
+        x = batch[key]
+        if x.is_floating_point():
+            batch[key] = x.mul(255).round_().clamp_(0, 255).to(torch.uint8)
+    return batch
+
+
+def _as_float(x: torch.Tensor) -> torch.Tensor:
+    """A uint8 batch (from :func:`collate_uint8`) as float32 ``k / 255``; others unchanged."""
+    return x.float().div_(255) if x.dtype == torch.uint8 else x
 
 
 def best_order_psnr(pred: torch.Tensor, true: torch.Tensor) -> float:
@@ -492,8 +508,8 @@ class Trainer:
             group["lr"] = lr
         # on the device (exact flips: the same batch on any device; on a GPU the main process's
         # CPU is left to feed the loader)
-        blurry = blurry.to(self.device, non_blocking=True)
-        frames = frames.to(self.device, non_blocking=True)
+        blurry = _as_float(blurry.to(self.device, non_blocking=True))
+        frames = _as_float(frames.to(self.device, non_blocking=True))
         blurry, frames = augment_batch(blurry, frames, c.seed + self.rank, self.step)
         adversarial = self.D is not None and c.adv_weight * r > 0
         batch = StepBatch(blurry, frames, r, self._critic if adversarial else None)
@@ -638,7 +654,7 @@ class Trainer:
         loader = DataLoader(
             _EpochDataset(self.dataset) if epochs else self.dataset, batch_size=c.batch_size, sampler=sampler, num_workers=c.num_workers,
             pin_memory=self.device.type == "cuda", drop_last=True, generator=g,
-            persistent_workers=False,
+            persistent_workers=False, collate_fn=collate_uint8 if c.loader_uint8 else None,
         )  # fmt: skip
         self._stop_requested = False
         self._old_handlers: dict[signal.Signals, Any] = {}
