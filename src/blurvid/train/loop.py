@@ -35,6 +35,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler, default_collate
 
 from .._fs import atomic_write_bytes
+from ..data.base import _dequantize, _quantize
 from ..errors import ConfigError, DataError
 from ..hub import load_model, save_folder
 from ..model import Generator
@@ -173,15 +174,9 @@ def collate_uint8(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tenso
     (``TrainConfig.loader_uint8``; :meth:`Trainer.train_step` turns them back into ``k / 255``)."""
     batch = default_collate(items)
     for key in ("blurry", "frames"):
-        x = batch[key]
-        if x.is_floating_point():
-            batch[key] = x.mul(255).round_().clamp_(0, 255).to(torch.uint8)
+        if batch[key].is_floating_point():
+            batch[key] = _quantize(batch[key])
     return batch
-
-
-def _as_float(x: torch.Tensor) -> torch.Tensor:
-    """A uint8 batch (from :func:`collate_uint8`) as float32 ``k / 255``; others unchanged."""
-    return x.float().div_(255) if x.dtype == torch.uint8 else x
 
 
 def best_order_psnr(pred: torch.Tensor, true: torch.Tensor) -> float:
@@ -508,8 +503,8 @@ class Trainer:
             group["lr"] = lr
         # on the device (exact flips: the same batch on any device; on a GPU the main process's
         # CPU is left to feed the loader)
-        blurry = _as_float(blurry.to(self.device, non_blocking=True))
-        frames = _as_float(frames.to(self.device, non_blocking=True))
+        blurry = _dequantize(blurry.to(self.device, non_blocking=True))
+        frames = _dequantize(frames.to(self.device, non_blocking=True))
         blurry, frames = augment_batch(blurry, frames, c.seed + self.rank, self.step)
         adversarial = self.D is not None and c.adv_weight * r > 0
         batch = StepBatch(blurry, frames, r, self._critic if adversarial else None)
