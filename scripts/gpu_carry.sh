@@ -28,16 +28,12 @@ prepare)
   cp -r "$SRC/photos" "$SRC/video" gpu-data/
   cp -r "$SRC/frames/sintel_raft" gpu-data/frames/
   "${PYTHON:-python}" - <<'PY'
-from safetensors import safe_open
-from safetensors.torch import save_file
-import shutil
-src = "training/release-v0.2/base/latest"
-with safe_open(f"{src}/model.safetensors", "pt") as f:
-    meta = f.metadata()
-    tensors = {k: f.get_tensor(k) for k in f.keys()}
-tensors = {k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}
-save_file(tensors, "gpu-data/latest/model.safetensors", metadata=meta)
-shutil.copy(f"{src}/config.json", "gpu-data/latest/config.json")
+import torch
+import blurvid
+from blurvid.hub import save_folder
+model = blurvid.load_model("training/release-v0.2/base/latest")
+meta = {k: v for k, v in model.metadata.items() if k != "source"}
+save_folder(model, "gpu-data/latest", dtype=torch.float16, metadata=meta)
 print("gpu-data/latest: step", meta.get("steps"), "(fp16)")
 PY
   AV=$("${PYTHON:-python}" -c "import av; print(av.__version__)" 2>/dev/null || echo 18.1.0)
