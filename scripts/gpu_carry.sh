@@ -30,9 +30,9 @@ prepare)
   "${PYTHON:-python}" - <<'PY'
 import torch
 import blurvid
-from blurvid.hub import save_folder
+from blurvid.hub import provenance, save_folder
 model = blurvid.load_model("training/release-v0.2/base/latest")
-meta = {k: v for k, v in model.metadata.items() if k != "source"}
+meta = provenance(model)
 save_folder(model, "gpu-data/latest", dtype=torch.float16, metadata=meta)
 print("gpu-data/latest: step", meta.get("steps"), "(fp16)")
 PY

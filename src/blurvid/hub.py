@@ -83,6 +83,21 @@ def save_folder(
     return folder
 
 
+# what the loaders add to ``Generator.metadata`` (not stored in the weights file)
+LOAD_KEYS = frozenset({"source", "revision", "requested_revision"})
+# what save_folder writes itself
+WRITER_KEYS = frozenset({"format", "blurvid_version", "placeholder"})
+
+
+def provenance(model: Generator) -> dict[str, str]:
+    """The training record of a loaded model's weights (``stage``, ``steps``, ``release``,
+    validation scores ...): its safetensors metadata less what the loader added (where it was
+    loaded from) and what :func:`save_folder` writes itself. Pass it as ``save_folder(...,
+    metadata=provenance(model))`` to re-save the same weights (e.g. in fp16) without losing
+    where they came from; not for weights that were trained further."""
+    return {k: v for k, v in model.metadata.items() if k not in LOAD_KEYS | WRITER_KEYS}
+
+
 # ----------------------------------------------------------------------------- reading
 def _refuse_pickle(path: Path) -> None:
     raise WeightsError(

@@ -250,6 +250,32 @@ def test_export_uses_the_trained_architecture_not_the_config_default(tmp_path):
     assert blurvid.load_model(tmp_path / "exported").config.width == 8
 
 
+def test_export_of_a_model_folder_keeps_its_training_record(tmp_path):
+    """``blurvid export MODEL OUT --fp16`` (a model folder, not a checkpoint) writes the same
+    weights in fp16 with the source's training record (stage, steps, scores), not where it
+    was loaded from."""
+    import torch
+    from safetensors import safe_open
+
+    import blurvid
+    from blurvid.cli import main
+    from blurvid.hub import save_folder
+    from blurvid.model import Generator, GeneratorConfig
+
+    g = Generator(GeneratorConfig(width=8))
+    save_folder(g, tmp_path / "src", metadata={"stage": "base", "steps": "76000",
+                                               "val_gain_db": "1.4521"})  # fmt: skip
+    assert main(["export", str(tmp_path / "src"), str(tmp_path / "half"), "--fp16"]) == 0
+    with safe_open(tmp_path / "half" / "model.safetensors", "pt") as f:
+        meta = f.metadata()
+        assert f.get_tensor(next(iter(f.keys()))).dtype == torch.float16
+    assert (meta["stage"], meta["steps"], meta["val_gain_db"]) == ("base", "76000", "1.4521")
+    assert "source" not in meta and meta["placeholder"] == "false"
+    half = blurvid.load_model(tmp_path / "half")
+    for (k, a), b in zip(half.state_dict().items(), g.state_dict().values()):
+        assert torch.equal(a, b.half().float()), k
+
+
 def test_a_new_g_with_the_paper_init_gets_a_note_the_others_do_not(tmp_path, photos, capsys):
     args = ["--stage", "base", "--data", f"photos:{photos}", "--steps", 1, "--flow-weight", 0,
             "--adv-weight", 0, "--perceptual-weight", 0, "-q", *TINY]  # fmt: skip

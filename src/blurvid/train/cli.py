@@ -426,10 +426,11 @@ def _cmd_export(args: argparse.Namespace) -> int:
     elif args.format == "folder":
         import torch
 
-        from ..hub import load_model, save_folder
+        from ..hub import load_model, provenance, save_folder
 
         dtype = torch.float16 if args.fp16 else None
-        written = save_folder(load_model(source, device="cpu"), out, dtype=dtype)
+        model = load_model(source, device="cpu")  # same weights: keep their training record
+        written = save_folder(model, out, dtype=dtype, metadata=provenance(model))
     else:
         written = export_model(source, out, format=args.format)
     how = {
