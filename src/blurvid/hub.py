@@ -37,6 +37,7 @@ __all__ = [
     "load_folder",
     "load_model",
     "load_pretrained",
+    "provenance",
     "save_folder",
 ]
 
