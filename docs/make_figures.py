@@ -184,6 +184,32 @@ def _shrink(image: torch.Tensor, long_side: int) -> torch.Tensor:
     return torch.nn.functional.interpolate(image[None], scale_factor=scale, mode="area")[0]
 
 
+def _zoom_sheet(
+    picks: list[torch.Tensor],
+    view: list[torch.Tensor],
+    labels: list[str],
+    title: str,
+    box: tuple[int, int, int],
+    scale: int = 1,
+    zoom_scale: int = 2,
+) -> Image.Image:
+    """Two rows: ``view`` (the pictures as shown, ``scale`` x) over a ``zoom_scale`` x zoom of
+    the ``(y0, x0, size)`` box of ``picks``, the same labels under both."""
+    y0, x0, size = box
+    zoom = [p[:, y0 : y0 + size, x0 : x0 + size] for p in picks]
+    top = _strip(frames_to_pil(torch.stack(view)), labels, title, scale)
+    bottom = _strip(
+        frames_to_pil(torch.stack(zoom)),
+        labels,
+        f"{zoom_scale}x zoom of the {size}x{size} box at ({x0}, {y0})",
+        zoom_scale,
+    )
+    sheet = Image.new("RGB", (max(top.width, bottom.width), top.height + bottom.height), "white")
+    sheet.paste(top, (0, 0))
+    sheet.paste(bottom, (0, top.height))
+    return sheet
+
+
 def before_after(data: Path) -> None:
     """Real blurry photo vs frames 1, 4, 7 (full view + a 2x zoom of the most detailed part)."""
     model = _default_model()
@@ -191,19 +217,9 @@ def before_after(data: Path) -> None:
     frames = blurvid.extract_frames(image, model=model)
     picks = [image, frames[0], frames[3], frames[6]]
     labels = ["blurry input (real photo)", "frame 1", "frame 4", "frame 7"]
-    y0, x0, size = 130, 140, 160  # the food truck and the two walkers
-    zoom = [p[:, y0 : y0 + size, x0 : x0 + size] for p in picks]
     view = [_shrink(p, 400) for p in picks]
-    top = _strip(frames_to_pil(torch.stack(view)), labels, "before / after: default model")
-    bottom = _strip(
-        frames_to_pil(torch.stack(zoom)),
-        labels,
-        f"2x zoom of the {size}x{size} box at ({x0}, {y0})",
-        2,
-    )
-    sheet = Image.new("RGB", (max(top.width, bottom.width), top.height + bottom.height), "white")
-    sheet.paste(top, (0, 0))
-    sheet.paste(bottom, (0, top.height))
+    box = (130, 140, 160)  # the food truck and the two walkers
+    sheet = _zoom_sheet(picks, view, labels, "before / after: default model", box)
     sheet.save(OUT / "before_after.jpg", quality=88)
     small = torch.stack([_shrink(f, 400) for f in frames])
     save_gif(small, OUT / "before_after.gif", fps=8, boomerang=True, overwrite=True)
@@ -239,21 +255,11 @@ def before_after_synthetic(data: Path) -> None:
     box = torch.nn.functional.avg_pool2d(energy[None, None], size, stride=4)[0, 0]
     y0, x0 = divmod(int(box.argmax()), box.shape[1])
     y0, x0 = y0 * 4, x0 * 4
-    zoom = [p[:, y0 : y0 + size, x0 : x0 + size] for p in picks]
     title = (
-        f"synthetic shake on a held-out photo ({name}): the median of the 64 synthetic "
-        f"validation samples"
+        f"synthetic shake on a held-out photo ({name}): the median of the {len(scored)} "
+        f"synthetic validation samples, 2x"
     )
-    top = _strip(frames_to_pil(torch.stack(picks)), labels, title + ", 2x", 2)
-    bottom = _strip(
-        frames_to_pil(torch.stack(zoom)),
-        labels,
-        f"4x zoom of the {size}x{size} box at ({x0}, {y0})",
-        4,
-    )
-    sheet = Image.new("RGB", (max(top.width, bottom.width), top.height + bottom.height), "white")
-    sheet.paste(top, (0, 0))
-    sheet.paste(bottom, (0, top.height))
+    sheet = _zoom_sheet(picks, picks, labels, title, (y0, x0, size), 2, 4)
     sheet.save(OUT / "before_after_synthetic.jpg", quality=90)
 
 
