@@ -1,4 +1,5 @@
-"""Data benchmark: how long the synthetic camera shake takes to render one training sample.
+"""Data benchmark: how long the synthetic camera shake, with and without camera realism, and a
+procedural dead-leaves scene take to render one training sample.
 
 Run on demand (never part of the test suite; it replaces a timed unit test that failed on
 slower CPU kernels):
@@ -8,7 +9,9 @@ slower CPU kernels):
     python benchmarks/bench_data.py --clock wall --parallel 14   # 14 copies at once, wall time
 
 For each crop size it times :func:`blurvid.data.render_shake` on one photo (median CPU time of
-``--samples`` renders after one warm-up) and, in the same run, a **reference**: one 3x3
+``--samples`` renders after one warm-up; ``render_camera_all_ms`` with every camera-realism step
+on), :func:`blurvid.data.render_leaves` with that photo for colours (``leaves_ms``) and, in the
+same run, a **reference**: one 3x3
 convolution of a ``(1, 32, S, S)`` tensor with 32 output channels (median of as many), so a
 reader can compare numbers from different machines by their ratio. ``--clock wall --parallel N``
 times N copies running at once: against one copy's wall time it shows whether the machine's
@@ -58,7 +61,14 @@ def _rows(args: argparse.Namespace) -> list[dict]:
     import torch
     import torch.nn.functional as F
 
-    from blurvid.data import ShakeConfig, build_pyramid, item_generator, render_shake
+    from blurvid.data import (
+        LeavesConfig,
+        ShakeConfig,
+        build_pyramid,
+        item_generator,
+        render_leaves,
+        render_shake,
+    )
     from blurvid.io import read_image
 
     torch.set_num_threads(args.threads)
@@ -74,11 +84,21 @@ def _rows(args: argparse.Namespace) -> list[dict]:
         def conv(i: int = 0, x: torch.Tensor = x, w: torch.Tensor = w) -> None:
             F.conv2d(x, w, padding=1)
 
+        cam_cfg, leaves_cfg = cfg.replace(camera="all"), LeavesConfig(shake=cfg)
+
+        def shake_cam(i: int = 0, cfg: ShakeConfig = cam_cfg) -> None:
+            render_shake(pyr, cfg, item_generator(0, i))
+
+        def leaves(i: int = 0, cfg: LeavesConfig = leaves_cfg) -> None:
+            render_leaves(cfg, item_generator(0, i), [pyr])
+
         clock = time.process_time if args.clock == "cpu" else time.perf_counter
         render, ref = _median_s(shake, args.samples, clock), _median_s(conv, args.samples, clock)
         row = {
             "crop": size,
             "render_ms": round(render * 1e3, 2),
+            "render_camera_all_ms": round(_median_s(shake_cam, args.samples, clock) * 1e3, 2),
+            "leaves_ms": round(_median_s(leaves, args.samples, clock) * 1e3, 2),
             "reference_conv_ms": round(ref * 1e3, 3),
             "ratio": round(render / ref, 1) if ref > 0 else None,
         }

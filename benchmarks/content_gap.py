@@ -20,6 +20,38 @@ import torch
 HERE = Path(__file__).resolve().parent
 
 
+def build_sets(root: Path, split_path: Path) -> dict:
+    """The two 64-sample synthetic sets: the held-out photos (the validation set's synthetic
+    half) and 6 training photos (every 5th of the split's list), same shake, same seed."""
+    from blurvid.data import find_split, validation_set
+
+    split = find_split(split_path)
+    frames = root / "frames" / "sam2_bedroom"
+    return {
+        "held-out photos": validation_set(root, photos=[root / "photos" / p for p in split.validation_photos],
+                                          frames=frames, n_real=0),
+        "training photos": validation_set(root, photos=[root / "photos" / p for p in split.training_photos[::5][:6]],
+                                          frames=frames, n_real=0),
+    }  # fmt: skip
+
+
+def score_sets(model: torch.nn.Module, sets: dict) -> dict:
+    """Centre-frame and 7-frame best-order gains of ``model`` on each set, and the gap
+    (training photos minus held-out photos)."""
+    from blurvid.scores import predict_set, validation_scores
+
+    row: dict = {}
+    for label, val in sets.items():
+        pred = predict_set(model, val.blurry)
+        s = validation_scores(pred, val.frames, val.blurry)
+        row[label] = {k: round(s[k], 4) for k in ("centre_gain_db", "gain_db")}
+    row["gap_db"] = {
+        k: round(row["training photos"][k] - row["held-out photos"][k], 4)
+        for k in ("centre_gain_db", "gain_db")
+    }
+    return row
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("models", nargs="+", help="model folders or names")
@@ -31,26 +63,12 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     import blurvid
     from blurvid._fs import atomic_write_bytes
-    from blurvid.data import find_split, validation_set
-    from blurvid.scores import predict_set, validation_scores
 
-    split = find_split(args.split)
-    root = Path(args.data_root)
-    frames = root / "frames" / "sam2_bedroom"
-    sets = {
-        "held-out photos": validation_set(root, photos=[root / "photos" / p for p in split.validation_photos],
-                                          frames=frames, n_real=0),
-        "training photos": validation_set(root, photos=[root / "photos" / p for p in split.training_photos[::5][:6]],
-                                          frames=frames, n_real=0),
-    }  # fmt: skip
+    sets = build_sets(Path(args.data_root), Path(args.split))
     rows = []
     for name in args.models:
         model = blurvid.load_model(name).eval()
-        row = {"model": name, "steps": model.metadata.get("steps")}
-        for label, val in sets.items():
-            pred = predict_set(model, val.blurry)
-            s = validation_scores(pred, val.frames, val.blurry)
-            row[label] = {k: round(s[k], 4) for k in ("centre_gain_db", "gain_db")}
+        row = {"model": name, "steps": model.metadata.get("steps"), **score_sets(model, sets)}
         rows.append(row)
         print(json.dumps(row), flush=True)
     record = {"benchmark": "content_gap", "command": "python benchmarks/content_gap.py "

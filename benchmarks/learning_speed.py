@@ -146,6 +146,51 @@ def score(model: torch.nn.Module, val: Any) -> dict[str, float]:
     return out
 
 
+def train_curve(
+    cfg: TrainConfig,
+    dataset: Any,
+    val: Any,
+    run_dir: Path,
+    record: dict[str, Any],
+    out: Path,
+    val_every: int,
+    budget_cpu_s: float,
+) -> Any:
+    """Train ``cfg`` on ``dataset`` (blurvid's own trainer), scoring ``val`` at step 0 and every
+    ``val_every`` steps into ``record["curve"]`` (written atomically to ``out`` after each),
+    until ``cfg.steps`` or ``budget_cpu_s`` of process CPU time; returns the trainer."""
+    from blurvid.train.loop import Trainer
+
+    class BenchTrainer(Trainer):
+        def __init__(self, *a: Any, **k: Any) -> None:
+            super().__init__(*a, **k)
+            self.t0, self.c0 = time.time(), time.process_time()
+
+        def _should_stop(self) -> bool:
+            step = self.step
+            if step % val_every == 0:
+                row = {
+                    "step": step,
+                    "wall_s": round(time.time() - self.t0, 1),
+                    "cpu_s": round(time.process_time() - self.c0, 1),
+                    **{k: round(v, 4) for k, v in score(self.model, val).items()},
+                }
+                record["curve"].append(row)
+                record["params"] = self.G.num_parameters()
+                atomic_write_bytes(out, (json.dumps(record, indent=1) + "\n").encode())
+                print(json.dumps(row), flush=True)
+            return time.process_time() - self.c0 >= budget_cpu_s or super()._should_stop()
+
+    trainer = BenchTrainer(cfg, run_dir, dataset=dataset, progress=False)
+    first = score(trainer.model, val)
+    record["curve"].append({"step": 0, "wall_s": 0.0, "cpu_s": 0.0, **first})
+    try:
+        trainer.fit()
+    except KeyboardInterrupt:
+        pass  # the CPU budget ran out: the curve is complete
+    return trainer
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--recipe", default="fast", help="a name from --list")
@@ -177,7 +222,6 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     from blurvid.data import validation_set
     from blurvid.train.data import dataset_from_specs
-    from blurvid.train.loop import Trainer
 
     cfg = build_config(args.recipe, args.steps, args.batch_size)
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -210,35 +254,9 @@ def main(argv: list[str] | None = None) -> int:
         "curve": [],
     }
 
-    class BenchTrainer(Trainer):
-        def __init__(self, *a: Any, **k: Any) -> None:
-            super().__init__(*a, **k)
-            self.t0, self.c0 = time.time(), time.process_time()
-
-        def _should_stop(self) -> bool:
-            step = self.step
-            if step % args.val_every == 0:
-                row = {
-                    "step": step,
-                    "wall_s": round(time.time() - self.t0, 1),
-                    "cpu_s": round(time.process_time() - self.c0, 1),
-                    **{k: round(v, 4) for k, v in score(self.model, val).items()},
-                }
-                record["curve"].append(row)
-                record["params"] = self.G.num_parameters()
-                atomic_write_bytes(
-                    RESULTS / f"{name}.json", (json.dumps(record, indent=1) + "\n").encode()
-                )
-                print(json.dumps(row), flush=True)
-            return time.process_time() - self.c0 >= budget_cpu_s or super()._should_stop()
-
-    trainer = BenchTrainer(cfg, run_dir, dataset=dataset, progress=False)
-    first = score(trainer.model, val)
-    record["curve"].append({"step": 0, "wall_s": 0.0, "cpu_s": 0.0, **first})
-    try:
-        trainer.fit()
-    except KeyboardInterrupt:
-        pass  # the CPU budget ran out: the curve is complete
+    train_curve(
+        cfg, dataset, val, run_dir, record, RESULTS / f"{name}.json", args.val_every, budget_cpu_s
+    )
     print(f"wrote {RESULTS / (name + '.json')}")
     return 0
 

@@ -59,7 +59,7 @@ if TYPE_CHECKING:
 __all__ = ["EvalRow", "PROTOCOLS", "evaluate", "format_table", "iter_samples", "resolve_data"]
 
 PROTOCOLS = {"paper": PAPER, "strict": STRICT, "center": CENTER}
-DATA_KINDS = ("val", "gopro", "cases", "photos")
+DATA_KINDS = ("val", "gopro", "cases", "photos", "leaves")
 SUBSETS = ("synthetic", "real")
 Sample = tuple[str, torch.Tensor, torch.Tensor]  # (name, blurry (3,H,W), frames (T,3,H,W))
 
@@ -98,20 +98,24 @@ def _from_dataset(ds, prefix: str) -> Iterator[Sample]:
         yield f"{prefix}{i:04d}", item["blurry"], item["frames"]
 
 
-def resolve_data(spec: str) -> tuple[str, Path]:
+def resolve_data(spec: str) -> tuple[str, Path | None]:
     """``(kind, path)`` of a ``--data`` spec: an explicit ``KIND:PATH``, or a path whose kind
-    is detected (``test/`` inside: gopro; sub-folders: cases; otherwise photos).
+    is detected (``test/`` inside: gopro; sub-folders: cases; otherwise photos); ``leaves:``
+    alone has no path (``None``).
 
     Raises:
         DataError: the path does not exist.
     """
     kind, _, rest = spec.partition(":")
+    if kind == "leaves" and not rest:  # procedural scenes need no path
+        return kind, None
     if kind not in DATA_KINDS or not rest:  # no known prefix (a plain path, C:\...): auto-detect
         kind, rest = "", spec
     path = Path(rest)
     if not path.exists():
         raise DataError(
-            f"evaluation data {path} does not exist (use val:, gopro:, cases: or photos: + a path)"
+            f"evaluation data {path} does not exist (use val:, gopro:, cases: or photos: + a "
+            f"path, or leaves:)"
         )
     if not kind:
         if (path / "test").is_dir():
@@ -145,7 +149,15 @@ def iter_samples(
         raise ConfigError(
             f"subset {subset!r}: expected one of {SUBSETS}, and only with val:DIR data"
         )
-    if kind == "val":
+    if kind == "leaves":
+        from .data import LeavesConfig, LeavesDataset, ShakeConfig
+
+        shake = ShakeConfig(size=size, linear_light=blur == "linear")
+        ds = LeavesDataset(LeavesConfig(shake=shake), path, length=count, seed=seed)
+        yield from _from_dataset(ds, "leaves")
+    elif path is None:  # pragma: no cover - resolve_data gives a path to every other kind
+        raise DataError(f"data spec {spec!r} needs a path")
+    elif kind == "val":
         from .data import validation_set
 
         val = validation_set(path, split=split)
@@ -167,8 +179,7 @@ def iter_samples(
         from .data import ShakeConfig, SyntheticShakeDataset
 
         cfg = ShakeConfig(size=size, linear_light=blur == "linear")
-        ds = SyntheticShakeDataset(path, cfg, length=count, seed=seed)
-        yield from _from_dataset(ds, "photo")
+        yield from _from_dataset(SyntheticShakeDataset(path, cfg, length=count, seed=seed), "photo")
     else:  # pragma: no cover - the kinds above are DATA_KINDS
         raise DataError(f"unknown data kind {kind!r}: use val:, gopro:, cases: or photos:")
 
@@ -438,7 +449,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             # --blur applies where the blur is synthesised here (gopro:, photos:); val: and
             # cases: come with their blurry images
             "protocol": {**dataclasses.asdict(protocol), "name": described,
-                         "blur": args.blur if kind in ("gopro", "photos") else None},
+                         "blur": args.blur if kind in ("gopro", "photos", "leaves") else None},
             "data": args.data, "data_kind": kind, "subset": args.subset, "limit": args.limit,
             "flow_estimator": protocol.flow if not args.no_epe else None,
             "models": {label: dict(getattr(m, "metadata", {}) or {}) for label, m in models.items()},
@@ -459,7 +470,8 @@ def add_eval_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--data",
         required=True,
-        help="val:DIR, gopro:DIR, cases:DIR or photos:DIR (auto-detected without prefix)",
+        help="val:DIR, gopro:DIR, cases:DIR, photos:DIR (auto-detected without prefix) or leaves: "
+        "(procedural scenes; leaves:DIR takes colours from photos)",
     )
     p.add_argument(
         "--model",

@@ -12,6 +12,12 @@ this package; it imports no training code. One module per idea:
 
 * :mod:`blurvid.data.shake` -- synthetic camera shake and moving sprites rendered from still
   photos (:func:`render_shake`, :class:`ShakeConfig`, :class:`SyntheticShakeDataset`).
+* :mod:`blurvid.data.leaves` -- procedural "dead leaves" scenes of textured shapes, some moving
+  on their own, under the same camera shake (:func:`render_leaves`, :class:`LeavesConfig`,
+  :class:`LeavesDataset`): content without limit.
+* :mod:`blurvid.data.camera` -- camera realism after the exposure: saturated highlights clipped
+  after the average, Poisson-Gaussian noise, a tone curve, JPEG (:class:`CameraConfig`,
+  :func:`expose`).
 * :mod:`blurvid.data.sequences` -- real footage: windows of consecutive sharp frames averaged
   into the blurry image (:class:`GoproDataset`, the paper's data, Sec. 4.1;
   :class:`FrameFolderDataset`; :class:`VideoDataset`, PyAV imported only when used).
@@ -30,6 +36,8 @@ Training-only pieces (sample banks, mixing, loaders, ``--data`` specs) are in
 
 from .augment import Augment, random_crop
 from .base import Sample, item_generator, item_seed
+from .camera import CameraConfig, expose
+from .leaves import LeavesConfig, LeavesDataset, leaves_image, render_leaves
 from .sequences import (
     VIDEO_SUFFIXES,
     FrameFolderDataset,
@@ -56,9 +64,12 @@ __all__ = [
     "VALIDATION_SHAKE",
     "VIDEO_SUFFIXES",
     "Augment",
+    "CameraConfig",
     "DataSplit",
     "FrameFolderDataset",
     "GoproDataset",
+    "LeavesConfig",
+    "LeavesDataset",
     "Sample",
     "ShakeConfig",
     "SyntheticShakeDataset",
@@ -66,13 +77,16 @@ __all__ = [
     "VideoDataset",
     "blur_from_frames",
     "build_pyramid",
+    "expose",
     "find_split",
     "item_generator",
     "item_seed",
+    "leaves_image",
     "load_photos",
     "random_crop",
     "render_batch",
     "render_item",
+    "render_leaves",
     "render_shake",
     "resolve_data_root",
     "validation_set",

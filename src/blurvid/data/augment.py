@@ -7,14 +7,13 @@ adds the other options, all off by default.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
 from ..errors import DataError
-from .base import Sample, _quantize, _rand, _randint
+from .base import Sample, _rand, _randint
+from .camera import jpeg
 
 __all__ = ["Augment", "random_crop"]
 
@@ -46,18 +45,6 @@ def random_crop(sample: Sample, size: int | tuple[int, int], gen: torch.Generato
     out["blurry"] = sample["blurry"][..., y0 : y0 + ch, x0 : x0 + cw]
     out["frames"] = sample["frames"][..., y0 : y0 + ch, x0 : x0 + cw]
     return out
-
-
-def _jpeg(x: torch.Tensor, quality: int) -> torch.Tensor:
-    from PIL import Image
-
-    arr = _quantize(x).permute(1, 2, 0).numpy()
-    buf = io.BytesIO()
-    Image.fromarray(arr, "RGB").save(buf, format="JPEG", quality=int(quality))
-    buf.seek(0)
-    with Image.open(buf) as im:
-        out = np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
-    return torch.from_numpy(out.copy()).permute(2, 0, 1).contiguous()
 
 
 @dataclass(frozen=True)
@@ -120,6 +107,6 @@ class Augment:
             sigma = _rand(gen, 0.0, self.noise_sigma)
             b = (b + sigma * torch.randn(b.shape, generator=gen)).clamp(0.0, 1.0)
         if self.jpeg_quality is not None and _rand(gen) < self.jpeg_prob:
-            b = _jpeg(b, _randint(gen, *self.jpeg_quality))
+            b = jpeg(b, _randint(gen, *self.jpeg_quality))
         s["blurry"], s["frames"] = b.contiguous(), f.contiguous()
         return s

@@ -17,7 +17,10 @@ sharp still photo, so any photo collection becomes training data:
    plain GOPRO average). The 7 targets are the sharp images at the centre time of each group
    of ``k`` sub-frames (``target="center"``) or the mean of each group (``target="mean"``,
    the counterpart of one GOPRO frame, which has a short exposure of its own).
-5. Gaussian noise (sigma drawn up to ``noise_sigma``) is added to the blurry image only.
+5. Gaussian noise (sigma drawn up to ``noise_sigma``) is added to the blurry image only, or,
+   with ``ShakeConfig.camera``, what a camera does after the exposure (saturated highlights
+   clipped after the average, Poisson-Gaussian noise, a tone curve, JPEG:
+   :mod:`blurvid.data.camera`).
 
 Geometry convention: the trajectory is the displacement of the *content* on the output image,
 in output pixels, ``+x`` to the right and ``+y`` down. A scene point at source position ``p``
@@ -35,8 +38,9 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -55,6 +59,7 @@ from .base import (
     item_generator,
     item_seed,
 )
+from .camera import CameraConfig, expose
 
 __all__ = [
     "PYRAMID_LEVELS",
@@ -107,6 +112,9 @@ class ShakeConfig:
         linear_light: Average (and warp) in linear light; ``False`` averages sRGB values.
         target: ``"center"`` (sharp instant at each group's centre time) or ``"mean"`` (the
             mean of each group of sub-frames, in the same light space as the blurry image).
+        camera: Camera realism after the exposure (highlights, clipping, Poisson-Gaussian
+            noise, tone curve, JPEG: :class:`~blurvid.data.camera.CameraConfig`); off by
+            default (the plain linear-light average and Gaussian noise).
     """
 
     size: int = 128
@@ -126,6 +134,7 @@ class ShakeConfig:
     photo_scale: tuple[float, float] = (0.35, 1.0)
     linear_light: bool = True
     target: str = "center"
+    camera: CameraConfig = field(default_factory=CameraConfig.off)
 
     def __post_init__(self) -> None:
         if self.size < 8:
@@ -144,6 +153,10 @@ class ShakeConfig:
             raise ConfigError(f"ShakeConfig.target must be 'center' or 'mean', got {self.target!r}")
         if self.noise_sigma < 0 or self.rotation_deg < 0 or self.zoom < 0:
             raise ConfigError("ShakeConfig.noise_sigma, rotation_deg and zoom must be >= 0")
+        if not isinstance(self.camera, CameraConfig):
+            object.__setattr__(self, "camera", CameraConfig.parse(self.camera))
+        if not self.camera.is_off and not self.linear_light:
+            raise ConfigError("ShakeConfig.camera realism needs linear_light=True")
 
     def replace(self, **changes) -> ShakeConfig:
         """A copy with some fields changed (``dataclasses.replace``)."""
@@ -293,36 +306,28 @@ def _sprite_mask(h: int, w: int, gen: torch.Generator) -> torch.Tensor:
     return ((1.0 - d) / feather).clamp(0.0, 1.0)[None]
 
 
-def render_shake(
+@dataclass
+class _Scene:
+    """The exposure of :func:`render_shake` before the camera: ``frames_lin (T, 3, S, S)`` (the
+    ``nk`` blur sub-frames, then any extra target instants), the camera's motion and times."""
+
+    frames_lin: torch.Tensor
+    times: torch.Tensor
+    tgt_idx: list[int]
+    nk: int
+    trans: torch.Tensor
+    theta: torch.Tensor
+    zoom: torch.Tensor
+
+
+def _shake_scene(
     photo: torch.Tensor | Sequence[torch.Tensor],
-    cfg: ShakeConfig | None = None,
-    generator: torch.Generator | None = None,
+    cfg: ShakeConfig,
+    gen: torch.Generator,
     sprite_photo: torch.Tensor | Sequence[torch.Tensor] | None = None,
-    debug: bool = False,
-) -> dict[str, torch.Tensor]:
-    """Render one blurry image and its 7 sharp frames from a sharp photo.
-
-    Args:
-        photo: ``(3, H, W)`` float in [0, 1] or uint8, on any device, or a pyramid from
-            :func:`build_pyramid` (the level matching the drawn photo scale is used).
-        cfg: Rendering parameters.
-        generator: CPU ``torch.Generator`` for every random draw (a fresh unseeded one if
-            ``None``; pass one from :func:`item_generator` for reproducibility).
-        sprite_photo: Where sprite textures are cut from (default: ``photo``).
-        debug: Also return ``"subframes"`` ``(7k, 3, S, S)`` sRGB (the images averaged into
-            the blurry one, before noise), ``"trajectory"`` ``(7k, 2)`` content displacement
-            (x, y) in output pixels, ``"theta"`` ``(7k,)`` radians, ``"zoom"`` ``(7k,)`` and
-            ``"noise_sigma"`` (0-d).
-
-    Returns:
-        ``{"blurry": (3, S, S), "frames": (7, 3, S, S)}`` float32 in [0, 1] on the photo's
-        device, frames in temporal order (index 3 = centre).
-
-    Raises:
-        DataError: The photo is not ``(3, H, W)`` or smaller than 8 px.
-    """
-    cfg = cfg if cfg is not None else ShakeConfig()
-    gen = generator if generator is not None else torch.Generator()
+) -> _Scene:
+    """Camera shake of ``photo`` and its sprites over the exposure (steps 1-3 of the module
+    docstring); the random draws are :func:`render_shake`'s, in its order."""
     levels, scales = _as_pyramid(photo)
     dev = levels[0].device
     S, n, k = cfg.size, cfg.num_frames, cfg.subframes_per_frame
@@ -435,25 +440,65 @@ def render_shake(
         win = frames_lin[:, :, y0:y1, x0:x1]
         frames_lin[:, :, y0:y1, x0:x1] = spr[:, :3] + (1.0 - spr[:, 3:]) * win
 
-    # --- integrate the exposure
+    return _Scene(frames_lin, times, tgt_idx, nk, trans, theta, zoom)
+
+
+def render_shake(
+    photo: torch.Tensor | Sequence[torch.Tensor],
+    cfg: ShakeConfig | None = None,
+    generator: torch.Generator | None = None,
+    sprite_photo: torch.Tensor | Sequence[torch.Tensor] | None = None,
+    debug: bool = False,
+) -> dict[str, Any]:
+    """Render one blurry image and its 7 sharp frames from a sharp photo.
+
+    Args:
+        photo: ``(3, H, W)`` float in [0, 1] or uint8, on any device, or a pyramid from
+            :func:`build_pyramid` (the level matching the drawn photo scale is used).
+        cfg: Rendering parameters.
+        generator: CPU ``torch.Generator`` for every random draw (a fresh unseeded one if
+            ``None``; pass one from :func:`item_generator` for reproducibility).
+        sprite_photo: Where sprite textures are cut from (default: ``photo``).
+        debug: Also return ``"subframes"`` ``(7k, 3, S, S)`` sRGB (the images averaged into
+            the blurry one, before noise), ``"trajectory"`` ``(7k, 2)`` content displacement
+            (x, y) in output pixels, ``"theta"`` ``(7k,)`` radians, ``"zoom"`` ``(7k,)`` and
+            ``"noise_sigma"`` (0-d) and ``"camera"`` (the drawn camera-realism parameters,
+            :func:`~blurvid.data.camera.expose`).
+
+    Returns:
+        ``{"blurry": (3, S, S), "frames": (7, 3, S, S)}`` float32 in [0, 1] on the photo's
+        device, frames in temporal order (index 3 = centre).
+
+    Raises:
+        DataError: The photo is not ``(3, H, W)`` or smaller than 8 px.
+    """
+    cfg = cfg if cfg is not None else ShakeConfig()
+    gen = generator if generator is not None else torch.Generator()
+    scene = _shake_scene(photo, cfg, gen, sprite_photo)
+    frames_lin, trans, theta, zoom = scene.frames_lin, scene.trans, scene.theta, scene.zoom
+    n, k, S, nk, tgt_idx = (
+        cfg.num_frames,
+        cfg.subframes_per_frame,
+        cfg.size,
+        scene.nk,
+        scene.tgt_idx,
+    )
+    # --- integrate the exposure (and the camera: blurvid.data.camera)
     sub = frames_lin[:nk]
-    to_srgb = linear_to_srgb if cfg.linear_light else (lambda x: x.clamp(0.0, 1.0))
-    blurry = to_srgb(sub.mean(0))
-    if cfg.target == "center":
-        frames = to_srgb(frames_lin[tgt_idx])
-    else:
-        frames = to_srgb(sub.reshape(n, k, 3, S, S).mean(1))
-    sigma = _rand(gen, 0.0, cfg.noise_sigma)
-    if sigma > 0:
-        noise = torch.randn((3, S, S), generator=gen, dtype=torch.float32).to(dev)
-        blurry = (blurry + sigma * noise).clamp(0.0, 1.0)
-    out = {"blurry": blurry.float().contiguous(), "frames": frames.float().contiguous()}
+    targets = frames_lin[tgt_idx] if cfg.target == "center" else sub.reshape(n, k, 3, S, S).mean(1)
+    blurry, frames, cam = expose(sub, targets, gen, cfg.camera, cfg.noise_sigma, cfg.linear_light)
+    out: dict[str, Any] = {
+        "blurry": blurry.float().contiguous(),
+        "frames": frames.float().contiguous(),
+    }
     if debug:
+        to_srgb = linear_to_srgb if cfg.linear_light else (lambda x: x.clamp(0.0, 1.0))
         out["subframes"] = to_srgb(sub).float()
         out["trajectory"] = trans[:nk].float()
         out["theta"] = theta[:nk].float()
         out["zoom"] = zoom[:nk].float()
-        out["noise_sigma"] = torch.tensor(sigma)
+        out["noise_sigma"] = torch.tensor(cam["noise_sigma"] if "noise_sigma" in cam else 0.0)
+        out["camera"] = cam
     return out
 
 

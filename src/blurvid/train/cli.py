@@ -176,7 +176,9 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--data",
         action="append",
-        help="data source, repeatable: photos:DIR, stills:VIDEOS (shake on video stills), frames:DIR, video:FILE, gopro:DIR, bank:FILE "
+        help="data source, repeatable: photos:DIR, stills:VIDEOS (shake on video stills), leaves: or "
+        "leaves:PHOTOS (procedural scenes), frames:DIR, video:FILE, gopro:DIR, bank:FILE, each with "
+        "an optional @WEIGHT "
         "(default: none, or the --config file's)",
     )
     p.add_argument("--out", required=True, help="run folder (checkpoints, logs, model/ export)")
@@ -249,6 +251,11 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
         choices=("paper", "kaiming"),
         help="initialisation of a new G: paper = N(0, 0.01) on every conv (Sec. 4.2), kaiming "
         "= PyTorch's standard init (Kaiming-uniform) for the body and N(0, 0.01) for the head, as NAFNet",
+    )
+    p.add_argument(
+        "--camera",
+        help="camera realism of the synthetic data (photos, stills, leaves): off (default), all, "
+        "or steps joined by + from highlights, noise, tone, jpeg (docs/training.md)",
     )
     p.add_argument(
         "--bank-size",

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..checks import check_int, check_number
+from ..data.camera import CameraConfig
 from ..errors import ConfigError
 from ..model import GeneratorConfig
 
@@ -85,8 +86,11 @@ class TrainConfig:
         generator: architecture of G (ignored when starting from ``init``).
         init: folder (``save_pretrained`` output) to start from; a stage starts from the
             previous stage's result when run through ``--stage all``.
-        data: data sources (``photos:DIR``, ``frames:DIR``, ``video:FILE``, ``gopro:DIR``,
-            ``bank:FILE``; a plain path is auto-detected).
+        data: data sources (``photos:DIR``, ``stills:DIR``, ``leaves:[DIR]``, ``frames:DIR``,
+            ``video:FILE``, ``gopro:DIR``, ``bank:FILE``, each with an optional ``@WEIGHT``).
+        camera: camera realism of the synthetic sources (photos, stills, leaves):
+            ``"off"``, ``"all"`` or steps joined by ``+`` from highlights, noise, tone, jpeg
+            (:class:`blurvid.data.CameraConfig`).
         bank_size: when > 0, pre-render this many samples into ``out/bank.safetensors``
             once and train from it (CPU recipe: the model trains instead of rendering).
         val_every, ckpt_every, log_every, sample_every: intervals in steps.
@@ -145,6 +149,7 @@ class TrainConfig:
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     init: str | None = None
     data: tuple[str, ...] = ()
+    camera: str = "off"
     bank_size: int = 0
     val_every: int = 1000
     ckpt_every: int = 500
@@ -166,6 +171,7 @@ class TrainConfig:
             raise ConfigError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
         self.betas = tuple(check_number(b, "betas") for b in self.betas)  # type: ignore[assignment]
         self.data = tuple(str(d) for d in self.data)
+        CameraConfig.parse(self.camera)  # a typed error for an unknown step, before any work
         if self.stage not in STAGES:
             raise ConfigError(f"stage must be one of {STAGES}, got {self.stage!r}")
         for name in ("steps", "batch_size", "crop", "ckpt_every", "log_every"):

@@ -21,6 +21,7 @@ working. ``TRAINING_PHOTOS``, ``VALIDATION_PHOTOS``, ``VALIDATION_FRAME_FOLDERS`
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import warnings
@@ -46,6 +47,8 @@ from ..data.base import (
     _SeededDataset,
     item_seed,
 )
+from ..data.camera import CameraConfig
+from ..data.leaves import LeavesConfig, LeavesDataset
 from ..data.sequences import (
     VIDEO_SUFFIXES,
     FrameFolderDataset,
@@ -513,12 +516,13 @@ def set_epoch(loader: DataLoader, epoch: int) -> None:
 
 
 # ----------------------------------------------------------------------------- specs
-def _parse_spec(spec: str) -> tuple[str, Path, float]:
+def _parse_spec(spec: str) -> tuple[str, Path | None, float]:
     kind, sep, rest = spec.partition(":")
-    if not sep or not rest:
+    kind = kind.strip().lower()
+    if not sep or (not rest and kind != "leaves"):
         raise ConfigError(
             f"data spec {spec!r} must be KIND:PATH[@WEIGHT] with KIND one of "
-            f"photos, frames, video, gopro, bank"
+            f"{', '.join(DATA_KINDS)} (leaves: takes no path, or a photo folder for its colours)"
         )
     weight = 1.0
     if "@" in rest:
@@ -528,10 +532,10 @@ def _parse_spec(spec: str) -> tuple[str, Path, float]:
             rest = head
         except ValueError:
             pass
-    return kind.strip().lower(), Path(rest), weight
+    return kind, (Path(rest) if rest else None), weight
 
 
-DATA_KINDS = ("photos", "stills", "frames", "video", "gopro", "bank")
+DATA_KINDS = ("photos", "stills", "leaves", "frames", "video", "gopro", "bank")
 
 
 def check_data_specs(specs: Sequence[str]) -> None:
@@ -552,7 +556,7 @@ def check_data_specs(specs: Sequence[str]) -> None:
             )
         if not (math.isfinite(weight) and weight > 0):
             raise ConfigError(f"data spec {spec!r}: the weight must be a number > 0, got {weight}")
-        if not path.exists():
+        if path is not None and not path.exists():
             raise DataError(f"data spec {spec!r}: {path} does not exist")
 
 
@@ -566,6 +570,7 @@ def dataset_from_specs(
     num_workers: int | None = None,
     progress: bool = True,
     split: DataSplit | PathLike | None = None,
+    camera: CameraConfig | str | None = None,
 ) -> Dataset:
     """Build a training dataset from ``--data`` strings ``KIND:PATH[@WEIGHT]``.
 
@@ -573,6 +578,9 @@ def dataset_from_specs(
     split's validation photos are left out so the validation set stays unseen),
     ``stills:FILE_OR_DIR`` (the same synthetic shake on still frames of videos,
     :func:`~blurvid.data.video_stills`: 24 of the sharpest per video, at half size),
+    ``leaves:`` or ``leaves:DIR`` (procedural dead-leaves scenes with moving shapes,
+    :class:`~blurvid.data.LeavesDataset`; with a photo folder, their colours and photo
+    textures come from its training photos),
     ``frames:DIR`` (:class:`FrameFolderDataset`; a folder of frames, or a folder of such
     folders, less the split's validation sequence), ``video:FILE_OR_DIR`` (:class:`VideoDataset`, ``spatial_scale=0.5``),
     ``gopro:DIR`` (:class:`GoproDataset`, train split), ``bank:FILE`` (:class:`BankDataset`).
@@ -597,6 +605,10 @@ def dataset_from_specs(
         split: The files held out for validation: a :class:`~blurvid.data.split.DataSplit`
             or a manifest path (default: the project's manifest when
             :func:`~blurvid.data.find_split` finds one, else nothing is held out).
+        camera: Camera realism of the synthetic sources (photos, stills, leaves): a
+            :class:`~blurvid.data.CameraConfig` or its short form (``"off"``, ``"all"``,
+            ``"noise+tone"``; :meth:`~blurvid.data.CameraConfig.parse`). Real footage
+            (frames, video, gopro) is left as recorded.
 
     Raises:
         ConfigError: An empty list or a malformed spec/unknown kind.
@@ -608,21 +620,29 @@ def dataset_from_specs(
     val_frames = (held_out.validation_frames,) if held_out is not None else ()
     sources: list[tuple[Dataset, float]] = []
     hflip = Augment(hflip=True)
+    cam = CameraConfig.parse(camera)
     for i, spec in enumerate(specs):
         kind, path, weight = _parse_spec(spec)
         sub_seed = item_seed(seed, i)
-        if kind in ("photos", "stills"):
-            if kind == "photos":
-                photos: list = [p for p in _photo_list(path) if Path(p).name not in val_photos]
-                if not photos:
-                    raise DataError(f"data spec {spec!r}: no training photos left in {path}")
-            else:
+        shake = ShakeConfig(size=crop, camera=cam)
+        if kind in ("photos", "stills", "leaves"):
+            photos: list = []
+            if kind == "stills" and path is not None:
                 from ..data import video_stills
 
                 photos = video_stills(path)
-            ds: Dataset = SyntheticShakeDataset(
-                photos, ShakeConfig(size=crop), length=length or 10_000, seed=sub_seed
-            )
+            elif path is not None:
+                photos = [p for p in _photo_list(path) if Path(p).name not in val_photos]
+                if not photos:
+                    raise DataError(f"data spec {spec!r}: no training photos left in {path}")
+            if kind == "leaves":
+                ds: Dataset = LeavesDataset(
+                    LeavesConfig(shake=shake), photos or None, length or 10_000, sub_seed
+                )
+            else:
+                ds = SyntheticShakeDataset(photos, shake, length=length or 10_000, seed=sub_seed)
+        elif path is None:  # _parse_spec lets only leaves: omit its path
+            raise ConfigError(f"data spec {spec!r} needs a path")
         elif kind == "frames":
             if list_images(path):
                 folders = [path]
@@ -658,7 +678,9 @@ def dataset_from_specs(
         return dataset
     bank_path: Path | None = None
     if bank_dir is not None:
-        bank_path = Path(bank_dir) / f"bank_{bank_size}_{crop}_{seed}.safetensors"
+        # a bank with camera realism never shares a file name with one without
+        tag = "" if cam.is_off else "_cam" + hashlib.sha1(cam.describe().encode()).hexdigest()[:8]
+        bank_path = Path(bank_dir) / f"bank_{bank_size}_{crop}_{seed}{tag}.safetensors"
     cpus = os.cpu_count() or 1
     workers = num_workers if num_workers is not None else (0 if cpus <= 2 else min(8, cpus // 2))
     bank = SampleBank.render(
@@ -667,6 +689,10 @@ def dataset_from_specs(
         bank_path,
         num_workers=workers,
         progress=progress,
-        metadata={"specs": "\n".join(specs), "crop": str(crop)},
+        metadata={
+            "specs": "\n".join(specs),
+            "crop": str(crop),
+            **({} if cam.is_off else {"camera": cam.describe()}),
+        },
     )
     return BankDataset(bank, seed=seed)

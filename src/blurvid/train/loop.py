@@ -360,6 +360,7 @@ class Trainer:
                 seed=config.seed,
                 bank_size=config.bank_size,
                 bank_dir=self.out,
+                camera=config.camera,
             )
         self.dataset = dataset
         self.val_data = val_data
