@@ -198,22 +198,24 @@ def test_all_stages_from_a_recipe_each_with_its_own_settings(tmp_path, tiny_phot
 
     b = tmp_path / "b"  # a B of its own, as v0.2's stages started from base/best
     Generator(GeneratorConfig(width=8, enc_blocks=(1,), dec_blocks=(1,))).save_pretrained(b)
-    recipe = write(
+    recipe = write(  # as v0.1: the base stage renders a bank, the later stages train on it
         tmp_path,
         f'data_root = "{tiny_photos}"\n[data]\nspecs = ["photos:{{data}}"]\n'
         "[train]\nbatch_size = 2\nsample_every = 0\nval_every = 0\nlog_every = 1\n"
         "perceptual_weight = 0.0\nflow = 'dis-ultrafast'\n"
         "[train.generator]\nwidth = 8\nenc_blocks = [1]\ndec_blocks = [1]\n"
-        "[stages.base]\nsteps = 2\ncrop = 32\n"
+        "[stages.base]\nsteps = 2\ncrop = 48\nbank_size = 4\n"
         f'[stages.gram]\nsteps = 1\ncrop = 48\ninit = "{b}"\n'
-        "[stages.hepta]\nsteps = 1\ncrop = 32\n",
+        'data = ["bank:{out}/base/bank_4_48_0.safetensors"]\n'
+        '[stages.hepta]\nsteps = 1\ncrop = 32\ndata = ["bank:{out}/base/bank_4_48_0.safetensors"]\n',
     )
     out = tmp_path / "run"
     rc = cli.main(["train", "--config", str(recipe), "--stage", "all", "--out", str(out), "-q"])
     assert rc == 0
     configs = {s: json.loads((out / s / "train_config.json").read_text()) for s in STAGES}
     assert [configs[s]["steps"] for s in STAGES] == [2, 1, 1]
-    assert [configs[s]["crop"] for s in STAGES] == [32, 48, 32]
+    assert [configs[s]["crop"] for s in STAGES] == [48, 48, 32]
+    assert configs["hepta"]["data"] == [f"bank:{out}/base/bank_4_48_0.safetensors"]
     assert configs["gram"]["init"] == str(b)
     assert configs["hepta"]["init"] == str(out / "gram" / "model")  # chained as before
     assert (out / "hepta" / "model" / "model.safetensors").is_file()
