@@ -110,12 +110,18 @@ def test_every_trainconfig_field_is_a_recipe_key(tmp_path):
 @pytest.mark.parametrize(
     "text, match",
     [
-        ("[stages.base]\nsteps = 'many'\n", r"r.toml, stage base: steps"),
+        ("[stages.base]\nsteps = 0\n", r"r.toml, stage base: steps"),
         ("[stages.gram]\ncrop = 30\n", r"r.toml, stage gram: crop must be a multiple"),
         ("[train.generator]\nwidth = 3\n", r"r.toml, stage base: width"),
         ("[train]\nsteps = 3\n[[stages]]\n", r"\[stages\] must be a table"),
         ("[train\n", r"not valid TOML"),
         ("[bank]\ncrop = 64\n", r"\[bank\] needs size"),
+        ('[train]\namp = "false"\n', r"r.toml: \[train\] amp = 'false' must be of type bool"),
+        ("[stages.base]\nsteps = 2.5\n", r"\[stages.base\] steps = 2.5 must be of type int"),
+        ("[stages.base]\nsteps = true\n", r"steps = True must be of type int"),
+        ("[train]\nlr = '1e-3'\n", r"lr = '1e-3' must be of type float"),
+        ('[train]\ncpu_amp = "on"\n', r'cpu_amp .* type bool \(or "auto"\)'),
+        ("[train.generator]\nreblur = 1\n", r"\[train.generator\] reblur = 1 must be of type str"),
     ],
 )
 def test_bad_values_are_an_error_naming_the_file_and_the_stage(tmp_path, text, match):

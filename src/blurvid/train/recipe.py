@@ -84,6 +84,31 @@ def _check_table(table: Any, known: list[str], where: str, path: Path) -> dict[s
     return table
 
 
+#: What a TOML value of a field with this annotation must be (other annotations: not checked
+#: here; TrainConfig checks its values itself).
+_TYPES: dict[str, tuple[type, ...]] = {
+    "bool": (bool,),
+    "int": (int,),
+    "float": (int, float),
+    "str": (str,),
+    "str | None": (str,),
+}
+
+
+def _check_types(table: dict[str, Any], fields: dict[str, str], where: str, path: Path) -> None:
+    """Each value has its field's type (``amp = "false"`` would otherwise be a true string)."""
+    for key, value in table.items():
+        expected = _TYPES.get(fields.get(key, ""))
+        if key == "cpu_amp" and value == "auto":
+            continue
+        wrong_bool = isinstance(value, bool) and bool not in (expected or (bool,))
+        if expected is not None and (not isinstance(value, expected) or wrong_bool):
+            raise ConfigError(
+                f"{path}: {where} {key} = {value!r} must be of type {fields[key]}"
+                + (' (or "auto")' if key == "cpu_amp" else "")
+            )
+
+
 def _cpu_has_bf16() -> bool:
     """Native bf16 (AVX512-BF16 or AMX) on this CPU, as ``/proc/cpuinfo`` says (Linux)."""
     try:
@@ -143,7 +168,7 @@ class Recipe:
         :func:`~blurvid.train.data.dataset_from_specs` saves it (None: no ``[bank]``)."""
         if not self.bank:
             return None
-        folder = self._subst(self.bank.get("dir", "{out}/banks"), self.data_root, out)
+        folder = self._subst(self.bank.get("dir", "{out}/banks"), "", out)
         name = f"bank_{self.bank['size']}_{self.bank_crop}_{self.bank_seed(seed)}.safetensors"
         return Path(folder) / name
 
@@ -217,13 +242,16 @@ def load_recipe(path: str | Path) -> Recipe:
         name: _check_table(raw.get(name, {}), list(keys), f"[{name}]", path)
         for name, keys in _SECTIONS.items()
     }
-    fields = [f.name for f in dataclasses.fields(TrainConfig) if f.name != "stage"]
-    gen_fields = [f.name for f in dataclasses.fields(GeneratorConfig)]
+    fields = {f.name: str(f.type) for f in dataclasses.fields(TrainConfig) if f.name != "stage"}
+    gen_fields = {f.name: str(f.type) for f in dataclasses.fields(GeneratorConfig)}
 
     def check_train(table: Any, where: str) -> dict[str, Any]:
-        table = _check_table(table, fields, where, path)
+        table = _check_table(table, list(fields), where, path)
+        _check_types(table, fields, where, path)
         if "generator" in table:
-            _check_table(table["generator"], gen_fields, f"{where[:-1]}.generator]", path)
+            gen_where = f"{where[:-1]}.generator]"
+            _check_types(_check_table(table["generator"], list(gen_fields), gen_where, path),
+                         gen_fields, gen_where, path)  # fmt: skip
         return table
 
     train = check_train(raw.get("train", {}), "[train]")
