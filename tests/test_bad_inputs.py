@@ -756,9 +756,9 @@ def test_bad_model_references(value, match, tmp_path, monkeypatch):
     + ([(dict(device="cuda"), "CUDA is not available")] if NO_CUDA else []),
 )
 def test_load_model_checks_what_extract_frames_checks(kwargs, match, monkeypatch):
-    import blurvid.hub
+    import blurvid.weights_io
 
-    monkeypatch.setattr(blurvid.hub, "_read_folder", lambda *a: pytest.fail("read weights"))
+    monkeypatch.setattr(blurvid.weights_io, "read_folder", lambda *a: pytest.fail("read weights"))
     with pytest.raises(ConfigError, match=match) as info:
         load_model("default", **kwargs)
     one_line(info.value)

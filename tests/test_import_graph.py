@@ -29,12 +29,13 @@ def _is_type_checking(node: ast.If) -> bool:
     )
 
 
-def module_level_imports(tree: ast.AST):
-    """Import nodes that run when the module is imported (not in functions/TYPE_CHECKING)."""
+def module_level_imports(tree: ast.AST, lazy: bool = False):
+    """Import nodes that run when the module is imported (not in functions/TYPE_CHECKING);
+    with ``lazy``, also those inside functions (they run when the function is called)."""
     stack = list(ast.iter_child_nodes(tree))
     while stack:
         node = stack.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+        if not lazy and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
             continue
         if isinstance(node, ast.If) and _is_type_checking(node):
             stack.extend(node.orelse)
@@ -44,15 +45,16 @@ def module_level_imports(tree: ast.AST):
         stack.extend(ast.iter_child_nodes(node))
 
 
-def import_graph() -> dict[str, set[str]]:
-    """``{module: {blurvid modules it imports at module level}}``. ``from .x import y`` is an
+def import_graph(lazy: bool = False) -> dict[str, set[str]]:
+    """``{module: {blurvid modules it imports at module level}}`` (``lazy``: anywhere, functions
+    included). ``from .x import y`` is an
     arrow to ``x`` (and to ``x.y`` when that is a module); a package's own ``__init__`` is not
     counted as a target of its submodules' relative imports (Python has it loaded already)."""
     mods = modules()
     graph: dict[str, set[str]] = {m: set() for m in mods}
     for name, path in mods.items():
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        for node in module_level_imports(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in module_level_imports(ast.parse(path.read_text(encoding="utf-8")), lazy):
             if isinstance(node, ast.Import):
                 targets = [a.name for a in node.names]
             else:
@@ -106,6 +108,29 @@ def test_the_model_knows_nothing_of_files_and_the_hub():
     assert not graph["blurvid.model"] & {"blurvid.hub", "blurvid.io", "blurvid.api"}
     # colour is a leaf: data, losses and the model share it without importing one another
     assert graph["blurvid.colour"] == set()
+
+
+def reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        for nxt in graph[todo.pop()] - seen:
+            seen.add(nxt)
+            todo.append(nxt)
+    return seen
+
+
+def test_the_model_imports_nothing_above_it_not_even_lazily():
+    """Issue 32: G's save/load hooks call blurvid.weights_io (files) and blurvid.hub_fetch (the
+    Hub) below it; no import of the model's, even one inside a method, leads back up to the
+    loaders, the API or the model itself."""
+    graph = import_graph(lazy=True)
+    below = reachable(graph, "blurvid.model")
+    assert {"blurvid.weights_io", "blurvid.hub_fetch"} <= below
+    assert not below & {"blurvid.model", "blurvid.hub", "blurvid.api", "blurvid.io"}
+    for module in ("blurvid.weights_io", "blurvid.hub_fetch"):  # they know no architecture
+        assert "blurvid.model" not in reachable(graph, module)
+    assert "blurvid.model" in graph["blurvid.hub"]
 
 
 def test_the_cycle_finder_finds_a_cycle():

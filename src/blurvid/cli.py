@@ -243,6 +243,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
                "export a checkpoint or model as a model folder, ONNX or TorchScript"),
     "convert-vgg19": ("blurvid.train.cli", "add_convert_vgg19_parser",
                       "convert torchvision's vgg19-*.pth into safetensors for the perceptual loss"),
+    "data": ("blurvid.data.download", "add_data_parser",
+             "get the project's data (photos, videos, frames) from the Hugging Face Hub"),
     "demo": ("blurvid.demo", "add_demo_parser",
              "open a local web page to try blurvid on your photos (needs blurvid[demo])"),
 }  # fmt: skip

@@ -41,6 +41,7 @@ from einops import rearrange
 from huggingface_hub import ModelHubMixin
 from torch import nn
 
+from . import weights_io
 from ._fs import atomic_write_bytes
 from .colour import linear_to_srgb, srgb_to_linear
 from .errors import ConfigError
@@ -202,7 +203,7 @@ class GeneratorConfig:
 
     def to_json(self, path: str | Path) -> None:
         """Write ``config.json`` atomically (blurvid's one writer of that file: save_pretrained
-        and :func:`blurvid.hub.save_folder` call it)."""
+        and :func:`blurvid.hub.save_folder` pass it to :func:`blurvid.weights_io.write_folder`)."""
         text = json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
         atomic_write_bytes(path, text.encode())
 
@@ -366,21 +367,40 @@ class Generator(  # type: ignore[call-arg]  # (mypy reads nn.Module's __init_sub
         lin = srgb_to_linear(blurry).unsqueeze(1) + residuals
         return linear_to_srgb(lin)
 
-    # -- Hub / folder I/O: thin hooks; blurvid.hub owns the files, the Hub and loading --------
-    # (imported inside the methods: hub imports this module, never the reverse at import time)
+    # -- Hub / folder I/O: thin hooks; blurvid.weights_io (below this module) owns the files --
     def _save_pretrained(self, save_directory: Path) -> None:
-        """Hook of ``save_pretrained`` / ``push_to_hub``: :func:`blurvid.hub.save_folder`."""
-        from .hub import save_folder
+        """Hook of ``save_pretrained`` / ``push_to_hub``: :meth:`_write_folder`."""
+        self._write_folder(save_directory)
 
-        save_folder(self, save_directory)
+    def _write_folder(
+        self,
+        folder: weights_io.PathLike,
+        *,
+        dtype: torch.dtype | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> Path:
+        """``model.safetensors`` (``placeholder`` copied from :attr:`metadata`, then
+        ``metadata``) and ``config.json`` (:meth:`GeneratorConfig.to_json`), atomically
+        (:func:`blurvid.weights_io.write_folder`; public as :func:`blurvid.hub.save_folder`)."""
+        meta = {"placeholder": self.metadata.get("placeholder", "false"), **(metadata or {})}
+        return weights_io.write_folder(
+            folder, self.state_dict(), self.config.to_json, dtype=dtype, metadata=meta
+        )
+
+    @classmethod
+    def _load(cls, name_or_path: weights_io.PathLike, **kwargs: Any) -> Generator:
+        """:func:`blurvid.weights_io.load` for G: every loader of G runs this."""
+        return weights_io.load(
+            name_or_path, read_config=GeneratorConfig.from_json, build=cls, **kwargs
+        )
 
     @classmethod
     def from_pretrained(  # type: ignore[override]
         cls,
-        pretrained_model_name_or_path: str | Path,
+        pretrained_model_name_or_path: weights_io.PathLike,
         *,
         revision: str | None = None,
-        cache_dir: str | Path | None = None,
+        cache_dir: weights_io.PathLike | None = None,
         local_files_only: bool = False,
         token: str | bool | None = None,
         force_download: bool = False,
@@ -389,17 +409,20 @@ class Generator(  # type: ignore[call-arg]  # (mypy reads nn.Module's __init_sub
     ) -> Generator:
         """Load from a local folder or a Hub repo id (strict, safetensors only).
 
-        Same as :func:`blurvid.load_model`, without the bundled ``"default"`` alias
-        (:func:`blurvid.hub.load_pretrained`).
+        Same as :func:`blurvid.load_model`, without the bundled ``"default"`` alias (a folder
+        named ``default`` is that folder), plus ``force_download``. Hub files are fetched with
+        ``huggingface_hub.hf_hub_download`` (its cache, ``revision``, ``HF_ENDPOINT`` and
+        ``HF_HUB_OFFLINE`` apply); the resolved commit is recorded in
+        ``model.metadata["revision"]``.
         """
         if kwargs:
             raise ConfigError(
                 f"unexpected arguments {sorted(kwargs)}: the architecture comes from config.json"
             )
-        from .hub import load_pretrained
-
-        return load_pretrained(
+        return cls._load(
             pretrained_model_name_or_path,
+            bundled=None,
+            hub=True,
             revision=revision,
             cache_dir=cache_dir,
             local_files_only=local_files_only,
@@ -418,4 +441,4 @@ class Generator(  # type: ignore[call-arg]  # (mypy reads nn.Module's __init_sub
     @property
     def metadata(self) -> dict[str, str]:
         """Where the weights came from (set by the loaders): source, revision, placeholder."""
-        return dict(getattr(self, "_blurvid_metadata", {}))
+        return weights_io.metadata_of(self)

@@ -22,10 +22,24 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from .data import check_data_specs
     from .loop import TimeLimitReached, check_resumable, train
 
-    if args.config:
-        cfg = TrainConfig.from_json(args.config)
+    stages = STAGES if args.stage == "all" else (args.stage,)
+    recipe = None
+    if args.config and Path(args.config).suffix == ".toml":
+        from .recipe import load_recipe
+
+        recipe = load_recipe(args.config)
+        where = dict(data_root=args.data_root, out=str(args.out), bank_seed=args.bank_seed)
+        configs = {s: recipe.stage_config(s, **where) for s in stages}
     else:
-        cfg = TrainConfig.fast() if args.recipe == "fast" else TrainConfig.paper()
+        if args.data_root is not None or args.bank_seed is not None:
+            raise ConfigError(
+                "--data-root and --bank-seed apply to a recipe file (--config FILE.toml)"
+            )
+        if args.config:
+            cfg = TrainConfig.from_json(args.config)
+        else:
+            cfg = TrainConfig.fast() if args.recipe == "fast" else TrainConfig.paper()
+        configs = {s: cfg for s in stages}
     # every option whose dest names a TrainConfig field overrides it when given; "stage"
     # (may be "all") is set per stage by train(), "data" is a list turned into a tuple below
     fields = {f.name for f in dataclasses.fields(TrainConfig)} - {"stage", "data"}
@@ -37,9 +51,17 @@ def _cmd_train(args: argparse.Namespace) -> int:
         for dest, field in _ARCH_OPTIONS.items()
         if getattr(args, dest) is not None
     }
-    if arch:
-        overrides["generator"] = dataclasses.replace(cfg.generator, **arch)
-    cfg = cfg.replace(**overrides)
+    for s, c in configs.items():
+        generator = {"generator": dataclasses.replace(c.generator, **arch)} if arch else {}
+        configs[s] = c.replace(**overrides, **generator)
+    cfg = configs[stages[0]]
+    if recipe is not None:
+        if args.val is None and not args.no_val and recipe.validation.get("data"):
+            args.val = recipe.validation_folder(args.data_root)
+        if args.split is None and recipe.data.get("split"):
+            args.split = recipe.data["split"]
+    if args.no_val:
+        args.val = None
     if not cfg.data:
         raise ConfigError(
             "no training data: pass --data (photos:DIR, stills:VIDEOS, frames:DIR, video:FILE, gopro:DIR, bank:FILE)"
@@ -48,8 +70,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
         raise ConfigError(
             f"--time-limit must be a positive number of minutes, got {args.time_limit}"
         )
-    stages = STAGES if args.stage == "all" else (args.stage,)
-    check_data_specs(cfg.data)  # before any work, as every argument below
+    bank = recipe.bank_file(str(args.out), args.bank_seed) if recipe and not args.data else None
+    made = f"bank:{Path(args.out) / stages[0]}"  # a bank the first stage renders (v0.1's)
+    for s, c in configs.items():  # before any work, as every argument below
+        specs = recipe.specs(args.data_root) if recipe and bank else c.data
+        later = [d for d in specs if s != stages[0] and d.startswith(made)]
+        if not specs or len(later) < len(specs):
+            check_data_specs([d for d in specs if d not in later])
     if args.val or args.split is not None:  # the held-out files of --val and photos:/frames:
         from ..data import find_split
 
@@ -96,6 +123,19 @@ def _cmd_train(args: argparse.Namespace) -> int:
             "--recipe fast) unless you reproduce the paper to the letter.",
             file=sys.stderr,
         )
+    if recipe is not None:
+        from .recipe import write_resolved
+
+        resolved = recipe.resolved(stages, **where)
+        resolved["stages"] = {s: c.to_dict() for s, c in configs.items()}  # with the flags
+        write_resolved(resolved, args.out)
+        if bank is not None and not bank.is_file():  # render it as the release scripts did
+            from .data import dataset_from_specs
+
+            dataset_from_specs(recipe.specs(args.data_root), crop=recipe.bank_crop,
+                               seed=recipe.bank_seed(args.bank_seed),
+                               bank_size=int(recipe.bank["size"]), bank_dir=bank.parent,
+                               progress=not args.quiet, split=args.split)  # fmt: skip
     val = None
     if args.val:
         from ..data import validation_set
@@ -104,7 +144,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     try:
         limit = args.time_limit * 60 if args.time_limit else None
         train(cfg, args.out, stages=stages, resume=resume, continue_from=args.continue_from,
-              val_data=val, progress=not args.quiet, time_limit_s=limit)  # fmt: skip
+              val_data=val, progress=not args.quiet, time_limit_s=limit,
+              stage_configs=configs if recipe is not None else None)  # fmt: skip
     except TimeLimitReached as exc:
         print(f"{exc}; checkpoint saved, continue with --resume")
         return 75  # EX_TEMPFAIL: not finished, try again
@@ -206,7 +247,30 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--config",
-        help="a train_config.json to start from instead of the --recipe preset (default: none)",
+        metavar="FILE",
+        help="a recipe file (recipes/*.toml: every stage's settings, the data, the bank, "
+        "validation) or a run's train_config.json, instead of the --recipe preset; the "
+        "options below override single fields (default: none)",
+    )
+    p.add_argument(
+        "--data-root",
+        dest="data_root",
+        metavar="DIR",
+        help="the data folder a recipe file's {data} names (e.g. the one `blurvid data "
+        "download` filled) (default: the recipe's data_root)",
+    )
+    p.add_argument(
+        "--bank-seed",
+        dest="bank_seed",
+        type=int,
+        help="a recipe with a [bank]: the seed of the sample bank to render and train on "
+        "(default: the recipe's)",
+    )
+    p.add_argument(
+        "--no-val",
+        dest="no_val",
+        action="store_true",
+        help="no validation, even where the recipe file names a validation folder",
     )
     p.add_argument("--steps", type=int, help="optimisation steps per stage")
     p.add_argument("--batch-size", dest="batch_size", type=int, help="samples per step per process")

@@ -27,7 +27,7 @@ import math
 import os
 import signal
 import time
-from collections.abc import Iterator, Sequence, Sized
+from collections.abc import Iterator, Mapping, Sequence, Sized
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -773,6 +773,7 @@ def train(
     val_data: dict[str, torch.Tensor] | ValidationSet | None = None,
     progress: bool = True,
     time_limit_s: float | None = None,
+    stage_configs: Mapping[str, TrainConfig] | None = None,
 ) -> Generator:
     """Run ``stages`` in order in ``out/<stage>/``, each from the previous stage's result
     (weight sharing across stages, Sec. 3), handed over in memory: the same weights as its
@@ -782,7 +783,10 @@ def train(
     :class:`TimeLimitReached` is raised after the checkpoint is saved. ``continue_from``
     (exported weights of the first stage's run, e.g. ``out/base/latest``) continues that stage
     where its full checkpoint is gone (see :class:`Trainer`); a checkpoint that ``resume``
-    finds takes precedence."""
+    finds takes precedence. ``stage_configs`` (a recipe file's, :mod:`blurvid.train.recipe`)
+    gives stages their own config instead of ``config``; a stage whose own config names an
+    ``init`` (e.g. v0.2's stages from ``base/best``) starts from that, not the previous
+    stage's result."""
     out = Path(out)
     t_start = time.time()
     g: Generator | None = None
@@ -794,8 +798,10 @@ def train(
         check_resumable(out, stages)
     for name in stages:
         stage_dir = out / name
-        cfg = config.replace(stage=name)
-        if prev is not None:
+        own = (stage_configs or {}).get(name)
+        cfg = (own or config).replace(stage=name)
+        explicit_init = own is not None and own.init is not None
+        if prev is not None and not explicit_init:
             cfg = cfg.replace(init=str(prev))
         prev = stage_dir / "model"
         if resume and _finished(stage_dir):
@@ -804,7 +810,8 @@ def train(
         can_resume = resume and (stage_dir / CHECKPOINT_NAME).is_file()
         cont = continue_from if name == stages[0] and not can_resume else None
         left = None if time_limit_s is None else max(time_limit_s - (time.time() - t_start), 0.0)
-        trainer = Trainer(cfg, stage_dir, dataset=dataset, val_data=val_data, start_from=g,
+        start = None if explicit_init else g
+        trainer = Trainer(cfg, stage_dir, dataset=dataset, val_data=val_data, start_from=start,
                           resume=can_resume, continue_from=cont, progress=progress,
                           time_limit_s=left)  # fmt: skip
         try:
