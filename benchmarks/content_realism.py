@@ -30,6 +30,7 @@ from scratch. Usage::
     python benchmarks/content_realism.py --row leaves25 --steps 1200 \\
         --init training/release-v0.2/b-step87000 --threads 1
     python benchmarks/content_realism.py --table      # markdown table of every result file
+    python benchmarks/content_realism.py --plot docs/images/content_realism.png
 
 Writes ``benchmarks/results/content_realism/<row><tag>.json`` (atomically, after every
 validation).
@@ -130,6 +131,23 @@ def real_sharpness(model: torch.nn.Module, root: Path) -> dict[str, float]:
     return {"real_sharpness_log2": round(sum(ratios) / len(ratios), 4), "real_photos": len(ratios)}
 
 
+def _table_row(name: str, init: str, last: dict, fin: dict) -> str:
+    gap = fin.get("content_gap", {})
+    cells = [
+        name, init, str(last["step"]), f"{last['gain_db']:+.2f}", f"{last['centre_gain_db']:+.2f}",
+        f"{last['synthetic_centre_gain_db']:+.2f}", f"{last['real_centre_gain_db']:+.2f}",
+    ]  # fmt: skip
+    if gap:
+        cells += [
+            f"{gap[k]['centre_gain_db']:+.2f}" for k in ("held-out photos", "training photos")
+        ]
+        cells.append(f"{gap['gap_db']['centre_gain_db']:+.2f}")
+    else:
+        cells += ["", "", ""]
+    cells.append(f"{fin['real_sharpness_log2']:+.3f}" if "real_sharpness_log2" in fin else "")
+    return "| " + " | ".join(cells) + " |"
+
+
 def table(paths: list[Path]) -> str:
     """A markdown table of result files (the last validation of each)."""
     head = (
@@ -138,25 +156,59 @@ def table(paths: list[Path]) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|"
     )
     lines = [head]
+    starts: set[str] = set()
     for p in paths:
         r = json.loads(p.read_text())
-        last = r["curve"][-1]
-        fin = r.get("final", {})
-        gap = fin.get("content_gap", {})
+        if r.get("start") and r["init"] not in starts:  # the model the rows fine-tune, as it is
+            starts.add(r["init"])
+            lines.append(_table_row("(start, no training)", r["init"], r["curve"][0], r["start"]))
         lines.append(
-            f"| {r['row']}{r.get('tag', '')} | {r['init'] or 'scratch'} | {last['step']} | "
-            f"{last['gain_db']:+.2f} | {last['centre_gain_db']:+.2f} | "
-            f"{last['synthetic_centre_gain_db']:+.2f} | {last['real_centre_gain_db']:+.2f} | "
-            + (
-                f"{gap['held-out photos']['centre_gain_db']:+.2f} | "
-                f"{gap['training photos']['centre_gain_db']:+.2f} | "
-                f"{gap['gap_db']['centre_gain_db']:+.2f} | "
-                if gap
-                else "| | | "
-            )
-            + (f"{fin['real_sharpness_log2']:+.3f} |" if "real_sharpness_log2" in fin else " |")
+            _table_row(
+                r["row"] + r.get("tag", ""),
+                r["init"] or "scratch",
+                r["curve"][-1],
+                r.get("final", {}),
+            )  # fmt: skip
         )
     return "\n".join(lines)
+
+
+def plot(paths: list[Path], out: Path) -> None:
+    """Validation curves of every row (centre-frame gain on the synthetic and on the real-video
+    half) and the final content gap, into ``out`` (needs matplotlib: the ``docs`` extra)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = [json.loads(p.read_text()) for p in paths]
+    fig, ax = plt.subplots(1, 3, figsize=(13, 3.8))
+    for r in runs:
+        steps = [c["step"] for c in r["curve"]]
+        name = r["row"] + r.get("tag", "")
+        ax[0].plot(
+            steps, [c["synthetic_centre_gain_db"] for c in r["curve"]], marker="o", label=name
+        )
+        ax[1].plot(steps, [c["real_centre_gain_db"] for c in r["curve"]], marker="o", label=name)
+    names = [r["row"] + r.get("tag", "") for r in runs if "final" in r]
+    gaps = [r["final"]["content_gap"] for r in runs if "final" in r]
+    x = range(len(names))
+    ax[2].bar([i - 0.2 for i in x], [g["held-out photos"]["centre_gain_db"] for g in gaps], 0.4,
+              label="held-out photos")  # fmt: skip
+    ax[2].bar([i + 0.2 for i in x], [g["training photos"]["centre_gain_db"] for g in gaps], 0.4,
+              label="training photos")  # fmt: skip
+    ax[2].set_xticks(list(x), names, rotation=30, ha="right", fontsize=8)
+    titles = ("validation, synthetic half", "validation, real-video half", "content gap (end)")
+    for a, t in zip(ax, titles):
+        a.set_title(t, fontsize=10)
+        a.set_ylabel("centre-frame gain over the input (dB)")
+        a.grid(alpha=0.3)
+    ax[0].set_xlabel("steps")
+    ax[1].set_xlabel("steps")
+    ax[0].legend(fontsize=7)
+    ax[2].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -175,9 +227,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tag", default="", help="suffix of the result file name")
     ap.add_argument("--render-only", action="store_true", help="render the row's banks, exit")
     ap.add_argument("--table", action="store_true", help="print the table of all results")
+    ap.add_argument("--plot", metavar="PNG", help="plot every result into this file")
     args = ap.parse_args(argv)
-    if args.table:
-        print(table(sorted(RESULTS.glob("*.json"))))
+    if args.table or args.plot:
+        if args.table:
+            print(table(sorted(RESULTS.glob("*.json"))))
+        if args.plot:
+            plot(sorted(RESULTS.glob("*.json")), Path(args.plot))
         return 0
     if args.row is None:
         ap.error("--row is required (or --table)")

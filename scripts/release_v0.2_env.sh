@@ -12,6 +12,8 @@ DATA=${DATA:-"photos:$DATA_ROOT/photos@3 stills:$DATA_ROOT/video@3 video:$DATA_R
 OUT_ROOT=${OUT_ROOT:-training/release-v0.2}
 BANK_DIR=${BANK_DIR:-runs/release-v0.2/banks}
 BANK_SIZE=${BANK_SIZE:-6000}
+# CAMERA: camera realism of the synthetic sources (`blurvid train --camera`; release v0.2: off)
+CAMERA=${CAMERA:-off}
 PYTHON=${PYTHON:-python}
 # the fixed validation set needs the held-out frame sequence (absent in the CPU tests' data)
 VAL_DATA=()
@@ -26,7 +28,7 @@ val_args() {
 # render_bank SEED: print the path of the sample bank of that seed (rendered unless this
 # machine has it; the other seeds' banks are deleted)
 render_bank() {
-  "$PYTHON" scripts/render_release_bank.py "$DATA" "$1" "$BANK_SIZE" "$BANK_DIR" "$SPLIT"
+  "$PYTHON" scripts/render_release_bank.py "$DATA" "$1" "$BANK_SIZE" "$BANK_DIR" "$SPLIT" "$CAMERA"
 }
 # The base stage's recipe, shared by the run (scripts/train_release_v0.2.sh) and its annealed
 # branches (scripts/anneal_release_v0.2.sh): TrainConfig.fast(), restoration only (ramp at 1.0:
@@ -40,7 +42,7 @@ render_bank() {
 BASE_ARGS=(--stage base --recipe fast --batch-size 8
   --ramp-start 1.0 --ramp-end 1.0 --adv-weight 0 --flow-weight 0 --ema-decay 0.999
   --enc-blocks "${ENC_BLOCKS:-1,1,2}" --middle-blocks "${MIDDLE_BLOCKS:-4}" --dec-blocks "${DEC_BLOCKS:-1,1,1}"
-  --g-init "${G_INIT:-kaiming}" --central-weight "${CENTRAL_WEIGHT:-10}"
+  --g-init "${G_INIT:-kaiming}" --central-weight "${CENTRAL_WEIGHT:-10}" --camera "$CAMERA"
   --sample-every 0 --log-every 100 -q)
 # bf16 autocast on the CPU (--cpu-amp, from session 7 at step ~37 500): 1.2-1.3x faster steps
 # where the CPU has native bf16 (benchmarks/bench_cpu_amp.py), gradients within ~2 % of

@@ -2,9 +2,10 @@
 disk at a time: 2.4 GB each) and print its path. Used by ``scripts/train_release_v0.2.sh`` and
 ``scripts/train_release_v0.2_stages.sh``:
 
-    python scripts/render_release_bank.py "SPECS" SEED SIZE FOLDER SPLIT
+    python scripts/render_release_bank.py "SPECS" SEED SIZE FOLDER SPLIT [CAMERA]
 
-SPECS: space-separated ``--data`` specs; SPLIT: the split manifest (held-out files).
+SPECS: space-separated ``--data`` specs; SPLIT: the split manifest (held-out files); CAMERA:
+the camera realism of the synthetic sources (``blurvid train --camera``; default off).
 An existing bank of that seed and size is reused (``dataset_from_specs`` loads it)."""
 
 from __future__ import annotations
@@ -12,19 +13,21 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from blurvid.train.data import dataset_from_specs
+from blurvid.train.data import bank_file_name, dataset_from_specs
 
 
 def main(argv: list[str]) -> int:
     specs, seed, size = argv[0].split(), int(argv[1]), int(argv[2])
     folder, split = Path(argv[3]), argv[4]
+    camera = argv[5] if len(argv) > 5 else "off"
+    name = bank_file_name(size, 128, seed, camera)
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob("bank_*.safetensors"):
-        if old.name != f"bank_{size}_128_{seed}.safetensors":
+        if old.name != name:
             old.unlink()
     dataset_from_specs(specs, crop=128, seed=seed, bank_size=size, bank_dir=folder, progress=False,
-                       split=split)  # fmt: skip
-    print(folder / f"bank_{size}_128_{seed}.safetensors")
+                       split=split, camera=camera)  # fmt: skip
+    print(folder / name)
     return 0
 
 

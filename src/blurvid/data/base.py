@@ -96,6 +96,11 @@ class _SeededDataset(Dataset):
     def _generator(self, index: int, stream: int = 0) -> torch.Generator:
         return item_generator(self.seed, self.epoch, index, stream)
 
+    def _stream_seed(self) -> int:
+        """The seed of the rendered sample stream: ``seed`` in epoch 0 (item ``i`` is then
+        ``render_*(..., item_generator(seed, i))``), mixed with the epoch after it."""
+        return self.seed if self.epoch == 0 else item_seed(self.seed, self.epoch)
+
 
 def _atomic_save(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str]) -> None:
     from safetensors.torch import save_file

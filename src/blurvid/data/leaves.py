@@ -46,7 +46,7 @@ import torch.nn.functional as F
 
 from ..colour import linear_to_srgb, srgb_to_linear
 from ..errors import ConfigError, DataError
-from .base import PathLike, Sample, _randint, _SeededDataset, item_generator, item_seed
+from .base import PathLike, Sample, _randint, _SeededDataset, item_generator
 from .camera import expose
 from .shake import ShakeConfig, _bezier_path, _photo_list, _shake_scene, load_photos
 
@@ -591,7 +591,7 @@ class LeavesDataset(_SeededDataset):
     def __getitem__(self, index: int) -> Sample:
         if not 0 <= index < self.length:
             raise IndexError(index)
-        seed = self.seed if self.epoch == 0 else item_seed(self.seed, self.epoch)
+        seed = self._stream_seed()
         s = render_leaves(self.cfg, item_generator(seed, index), self.photos or None)
         return {"blurry": s["blurry"], "frames": s["frames"]}
 

@@ -57,7 +57,6 @@ from .base import (
     _resize,
     _SeededDataset,
     item_generator,
-    item_seed,
 )
 from .camera import CameraConfig, expose
 
@@ -650,7 +649,7 @@ class SyntheticShakeDataset(_SeededDataset):
     def __getitem__(self, index: int) -> Sample:
         if not 0 <= index < self.length:
             raise IndexError(index)
-        seed = self.seed if self.epoch == 0 else item_seed(self.seed, self.epoch)
+        seed = self._stream_seed()
         s = render_item(self.photos, self.cfg, seed, index, self.other_sprite_prob)
         if self.augment is not None:
             s = self.augment(s, self._generator(index, 1))

@@ -135,7 +135,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
             dataset_from_specs(recipe.specs(args.data_root), crop=recipe.bank_crop,
                                seed=recipe.bank_seed(args.bank_seed),
                                bank_size=int(recipe.bank["size"]), bank_dir=bank.parent,
-                               progress=not args.quiet, split=args.split)  # fmt: skip
+                               progress=not args.quiet, split=args.split,
+                               camera=recipe.train.get("camera"))  # fmt: skip
     val = None
     if args.val:
         from ..data import validation_set

@@ -75,6 +75,7 @@ __all__ = [
     "SyntheticShakeDataset",
     "ValidationSet",
     "VideoDataset",
+    "bank_file_name",
     "blur_from_frames",
     "check_data_specs",
     "dataset_from_specs",
@@ -560,6 +561,17 @@ def check_data_specs(specs: Sequence[str]) -> None:
             raise DataError(f"data spec {spec!r}: {path} does not exist")
 
 
+def bank_file_name(
+    size: int, crop: int, seed: int, camera: CameraConfig | str | None = None
+) -> str:
+    """The file name :func:`dataset_from_specs` gives a bank: ``bank_<size>_<crop>_<seed>``, and
+    with camera realism a short hash of it (a bank with realism never takes the name of one
+    without)."""
+    cam = CameraConfig.parse(camera)
+    tag = "" if cam.is_off else "_cam" + hashlib.sha1(cam.describe().encode()).hexdigest()[:8]
+    return f"bank_{size}_{crop}_{seed}{tag}.safetensors"
+
+
 def dataset_from_specs(
     specs: Sequence[str],
     crop: int = 128,
@@ -678,9 +690,7 @@ def dataset_from_specs(
         return dataset
     bank_path: Path | None = None
     if bank_dir is not None:
-        # a bank with camera realism never shares a file name with one without
-        tag = "" if cam.is_off else "_cam" + hashlib.sha1(cam.describe().encode()).hexdigest()[:8]
-        bank_path = Path(bank_dir) / f"bank_{bank_size}_{crop}_{seed}{tag}.safetensors"
+        bank_path = Path(bank_dir) / bank_file_name(bank_size, crop, seed, cam)
     cpus = os.cpu_count() or 1
     workers = num_workers if num_workers is not None else (0 if cpus <= 2 else min(8, cpus // 2))
     bank = SampleBank.render(

@@ -168,9 +168,11 @@ class Recipe:
         :func:`~blurvid.train.data.dataset_from_specs` saves it (None: no ``[bank]``)."""
         if not self.bank:
             return None
+        from .data import bank_file_name
+
         folder = self._subst(self.bank.get("dir", "{out}/banks"), "", out)
-        name = f"bank_{self.bank['size']}_{self.bank_crop}_{self.bank_seed(seed)}.safetensors"
-        return Path(folder) / name
+        size, crop, camera = int(self.bank["size"]), self.bank_crop, self.train.get("camera")
+        return Path(folder) / bank_file_name(size, crop, self.bank_seed(seed), camera)
 
     def stage_config(
         self,
