@@ -362,3 +362,58 @@ def test_a_five_frame_model_gives_5_or_20_frames_per_input_frame(clip, tmp_path,
     with pytest.raises(ConfigError, match="5-frame model"):
         slow_motion(clip, tmp_path / "bad.mp4", model=str(folder), factor=42, progress=False)
     assert not (tmp_path / "bad.mp4").exists()
+
+
+_STOPPED_MID_RUN = """
+import sys, time
+from blurvid import cli, video
+
+calls = []
+real = video._Encoder.write
+
+
+def write(self, frames):
+    calls.append(1)
+    if len(calls) == 2:  # the temporary output exists and holds frames: wait for the signal
+        print("writing", flush=True)
+        while True:
+            time.sleep(0.05)
+    return real(self, frames)
+
+
+video._Encoder.write = write
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize(("signame", "code"), [("SIGINT", 130), ("SIGTERM", 143)])
+def test_slowmo_stopped_by_a_signal_leaves_no_file(
+    clip, tmp_path, tiny_model, python, subprocess_env, signame, code
+):
+    """Ctrl-C and SIGTERM (kill, docker stop) both remove the hidden temporary output."""
+    import signal
+    import subprocess
+
+    folder = tmp_path / "tiny"
+    tiny_model.save_pretrained(folder)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    args = ["slowmo", str(clip), "-o", str(out_dir / "o.mp4"), "--model", str(folder)]
+    args += ["--batch-size", "1", "--device", "cpu"]
+    proc = subprocess.Popen(
+        [python, "-c", _STOPPED_MID_RUN, *args],
+        env=subprocess_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == "writing\n"
+        assert [p.name for p in out_dir.iterdir()][0].endswith(".tmp")  # the hidden output
+        proc.send_signal(getattr(signal, signame))
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == code, err
+    assert list(out_dir.iterdir()) == []
+    assert err.strip().splitlines()[-1] in ("blurvid: interrupted", "blurvid: stopped (SIGTERM)")

@@ -445,9 +445,10 @@ def slow_motion(
         resolve_device,
         working_size,
     )
-    from .checks import check_max_side
+    from .checks import check_max_side, check_tile
 
     check_max_side(max_side)
+    check_tile(tile, model.config.size_multiple if isinstance(model, Generator) else None)
     # the factor's check: now for a model object or the (7-frame) default, after loading for
     # a model given by another name
     t = model.config.num_frames if isinstance(model, Generator) else None
@@ -566,14 +567,16 @@ def _copy_audio(av: Any, path: Path, sound: _Audio) -> None:
 # ----------------------------------------------------------------------------- CLI
 def _cmd_slowmo(args: Any) -> int:
     from .api import resolve_device
-    from .checks import check_max_side
+    from .checks import check_max_side, check_tile
     from .hub import load_model
 
     check_max_side(args.max_side, "--max-side")
+    check_tile(args.tile, None, "--tile")
     _check_output(Path(args.output), args.overwrite)  # bad paths fail before the model loads
     probe_video(args.input)
     device = resolve_device(args.device)
     model = load_model(args.model, device=device, revision=args.revision)
+    check_tile(args.tile, model.config.size_multiple, "--tile")
     result = slow_motion(
         args.input,
         args.output,
