@@ -16,7 +16,7 @@ from PIL import Image
 
 import blurvid
 from blurvid.cli import main
-from blurvid.demo import example_images, process
+from blurvid.demo import SCREEN_SIDE, example_images, process, write_downloads
 
 REPO = Path(__file__).resolve().parents[1]
 CLOCK = REPO / "examples" / "images" / "clock_motion.png"
@@ -46,7 +46,7 @@ def test_process_writes_strip_gif_zip(tmp_path, tiny_model):
     )
     assert res.frames == 7 and res.size == (400, 300)
     assert res.summary().startswith("7 frames of 400x300 in ")
-    assert [p.name for p in res.strip] == [f"clock_motion_strip_{i}.png" for i in range(7)]
+    assert [p.name for p in res.strip] == [f"clock_motion_strip_{i}.jpg" for i in range(7)]
     assert _gif_frames(res.gif) == [(400, 300)] * 12  # 7 forward + 5 back
     with Image.open(res.strip_png) as strip:
         assert strip.size == (7 * 400, 300)
@@ -54,6 +54,30 @@ def test_process_writes_strip_gif_zip(tmp_path, tiny_model):
         assert zf.namelist() == [f"clock_motion/frame_{i:03d}.png" for i in range(7)]
     assert res.downloads == [res.gif, res.zip, res.strip_png]
     assert steps == sorted(steps) and steps[-1] == 1.0
+
+
+def test_the_page_gets_screen_sized_frames_and_downloads_stay_full_size(tmp_path, tiny_model):
+    """The strip and the animation are at most SCREEN_SIDE on their long side and come first;
+    the ZIP and the strip PNG are written later, on request, at the photo's full size."""
+    big = tmp_path / "wide.png"
+    w, h = 2 * SCREEN_SIDE + 40, SCREEN_SIDE // 2
+    with Image.open(CLOCK) as img:
+        img.convert("RGB").resize((w, h)).save(big)
+    res = process(big, tmp_path / "out", model=tiny_model, downloads=False)
+    assert res.zip is None and res.strip_png is None  # not on the critical path
+    small = (SCREEN_SIDE, round(h * SCREEN_SIDE / w))
+    assert _gif_frames(res.gif) == [small] * 7
+    for p in res.strip:
+        with Image.open(p) as img:
+            assert img.size == small
+    write_downloads(res)
+    with zipfile.ZipFile(res.zip) as zf, zf.open(zf.namelist()[3]) as f, Image.open(f) as frame:
+        assert frame.size == (w, h)
+    with Image.open(res.strip_png) as strip:
+        assert strip.size == (7 * w, h)
+    res.frames_file.unlink()  # the demo removed this result meanwhile
+    with pytest.raises(blurvid.ConfigError, match="run the photo again"):
+        write_downloads(res)
 
 
 def test_process_depth_2_gives_42_frames_and_a_7_frame_strip(png_path, tmp_path, tiny_model):
