@@ -350,8 +350,11 @@ def build_demo(
         limits: the server's bounds (:class:`Limits`).
     """
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home
-    gr = require("gradio", "demo", "The web demo")
     import atexit
+    import importlib.util
+
+    if importlib.util.find_spec("gradio") is None:  # before any work, without importing it
+        require("gradio", "demo", "The web demo")  # raises, saying which extra
 
     from ._serving import JobQueue, QueueFullError, Workspace
     from .hub import load_model
@@ -361,7 +364,9 @@ def build_demo(
     generator = model if isinstance(model, Generator) else load_model(model, device="cpu")
     space = Workspace(work_dir, keep=lim.keep, max_age=lim.max_age, max_bytes=lim.max_disk)
     # Gradio's uploads and its copies of the outputs go there too: bounded, removed with it
+    # (set before Gradio is imported: some of its modules read it then)
     os.environ["GRADIO_TEMP_DIR"] = str(space.root / "gradio")
+    import gradio as gr
     jobs = JobQueue(lim.workers, max_waiting=lim.max_waiting, abandon_after=lim.abandon_after)
     # a request whose page left stops at the next forward pass of G (a tile, on large photos)
     hook = generator.register_forward_pre_hook(lambda module, args: jobs.checkpoint())
