@@ -417,3 +417,36 @@ def test_slowmo_stopped_by_a_signal_leaves_no_file(
     assert proc.returncode == code, err
     assert list(out_dir.iterdir()) == []
     assert err.strip().splitlines()[-1] in ("blurvid: interrupted", "blurvid: stopped (SIGTERM)")
+
+
+def test_progress_shows_frames_per_second_and_the_time_left(clip, tmp_path, tiny_model, capsys):
+    slow_motion(clip, tmp_path / "out.mp4", model=tiny_model, batch_size=2, progress=True)
+    err = capsys.readouterr().err
+    assert "slowmo" in err and "frame/s" in err
+    assert "8/8 [" in err and "<00:00" in err  # elapsed<remaining: the ETA
+
+
+def _faults_of_a_fresh_array(mb: int = 64) -> int:
+    import resource
+
+    a = torch.ones(mb * 2**20, dtype=torch.uint8)  # (numpy asks for huge pages: fewer faults)
+    del a
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    b = torch.ones(mb * 2**20, dtype=torch.uint8)  # the same size: fresh pages, or the freed
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+    del b
+    return faults
+
+
+def test_freed_memory_is_reused_inside_and_given_back_after():
+    """glibc maps every large block afresh (one page fault per 4 kB page when touched);
+    inside reuse_freed_memory the freed block is reused, and afterwards the defaults are back."""
+    from blurvid._heap import reuse_freed_memory
+
+    pages = 64 * 2**20 // 4096
+    with reuse_freed_memory() as applies:
+        if not applies:
+            pytest.skip("not glibc: the allocator is left alone")
+        inside = _faults_of_a_fresh_array()
+    after = _faults_of_a_fresh_array()
+    assert inside < pages // 10 and after > pages // 2

@@ -54,6 +54,7 @@ class Job:
     error: BaseException | None = None
     stop: bool = False  # asked to stop (cancelled or abandoned)
     finished: threading.Event = field(default_factory=threading.Event)
+    changed: threading.Event = field(default_factory=threading.Event)  # partial or finished
 
     @property
     def done(self) -> bool:
@@ -157,8 +158,11 @@ class JobQueue:
         return sum(self._times) / len(self._times)
 
     def wait(self, job: Job, timeout: float | None = None) -> bool:
-        """Wait up to ``timeout`` seconds for ``job`` to end; True when it has."""
-        return job.finished.wait(timeout)
+        """Wait up to ``timeout`` seconds for ``job`` to end or to share a partial result;
+        True when it has ended."""
+        job.changed.wait(timeout)
+        job.changed.clear()
+        return job.done
 
     def counts(self) -> tuple[int, int]:
         """(running, waiting) now."""
@@ -187,6 +191,13 @@ class JobQueue:
             job.stop = True
             raise Cancelled("the client left")
 
+    def share(self, value: Any) -> None:
+        """In a job: make ``value`` its ``partial`` result (what the client may show now)."""
+        job = getattr(self._local, "job", None)
+        if job is not None:
+            job.partial = value
+            job.changed.set()
+
     def _abandoned(self, job: Job) -> bool:
         return self.clock() - job.seen > self.abandon_after
 
@@ -208,6 +219,7 @@ class JobQueue:
             key = "stopped" if job in self._running else "dropped"
         self.stats[key] += 1
         job.finished.set()
+        job.changed.set()
 
     def _work(self) -> None:
         while True:

@@ -31,9 +31,9 @@ from .checks import (
     MIN_SIZE,
     check_device,
     check_int,
-    check_tile,
     check_max_side,
     check_model_source,
+    check_tile,
     format_bytes,
 )
 from .checks import memory_limit as _memory_limit

@@ -244,7 +244,11 @@ def check_tile(value: Any, multiple: int | None, flag: str | None = None) -> int
     tile = check_int(value, flag or "tile (pixels)", optional=True)
     lowest = 4 * (multiple or DEFAULT_SIZE_MULTIPLE)
     if tile is not None and (tile < lowest if multiple else tile < 1):
-        what = f"{flag} must be an integer >= {lowest}" if flag else f"tile must be at least {lowest} pixels"
+        what = (
+            f"{flag} must be an integer >= {lowest}"
+            if flag
+            else f"tile must be at least {lowest} pixels"
+        )
         whose = "" if multiple else " for the bundled models"
         raise ConfigError(f"{what}{whose} (4x the model's stride), got {tile}")
     return tile

@@ -246,7 +246,9 @@ def process(
         result.strip.append(p)
     # a fast palette per frame (octree): about 4x faster than Pillow's default for the GIF
     palette = [img.quantize(256, method=Image.Quantize.FASTOCTREE) for img in screen]
-    result.gif = save_gif(palette, out / f"{stem}.gif", fps=fps, boomerang=boomerang, overwrite=True)
+    result.gif = save_gif(
+        palette, out / f"{stem}.gif", fps=fps, boomerang=boomerang, overwrite=True
+    )
     if downloads:
         write_downloads(result, progress=report)
     report(1.0, "done")
@@ -369,6 +371,7 @@ def build_demo(
     # (set before Gradio is imported: some of its modules read it then)
     os.environ["GRADIO_TEMP_DIR"] = str(space.root / "gradio")
     import gradio as gr
+
     jobs = JobQueue(lim.workers, max_waiting=lim.max_waiting, abandon_after=lim.abandon_after)
     # a request whose page left stops at the next forward pass of G (a tile, on large photos)
     hook = generator.register_forward_pre_hook(lambda module, args: jobs.checkpoint())
