@@ -191,6 +191,7 @@ def test_demo_in_a_real_browser(tmp_path, default_model):
         upload = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#upload input[type=file]"))
         upload.send_keys(str(CLOCK))
         wait.until(lambda d: frames() == 7 and "7 frames of 400x300" in status())
+        wait.until(lambda d: "s in all" in status())  # the animation follows the frames
         assert driver.find_element(By.CSS_SELECTOR, "#gif img")  # the animation is shown
 
         driver.find_element(By.CSS_SELECTOR, "#downloads a[download$='.gif']").click()
@@ -216,6 +217,7 @@ def test_demo_in_a_real_browser(tmp_path, default_model):
         # the server keeps serving: an example photo, one click away
         driver.find_element(By.XPATH, "//*[normalize-space(text())='gopro_street.jpg']").click()
         wait.until(lambda d: frames() == 7 and "7 frames of 1280x720" in status())
+        wait.until(lambda d: "s in all" in status())
     finally:
         driver.quit()
         demo.close()
@@ -388,3 +390,21 @@ def test_the_server_removes_everything_when_stopped(
     finally:
         proc.kill()
     assert list(tmp.iterdir()) == []
+
+
+def test_a_job_shows_its_frames_before_it_ends(tiny_model, png_path, tmp_path):
+    """process() hands the strip to the page (JobQueue.share) before the animation exists."""
+    from blurvid._serving import JobQueue
+
+    queue, seen = JobQueue(1), []
+
+    def on_frames(res):
+        seen.append((res.gif, [p.is_file() for p in res.strip]))
+        queue.share(res)
+
+    job = queue.submit(lambda: process(png_path, tmp_path, model=tiny_model, on_frames=on_frames))
+    while not queue.wait(job, 30):  # a wait ends early when the job shares something
+        assert job.partial is not None
+    assert seen == [(None, [True] * 7)]  # the strip was written, the GIF not yet
+    assert job.value() is job.partial and job.value().gif.is_file()
+    queue.close(timeout=30)

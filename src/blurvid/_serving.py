@@ -53,6 +53,7 @@ class Job:
     result: Any = None
     error: BaseException | None = None
     stop: bool = False  # asked to stop (cancelled or abandoned)
+    partial: Any = None  # what the job has to show before it ends (JobQueue.share)
     finished: threading.Event = field(default_factory=threading.Event)
     changed: threading.Event = field(default_factory=threading.Event)  # partial or finished
 

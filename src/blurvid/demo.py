@@ -180,6 +180,7 @@ def process(
     max_frame_pixels: int = MAX_FRAME_PIXELS,
     progress: Progress | None = None,
     downloads: bool = True,
+    on_frames: Callable[[DemoResult], None] | None = None,
 ) -> DemoResult:
     """Extract the frames of ``upload`` and write the demo's outputs into ``out_dir``.
 
@@ -200,6 +201,8 @@ def process(
         max_frame_pixels: budget of frames x pixels (limits the depth for large images).
         progress: called with (fraction, description) as the work goes on.
         downloads: also write the full-size downloads now.
+        on_frames: called with the result as soon as the strip previews are written,
+            before the animation.
 
     Returns:
         A :class:`DemoResult`; errors are :class:`blurvid.BlurvidError` with one-line
@@ -244,6 +247,8 @@ def process(
         with atomic_path(p) as tmp:
             screen[i].save(tmp, format="JPEG", quality=90)
         result.strip.append(p)
+    if on_frames is not None:  # the page shows the strip now; the animation follows
+        on_frames(result)
     # a fast palette per frame (octree): about 4x faster than Pillow's default for the GIF
     palette = [img.quantize(256, method=Image.Quantize.FASTOCTREE) for img in screen]
     result.gif = save_gif(
@@ -317,6 +322,10 @@ def _status(jobs: Any, job: Any, begun: float) -> str:
     return (
         f"Working on your photo... ({spent:.0f} s; a photo takes about {jobs.mean_seconds():.0f} s)"
     )
+
+
+def _gallery(res: DemoResult) -> list[tuple[str, str]]:
+    return [(str(p), f"frame {i + 1}") for i, p in enumerate(res.strip)]
 
 
 def _wait_for(jobs: Any, job: Any, begun: float) -> Any:
@@ -403,18 +412,26 @@ def build_demo(
                     max_pixels=max_pixels,
                     progress=lambda f, d: jobs.checkpoint(),
                     downloads=False,
+                    on_frames=jobs.share,
                 )
             )
-            waiting = _wait_for(jobs, job, begun)
+            waiting, shown = _wait_for(jobs, job, begun), False
             while True:
-                yield next(waiting), skip, skip, skip, skip
+                line = next(waiting)
+                early = job.partial
+                if early is not None and not shown:  # the frames, before the animation
+                    shown = True
+                    text = f"{early.summary()}; the animation follows."
+                    yield text, _gallery(early), skip, skip, skip
+                else:
+                    yield line, skip, skip, skip, skip
         except StopIteration as stop:
             res = stop.value
         except (BlurvidError, QueueFullError) as exc:
             yield f"**Error:** {exc}", None, None, None, None
             return
         total = time.monotonic() - begun
-        strip = [(str(p), f"frame {i + 1}") for i, p in enumerate(res.strip)]
+        strip = _gallery(res)
         text = (
             f"{res.summary()} ({total:.1f} s in all). Full-size frames: "
             "**Full-size downloads** below."
