@@ -225,6 +225,9 @@ def process(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
+    # TODO(max_side="auto"): when the automatic working scale of the real-inputs issue lands,
+    # pass it here (extract_frames / interpolate_recursive take max_side): a 12 MP photo
+    # would then run at its working scale instead of in full-size tiles (docs/demo.md).
     report(0.15, f"extracting {_frame_count(depth, num_frames)} frames")
     start = time.perf_counter()
     if depth == 1:
