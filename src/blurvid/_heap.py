@@ -5,8 +5,9 @@ gives it back with ``munmap`` when freed. A forward pass of G at 720p allocates 
 feature maps of 100+ MB, so each pass maps fresh pages that the kernel must zero on first
 touch: about 400 000 page faults and a third of the process's CPU time in the kernel per
 720p frame of ``blurvid slowmo``. Inside :func:`reuse_freed_memory` large blocks come from
-the heap and freed ones stay there for the next pass (measured in docs/video.md: kernel
-time 5.2 -> 0.6 s on 6 frames, wall time -23 %, peak memory +350 MB, flat over the clip).
+the heap and freed ones stay there for the next pass (docs/video.md, "Kernel time": at 720p
+the kernel's share of the CPU time 32 % -> 7.7 %, CPU per frame -27 %, peak memory +0.7 GB,
+flat over the clip).
 
 The allocator's settings are process-wide: they apply to every thread while the block
 runs, and afterwards the defaults come back and the heap's free top is returned to the
