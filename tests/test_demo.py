@@ -133,6 +133,17 @@ def test_demo_without_gradio_says_which_extra(monkeypatch, capsys):
     assert "pip install 'blurvid[demo]'" in err and err.count("\n") == 1
 
 
+@pytest.mark.parametrize(
+    "flags, message",
+    [(["--workers", "0"], "--workers must be an integer >= 1"),
+     (["--keep", "0"], "--keep must be an integer >= 1"),
+     (["--max-waiting", "-1"], "--max-waiting must be an integer >= 0")],
+)  # fmt: skip
+def test_demo_limits_are_checked_before_anything_starts(capsys, flags, message):
+    assert main(["demo", *flags]) == 1
+    assert message in capsys.readouterr().err
+
+
 # ----------------------------------------------------------------------------- browser
 def _browser_or_skip():
     pytest.importorskip("gradio", reason="gradio not installed: pip install 'blurvid[demo]'")

@@ -447,7 +447,8 @@ def build_demo(
             return
         begun = time.monotonic()
         try:
-            job = jobs.submit(lambda: write_downloads(res))
+            # then back within the disk budget (this result, just written, is the newest)
+            job = jobs.submit(lambda: (write_downloads(res), space.prune())[0])
             waiting = _wait_for(jobs, job, begun)
             while True:
                 yield next(waiting), skip
