@@ -52,8 +52,8 @@ STRIP_FRAMES = 7
 #: Long side, in pixels, of what the page shows (strip previews, animation); the downloads
 #: keep the full size.
 SCREEN_SIDE = 800
-#: zlib level of the full-size PNGs: 1 is several times faster than the default 6 for files
-#: about 10 % larger.
+#: zlib level of the full-size PNGs: 1 takes a quarter of the default 6's time for files
+#: 16 % larger (the 720p example photo: 0.07 s / 0.97 MB against 0.26 s / 0.83 MB).
 PNG_LEVEL = 1
 #: Recursion depths the demo offers (7, 42, 287 frames with the paper's 7-frame G; a G of ``T``
 #: frames gives ``blurvid.api.num_recursive_frames(depth, T)``).
