@@ -10,8 +10,9 @@ the kernel's share of the CPU time 32 % -> 7.7 %, CPU per frame -27 %, peak memo
 flat over the clip).
 
 The allocator's settings are process-wide: they apply to every thread while the block
-runs, and afterwards the defaults come back and the heap's free top is returned to the
-system (``malloc_trim``). Blocks allocated from threads other than the main one use other
+runs, and afterwards glibc's default limits come back and the free heap is returned to the
+system (``malloc_trim``); glibc's adaptive mmap threshold stays off from then on (setting a
+limit turns it off), so a long-lived process allocates a little differently afterwards. Blocks allocated from threads other than the main one use other
 arenas, where glibc still maps large blocks. Elsewhere (musl, macOS, Windows) it does nothing.
 """
 
