@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import signal
 import socket
 import statistics
@@ -230,6 +231,7 @@ def main() -> None:
         left = sorted(p.name for p in tmp.iterdir() if p.suffix != ".jpg")
     finally:
         server.kill()
+        shutil.rmtree(tmp, ignore_errors=True)  # the photos, and whatever the server left
     result = dict(
         command=" ".join(["python", "benchmarks/bench_load.py", *sys.argv[1:]]),
         machine=f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs (shared)",
