@@ -34,26 +34,31 @@ HERE = Path(__file__).resolve().parent
 SOURCE = HERE.parent.parent / "shared" / "data" / "video" / "sam2_01_dog.mp4"
 
 
-def make_clip(path: Path, frames: int, source: Path) -> None:
-    """The first ``frames`` frames of ``source`` at 1280x720 (noise when it is missing)."""
+def make_clip(path: Path, frames: int, source: Path, size: tuple[int, int] = (1280, 720)) -> None:
+    """The first ``frames`` frames of ``source`` at ``size`` (played again from the start
+    when it is shorter; noise when it is missing)."""
     import av
     import numpy as np
 
+    width, height = size
     with av.open(str(path), "w") as out:
         s = out.add_stream("libx264", rate=30)
-        s.width, s.height, s.pix_fmt = 1280, 720, "yuv420p"
+        s.width, s.height, s.pix_fmt = width, height, "yuv420p"
         if source.is_file():
-            with av.open(str(source)) as src:
-                for i, f in enumerate(src.decode(video=0)):
-                    if i == frames:
-                        break
-                    f = f.reformat(width=1280, height=720, format="yuv420p")
-                    f.pts, f.time_base = i, Fraction(1, 30)
-                    out.mux(s.encode(f))
+            i = 0
+            while i < frames:
+                with av.open(str(source)) as src:
+                    for f in src.decode(video=0):
+                        if i == frames:
+                            break
+                        f = f.reformat(width=width, height=height, format="yuv420p")
+                        f.pts, f.time_base = i, Fraction(1, 30)
+                        out.mux(s.encode(f))
+                        i += 1
         else:
             rng = np.random.default_rng(0)
             for i in range(frames):
-                img = rng.integers(0, 256, (720, 1280, 3), dtype=np.uint8)
+                img = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
                 f = av.VideoFrame.from_ndarray(img, format="rgb24")
                 f.pts, f.time_base = i, Fraction(1, 30)
                 out.mux(s.encode(f))
@@ -67,30 +72,46 @@ def _cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
+def _kernel() -> tuple[float, int]:
+    """CPU seconds in the kernel, and minor page faults, of this process so far."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_stime, r.ru_minflt
+
+
 def run_case(args: argparse.Namespace) -> dict:
     import torch
 
     import blurvid
 
     torch.set_num_threads(args.threads)
+    if args.no_heap_reuse:  # the allocator's defaults: every large block mapped afresh
+        import contextlib
+
+        import blurvid._heap
+
+        blurvid._heap.reuse_freed_memory = lambda: contextlib.nullcontext(False)  # type: ignore
+    width, height = (int(v) for v in args.size.split("x"))
     model = blurvid.load_model(args.model, device=args.device)
     with tempfile.TemporaryDirectory() as tmp:
         clip = Path(tmp) / "in.mp4"
-        make_clip(clip, args.frames, Path(args.source))
-        x = torch.rand(1, 3, 720, 1280, device=args.device)
+        make_clip(clip, args.frames, Path(args.source), (width, height))
+        x = torch.rand(1, 3, height, width, device=args.device)
         blurvid.extract_frames(x, model=model)  # warm-up (kernels, allocator)
         t0, c0 = time.perf_counter(), _cpu()
         blurvid.extract_frames(x, model=model)
         if args.device.startswith("cuda"):
             torch.cuda.synchronize()
         reference, reference_cpu = time.perf_counter() - t0, _cpu() - c0
-        t0, c0 = time.perf_counter(), _cpu()
+        t0, c0, (k0, f0) = time.perf_counter(), _cpu(), _kernel()
         result = blurvid.slow_motion(
             clip, Path(tmp) / "out.mp4", model=model, factor=args.factor, progress=False
         )
-        wall, cpu = time.perf_counter() - t0, _cpu() - c0
+        wall, cpu, (k1, f1) = time.perf_counter() - t0, _cpu() - c0, _kernel()
     return {
-        "size": "1280x720",
+        "size": args.size,
+        "heap_reuse": not args.no_heap_reuse,
+        "kernel_share_of_cpu": round((k1 - k0) / cpu, 3),
+        "minor_faults_per_input_frame": round((f1 - f0) / result.input_frames),
         "factor": args.factor,
         "input_frames": result.input_frames,
         "output_frames": result.output_frames,
@@ -113,6 +134,10 @@ def main() -> None:
     p.add_argument(
         "--cases", nargs="+", default=["7x8", "7x24", "42x3"], help="FACTORxFRAMES cases"
     )
+    p.add_argument("--size", default="1280x720", help="WxH of the clip (default 1280x720)")
+    p.add_argument(
+        "--no-heap-reuse", action="store_true", help="allocator defaults (the run before the fix)"
+    )
     p.add_argument("--case", default=None, help=argparse.SUPPRESS)  # one case, in a child
     p.add_argument("--out", default=None)
     args = p.parse_args()
@@ -124,6 +149,7 @@ def main() -> None:
     for case in args.cases:
         cmd = [sys.executable, __file__, "--case", case, "--model", args.model]
         cmd += ["--device", args.device, "--threads", str(args.threads), "--source", args.source]
+        cmd += ["--size", args.size] + (["--no-heap-reuse"] if args.no_heap_reuse else [])
         done = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ))
         if done.returncode:
             raise SystemExit(done.stderr)

@@ -7,12 +7,14 @@ not ``mkstemp``'s private 0600."""
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["atomic_path", "atomic_write_bytes"]
+__all__ = ["Terminated", "atomic_path", "atomic_write_bytes", "sigterm_as_interrupt"]
 
 
 def _default_mode() -> int:
@@ -44,3 +46,28 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
             f.write(data)
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised in the main thread on SIGTERM under :func:`sigterm_as_interrupt`: a
+    ``KeyboardInterrupt``, so every ``finally`` and ``with`` on the way out runs (temporary
+    files removed, outputs never half-written) exactly as on Ctrl-C."""
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM (``kill``, ``docker stop``, systemd) unwinds the main thread
+    as Ctrl-C does instead of ending the process on the spot (which skips every cleanup).
+    The previous handler comes back afterwards; outside the main thread this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _raise(signum: int, frame: object) -> None:
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, _raise)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

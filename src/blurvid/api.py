@@ -33,6 +33,7 @@ from .checks import (
     check_int,
     check_max_side,
     check_model_source,
+    check_tile,
     format_bytes,
 )
 from .checks import memory_limit as _memory_limit
@@ -101,7 +102,7 @@ def _check_args(
     model = _check_model(model)
     dev = resolve_device(device, model if isinstance(model, Generator) else None)
     _resolve_dtype(dtype, dev)
-    tile = check_int(tile, "tile (pixels)", minimum=1, optional=True)
+    tile = check_tile(tile, model.config.size_multiple if isinstance(model, Generator) else None)
     overlap = check_int(overlap, "overlap (pixels)", minimum=0, optional=True)
     check_int(batch_size, "batch_size", minimum=1, optional=True)
     # overlap applies whenever tiling is on: a given tile, or DEFAULT_TILE for large images
@@ -197,16 +198,13 @@ def run_generator(
     ``torch.inference_mode()``."""
     b, _, h, w = x.shape
     batch_size = check_int(batch_size, "batch_size", minimum=1, optional=True)
-    tile = check_int(tile, "tile (pixels)", minimum=1, optional=True)
+    tile = check_tile(tile, model.config.size_multiple)
     overlap = check_int(overlap, "overlap (pixels)", minimum=0, optional=True)
     if tile is None and h * w > AUTO_TILE_PIXELS:
         tile = DEFAULT_TILE
     if tile is not None:
         if overlap is None:  # the default overlap, never more than a quarter of the tile
             overlap = min(DEFAULT_OVERLAP, tile // 4)
-        m = model.config.size_multiple
-        if tile < 4 * m:
-            raise ConfigError(f"tile must be at least {4 * m} pixels, got {tile}")
         if not 0 <= overlap < tile // 2:
             raise ConfigError(f"overlap must be in [0, tile/2), got {overlap} for tile {tile}")
     if batch_size is None:

@@ -227,6 +227,33 @@ def check_int(
     return value
 
 
+#: Size multiple of the bundled models (``GeneratorConfig().size_multiple``: the stem and the
+#: three 2x downsamplers); a tile must be at least 4x it (64 pixels).
+DEFAULT_SIZE_MULTIPLE = 16
+
+
+def check_tile(value: Any, multiple: int | None, flag: str | None = None) -> int | None:
+    """A tile size: ``None`` (automatic) or an integer of at least 4x the model's size
+    multiple (64 pixels for the bundled models). ``multiple=None`` (the model is not loaded
+    yet) refuses only what no model accepts (< 1), naming the bundled models' bound; ``flag``
+    (e.g. ``"--tile"``) words the message for the command line.
+
+    >>> check_tile(np.int64(64), 16), check_tile(None, 16)
+    (64, None)
+    """
+    tile = check_int(value, flag or "tile (pixels)", optional=True)
+    lowest = 4 * (multiple or DEFAULT_SIZE_MULTIPLE)
+    if tile is not None and (tile < lowest if multiple else tile < 1):
+        what = (
+            f"{flag} must be an integer >= {lowest}"
+            if flag
+            else f"tile must be at least {lowest} pixels"
+        )
+        whose = "" if multiple else " for the bundled models"
+        raise ConfigError(f"{what}{whose} (4x the model's stride), got {tile}")
+    return tile
+
+
 #: Smallest ``max_side`` accepted: one 16-pixel block of the U-Net (its stride).
 MIN_MAX_SIDE = 16
 

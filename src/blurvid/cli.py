@@ -1,7 +1,8 @@
 """The ``blurvid`` command line: ``extract``, ``train``, ``eval``, ``convert-vgg19``.
 
 Thin by design: it parses arguments, calls the Python API and turns :class:`BlurvidError`
-into one line on stderr with a non-zero exit code (1; 2 for usage errors; 130 on Ctrl-C).
+into one line on stderr with a non-zero exit code (1; 2 for usage errors; 130 on Ctrl-C, 143
+on SIGTERM, which unwinds like Ctrl-C so that temporary files are removed).
 ``--debug`` shows the full traceback instead.
 """
 
@@ -14,12 +15,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Callable, cast
 
+from ._fs import Terminated, sigterm_as_interrupt
 from ._version import __version__
 from .errors import BlurvidError, InvalidImageError
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 128 + 15  # SIGTERM
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -100,7 +103,7 @@ def _cmd_extract(args: argparse.Namespace) -> int:
         resolve_device,
         working_size,
     )
-    from .checks import check_device, check_int, check_max_side, check_output_dir
+    from .checks import check_device, check_int, check_max_side, check_output_dir, check_tile
     from .hub import load_model
     from .io import _check_fps, read_image
 
@@ -114,7 +117,7 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     fps = args.fps if args.fps is not None else (8.0 if args.depth == 1 else 24.0)
     _check_fps(fps, "--fps")
     check_int(args.workers, "--workers", minimum=0, optional=True)
-    check_int(args.tile, "--tile", minimum=1, optional=True)
+    check_tile(args.tile, None, "--tile")
     check_max_side(args.max_side, "--max-side")
     check_device(args.device)
     inputs = _collect_inputs(args.images)
@@ -125,7 +128,7 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     device = resolve_device(device_name)
     out = check_output_dir(args.output, "-o/--output")
     model = load_model(args.model, device=device, revision=args.revision)
-    check_int(args.tile, "--tile", minimum=4 * model.config.size_multiple, optional=True)
+    check_tile(args.tile, model.config.size_multiple, "--tile")
 
     def process(path: Path, image: torch.Tensor) -> None:
         x = image.unsqueeze(0)
@@ -295,7 +298,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.debug:
         warnings.showwarning = _show_warning
     try:
-        return int(args.handler(args) or 0)
+        with sigterm_as_interrupt():
+            return int(args.handler(args) or 0)
+    except Terminated:
+        print("blurvid: stopped (SIGTERM)", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print("blurvid: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
