@@ -155,13 +155,15 @@ def table(paths: list[Path]) -> str:
         "held-out photos centre | training photos centre | gap | real photos sharpness |\n"
         "|---|---|---|---|---|---|---|---|---|---|---|"
     )
+    records = [json.loads(p.read_text()) for p in paths]
+    starts: dict[str, dict] = {}  # the models the rows fine-tune, as they are
+    for r in records:
+        if r.get("start") and r["init"] not in starts:
+            starts[r["init"]] = r
     lines = [head]
-    starts: set[str] = set()
-    for p in paths:
-        r = json.loads(p.read_text())
-        if r.get("start") and r["init"] not in starts:  # the model the rows fine-tune, as it is
-            starts.add(r["init"])
-            lines.append(_table_row("(start, no training)", r["init"], r["curve"][0], r["start"]))
+    for init, r in starts.items():
+        lines.append(_table_row("(start, no training)", init, r["curve"][0], r["start"]))
+    for r in records:
         lines.append(
             _table_row(
                 r["row"] + r.get("tag", ""),

@@ -319,7 +319,7 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--camera",
-        help="camera realism of the synthetic data (photos, stills, leaves): off (default), all, "
+        help="camera realism of the synthetic data (photos, stills, leaves): off, all, "
         "or steps joined by + from highlights, noise, tone, jpeg (docs/training.md)",
     )
     p.add_argument(
