@@ -86,10 +86,16 @@ def test_motion_rule_orients_a_clip_whose_order_is_known():
 
 
 def test_motion_rule_is_the_same_in_batches():
-    """slow_motion orients batch by batch (the orienter keeps the last input frame, and is
-    given the next one): the flips equal those of the whole clip at once."""
+    """slow_motion orients batch by batch (the orienter keeps the last input frame, small,
+    and is given the next one): the flips equal those of the whole clip at once, also for
+    frames larger than ORDER_SIDE."""
     pytest.importorskip("cv2")
-    groups = _moving_clip(7, seed=1)
+    import torch.nn.functional as F
+
+    groups = _moving_clip(7, seed=1)  # 4x larger: over ORDER_SIDE, so compared downscaled
+    groups = F.interpolate(groups.flatten(0, 1), scale_factor=4, mode="nearest").view(
+        7, 7, 3, 288, 384
+    )
     shown = torch.where((torch.arange(7) % 3 == 0).view(-1, 1, 1, 1, 1), groups.flip(1), groups)
     blurry = shown.mean(1)
     _, whole = ClipOrienter(rule="motion")(shown, blurry)

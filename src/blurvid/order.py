@@ -214,7 +214,8 @@ def motion_reverse_mask(
     off = 0 if previous is None else 1
     if following is not None:
         seq.append(following[None])
-    small = thumbnail(torch.cat([x.to(blurry.device) for x in seq]), ORDER_SIDE)
+    # one by one: ``previous`` may be kept small already (a thumbnail of a thumbnail is equal)
+    small = torch.cat([thumbnail(x.to(blurry.device), ORDER_SIDE) for x in seq])
     ends = thumbnail(torch.stack([first, last], 1), ORDER_SIDE)  # (B, 2, 3, h, w)
     b, n = blurry.shape[0], small.shape[0]
     idx = torch.arange(b) + off
