@@ -9,6 +9,14 @@ ties keep the given order. One rule, used by :func:`choose_order` (one photo),
 (the recursion of :func:`blurvid.interpolate_recursive`, each new group from the frame
 before it to the frame after it). A cheap, training-free stand-in for HyperCUT's learned
 ordering (CVPR 2023); it needs motion between the neighbours to decide.
+
+In a clip the neighbours show the motion itself: :func:`motion_reverse_mask` (what
+:class:`ClipOrienter` uses when OpenCV is installed) measures the optical flow between the
+previous and the next blurry frame, predicts what the scene looked like at the first and
+the last frame's time by warping the current and the neighbouring blurry frames along it,
+and keeps the order whose first and last frames are nearer those predictions. Every frame
+is oriented against the clip's own time axis, so the order is consistent along the clip
+without a chain of pixel matches that one wrong frame would break.
 """
 
 from __future__ import annotations
@@ -20,10 +28,21 @@ import torch.nn.functional as F
 
 from .errors import ConfigError
 
-__all__ = ["THUMB", "ClipOrienter", "choose_order", "orient_groups", "reverse_mask", "thumbnail"]
+__all__ = [
+    "ORDER_SIDE",
+    "THUMB",
+    "ClipOrienter",
+    "choose_order",
+    "motion_reverse_mask",
+    "orient_groups",
+    "reverse_mask",
+    "thumbnail",
+]
 
 #: Long side of the thumbnails the order rule compares.
 THUMB = 64
+#: Long side (pixels) at which :func:`motion_reverse_mask` measures flow and compares frames.
+ORDER_SIDE = 320
 
 
 def thumbnail(x: torch.Tensor, size: int = THUMB) -> torch.Tensor:
@@ -135,29 +154,153 @@ def choose_order(
     )
 
 
+def _prediction(
+    anchor: torch.Tensor,
+    v: torch.Tensor,
+    t: float,
+    neighbour: torch.Tensor | None,
+    t_neighbour: float,
+) -> torch.Tensor:
+    """The scene at time ``t`` (in frame intervals from ``anchor``'s time), predicted by
+    warping ``anchor`` along the per-interval flow ``v`` (``(2, h, w)``); averaged with the
+    neighbouring frame warped by ``t_neighbour`` intervals when there is one."""
+    from .flow import warp
+
+    pred = warp(anchor[None], -v[None] * t)[0]
+    if neighbour is not None:
+        pred = 0.5 * (pred + warp(neighbour[None], -v[None] * t_neighbour)[0])
+    return pred
+
+
+def motion_reverse_mask(
+    first: torch.Tensor,
+    last: torch.Tensor,
+    blurry: torch.Tensor,
+    previous: torch.Tensor | None = None,
+    following: torch.Tensor | None = None,
+    *,
+    flow: object = "dis",
+    num_frames: int = 7,
+) -> torch.Tensor:
+    """True where the reversed order fits the clip's motion better.
+
+    ``blurry`` ``(B, 3, H, W)`` are consecutive frames of a clip, ``first``/``last`` the
+    first and last of the ``num_frames`` frames G extracted from each, ``previous`` the
+    clip's frame before ``blurry[0]`` and ``following`` the one after ``blurry[-1]`` (None at
+    the clip's ends). All are compared area-downscaled to a long side of :data:`ORDER_SIDE`.
+
+    For frame ``t`` the optical flow ``v`` from its previous to its next frame (divided by
+    the frames between them: the motion per frame interval) says where the content moves.
+    G's first frame is at time ``-d`` and its last at ``+d``, ``d = (N - 1) / (2N)`` frame
+    intervals (the centres of the first and last of N equal parts of the exposure: 3/7).
+    The scene at ``-d`` is predicted as the mean of frame ``t`` warped back by ``d v`` and
+    frame ``t - 1`` warped forward by ``(1 - d) v`` (and at ``+d`` likewise with ``t + 1``).
+    The order is kept when ``e(first, pred(-d)) + e(last, pred(+d))`` (``e``: mean squared
+    difference) is at most the same with first and last swapped. A frame without either
+    neighbour (a one-frame clip) keeps its order.
+
+    Args:
+        flow: a flow estimator for :func:`blurvid.flow.get_flow_estimator` (default OpenCV's
+            DIS, ``pip install 'blurvid[flow]'``).
+
+    Returns:
+        ``(B,)`` bool.
+    """
+    from .flow import get_flow_estimator
+
+    est = get_flow_estimator(flow)  # type: ignore[arg-type]
+    d = (num_frames - 1) / (2 * num_frames)
+    seq = [blurry] if previous is None else [previous[None], blurry]
+    off = 0 if previous is None else 1
+    if following is not None:
+        seq.append(following[None])
+    # one by one: ``previous`` may be kept small already (a thumbnail of a thumbnail is equal)
+    small = torch.cat([thumbnail(x.to(blurry.device), ORDER_SIDE) for x in seq])
+    ends = thumbnail(torch.stack([first, last], 1), ORDER_SIDE)  # (B, 2, 3, h, w)
+    b, n = blurry.shape[0], small.shape[0]
+    idx = torch.arange(b) + off
+    lo, hi = (idx - 1).clamp(min=0), (idx + 1).clamp(max=n - 1)
+    flips = torch.zeros(b, dtype=torch.bool)
+    moving = hi > lo
+    if not bool(moving.any()):
+        return flips
+    v = est(small[lo[moving]], small[hi[moving]]) / (hi - lo)[moving].view(-1, 1, 1, 1).to(small)
+    for j, i in enumerate(torch.nonzero(moving).flatten().tolist()):
+        cur = small[idx[i]]
+        prev = small[lo[i]] if lo[i] < idx[i] else None
+        nxt = small[hi[i]] if hi[i] > idx[i] else None
+        at_first = _prediction(cur, v[j], -d, prev, 1 - d)
+        at_last = _prediction(cur, v[j], d, nxt, d - 1)
+        f, l_ = ends[i, 0], ends[i, 1]
+        keep = (f - at_first).pow(2).mean() + (l_ - at_last).pow(2).mean()
+        swap = (f - at_last).pow(2).mean() + (l_ - at_first).pow(2).mean()
+        flips[i] = bool(swap < keep)
+    return flips
+
+
+def _flow_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("cv2") is not None
+
+
 class ClipOrienter:
     """Puts the frames of consecutive blurry frames of a clip in one time order, batch by
-    batch (it keeps the last output frame of the previous batch, as a thumbnail).
+    batch.
 
-    Call it with ``frames (B, N, 3, H, W)`` (G's outputs for B consecutive input frames) and
-    ``blurry (B, 3, H, W)`` (those input frames); it returns the frames, each group flipped
-    where :func:`choose_order` says so (the clip's first group is oriented towards the next
-    blurry frame: ``blurry[1]``, or ``following`` when the first batch holds one frame), and
-    a bool tensor ``(B,)`` of the flips. ``reversed_count`` counts them.
+    Call it with ``frames (B, N, 3, H, W)`` (G's outputs for B consecutive input frames),
+    ``blurry (B, 3, H, W)`` (those input frames) and ``following`` (the clip's next input
+    frame after the batch, None at its end); it returns the frames, each group flipped
+    where the rule says so, and a bool tensor ``(B,)`` of the flips. ``reversed_count``
+    counts them. It keeps the batch's last input frame (as a small copy) for the next call.
+
+    Rule ``"motion"`` (the default when OpenCV is installed): :func:`motion_reverse_mask`,
+    each frame against the flow between its neighbours. Rule ``"pixels"`` (the fallback
+    without OpenCV): each group's first output must best continue the previous group's last
+    output (:func:`reverse_mask`; the clip's first group is oriented towards the next input
+    frame).
     """
 
-    def __init__(self) -> None:
-        self._last: torch.Tensor | None = None
+    def __init__(self, rule: str | None = None, flow: object = "dis") -> None:
+        if rule is None:
+            rule = "motion" if _flow_available() else "pixels"
+        if rule not in ("motion", "pixels"):
+            raise ConfigError(f"rule must be 'motion' or 'pixels', got {rule!r}")
+        self.rule = rule
+        self.flow = flow
+        self._last: torch.Tensor | None = None  # pixels: the last output frame's thumbnail
+        self._previous: torch.Tensor | None = None  # motion: the last input frame, small
         self.reversed_count = 0
 
     @property
     def started(self) -> bool:
         """Whether a first group was oriented already."""
-        return self._last is not None
+        return self._last is not None or self._previous is not None
 
     def __call__(
         self, frames: torch.Tensor, blurry: torch.Tensor, following: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.rule == "motion":
+            ends = frames[:, [0, -1]]
+            flips = motion_reverse_mask(
+                ends[:, 0],
+                ends[:, 1],
+                blurry,
+                self._previous,
+                following,
+                flow=self.flow,
+                num_frames=frames.shape[1],
+            )
+            self._previous = thumbnail(blurry[-1], ORDER_SIDE)
+        else:
+            flips = self._pixels(frames, blurry, following)
+        self.reversed_count += int(flips.sum())
+        mask = flips.to(frames.device).view(-1, 1, 1, 1, 1)
+        return torch.where(mask, frames.flip(1), frames), flips
+
+    def _pixels(
+        self, frames: torch.Tensor, blurry: torch.Tensor, following: torch.Tensor | None
+    ) -> torch.Tensor:
         ends = thumbnail(frames[:, [0, -1]])  # (B, 2, 3, h, w)
         flips = torch.zeros(frames.shape[0], dtype=torch.bool)
         nxt = blurry[1] if frames.shape[0] > 1 else following
@@ -169,6 +312,4 @@ class ClipOrienter:
             flip = bool(reverse_mask(first, last, self._last, after))
             flips[i] = flip
             self._last = first if flip else last
-        self.reversed_count += int(flips.sum())
-        mask = flips.to(frames.device).view(-1, 1, 1, 1, 1)
-        return torch.where(mask, frames.flip(1), frames), flips
+        return flips

@@ -9,10 +9,10 @@ holds one batch of input frames and their outputs, whatever the clip's length.
 
 Frame order: G cannot know which way time runs inside one blurry frame (the blur integral is
 the same both ways), so each frame's 7 outputs come in either order. Per input frame the
-order is chosen whose first output best continues the previous frame's last output (mean
-absolute difference of 64-pixel thumbnails); the first frame of a clip is oriented towards the
-next input frame. :func:`choose_order` makes the same choice for one photo given its
-neighbours.
+order is chosen that agrees with the clip's motion: the optical flow between the previous and
+the next input frame predicts the scene at the first and last output's time
+(:func:`blurvid.order.motion_reverse_mask`; without OpenCV, the pixel rule of
+:func:`choose_order`: the first output continues the previous frame's last output).
 
 Decisions: a variable frame rate is refused (:class:`~blurvid.errors.VariableFrameRateError`,
 the message gives the ``ffmpeg`` line that fixes it); still images are refused (use
@@ -529,8 +529,8 @@ def slow_motion(
                     while frames is not None:
                         upcoming = next(batches, None)  # one batch of look-ahead
                         x = _to_working_size(_to_tensor(av, frames, info), max_side)
-                        hint = None
-                        if not orienter.started and len(frames) == 1 and upcoming:
+                        hint = None  # the next input frame: the motion after this batch
+                        if upcoming:
                             first = _to_tensor(av, upcoming[:1], info)
                             hint = _to_working_size(first, max_side)[0]
                         result = run(x)
