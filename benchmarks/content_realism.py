@@ -228,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--split", default=str(HERE.parent / "scripts" / "data_split.json"))
     ap.add_argument("--tag", default="", help="suffix of the result file name")
     ap.add_argument("--render-only", action="store_true", help="render the row's banks, exit")
+    ap.add_argument("--finish", action="store_true",
+                    help="score a finished run's exported model (its end-of-run scores only)")  # fmt: skip
     ap.add_argument("--table", action="store_true", help="print the table of all results")
     ap.add_argument("--plot", metavar="PNG", help="plot every result into this file")
     args = ap.parse_args(argv)
@@ -274,13 +276,19 @@ def main(argv: list[str] | None = None) -> int:
         "curve": [],
     }
     run_dir = CACHE / f"run-content-{name}"
-    trainer = train_curve(cfg, dataset, val, run_dir, record, out, args.val_every, math.inf)
-    model = trainer.model.eval()
+    if args.finish:  # the run is done: its curve is in the result file, G in run_dir/model
+        from blurvid import load_model
+
+        record = json.loads(out.read_text())
+        model = load_model(str(run_dir / "model")).eval()
+    else:
+        trainer = train_curve(cfg, dataset, val, run_dir, record, out, args.val_every, math.inf)
+        model = trainer.model.eval()
     record["final"] = {
         "content_gap": score_sets(model, sets),
         **real_sharpness(model, Path(args.data_root)),
     }
-    if args.init:
+    if args.init and "start" not in record:
         from blurvid import load_model
 
         start = load_model(args.init).eval()

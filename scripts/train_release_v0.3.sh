@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Release v0.3 (issue 31): release v0.2's base run continued from its best (step 87 000) on the
 # data that issue 29 measured best (docs/training.md, "Content and camera realism"): the release
-# mix plus procedural dead-leaves scenes, with camera realism on the synthetic sources. It is
+# mix plus procedural dead-leaves scenes (a quarter of the samples; camera realism off). It is
 # scripts/train_release_v0.2.sh with v0.3's settings, so it resumes the same way after every
 # session stop:
 #
@@ -22,9 +22,9 @@ cd "$(dirname "$0")/.."
 DATA_ROOT=${DATA_ROOT:-../shared/data}
 export DATA_ROOT
 # the winner of benchmarks/content_realism.py (docs/training.md): release v0.2's mix + leaves
-# (a quarter of the samples) with every camera-realism step on the synthetic sources
+# (a quarter of the samples); camera realism off (it lost 0.2 dB at equal steps)
 export DATA=${DATA:-"photos:$DATA_ROOT/photos@3 stills:$DATA_ROOT/video@3 leaves:$DATA_ROOT/photos@2.5 video:$DATA_ROOT/video@1 frames:$DATA_ROOT/frames/sintel_raft@0.5"}
-export CAMERA=${CAMERA:-all}
+export CAMERA=${CAMERA:-off}
 export OUT_ROOT=${OUT_ROOT:-training/release-v0.3}
 export BANK_DIR=${BANK_DIR:-runs/release-v0.3/banks}
 RUN=$OUT_ROOT/base
