@@ -34,6 +34,7 @@ from __future__ import annotations
 import io
 import math
 from dataclasses import asdict, dataclass, replace
+from itertools import combinations
 from typing import Any
 
 import numpy as np
@@ -159,7 +160,7 @@ class CameraConfig:
         if self == CameraConfig.realistic():
             return "all"
         for k in range(1, len(CAMERA_STEPS)):
-            for combo in _combinations(CAMERA_STEPS, k):
+            for combo in combinations(CAMERA_STEPS, k):
                 if CameraConfig.parse("+".join(combo)) == self:
                     return "+".join(combo)
         return ";".join(f"{k}={v}" for k, v in asdict(self).items())
@@ -168,12 +169,6 @@ class CameraConfig:
     def is_off(self) -> bool:
         """True when :func:`expose` is the plain pipeline."""
         return self == CameraConfig.off()
-
-
-def _combinations(items: tuple[str, ...], k: int):
-    from itertools import combinations
-
-    return combinations(items, k)
 
 
 # ----------------------------------------------------------------------------- steps

@@ -44,10 +44,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from ..colour import linear_to_srgb, srgb_to_linear
+from ..colour import srgb_to_linear
 from ..errors import ConfigError, DataError
 from .base import PathLike, Sample, _randint, _SeededDataset, item_generator
-from .camera import expose
 from .shake import ShakeConfig, _bezier_path, _photo_list, _shake_scene, load_photos
 
 __all__ = ["TEXTURES", "LeavesConfig", "LeavesDataset", "leaves_image", "render_leaves"]
@@ -523,20 +522,9 @@ def render_leaves(
         win = frames_lin[:, :, y0:y1, x0:x1]
         fill = srgb_to_linear(rgb) if sh.linear_light else rgb
         frames_lin[:, :, y0:y1, x0:x1] = win + a[:, None] * (fill - win)
-    n, k, nk = sh.num_frames, sh.subframes_per_frame, scene.nk
-    sub = frames_lin[:nk]
-    if sh.target == "center":
-        targets = frames_lin[scene.tgt_idx]
-    else:
-        targets = sub.reshape(n, k, 3, S, S).mean(1)
-    blurry, frames, cam = expose(sub, targets, gen, sh.camera, sh.noise_sigma, sh.linear_light)
-    out: dict[str, Any] = {
-        "blurry": blurry.float().contiguous(),
-        "frames": frames.float().contiguous(),
-    }
+    out = scene.expose(sh, gen, debug)
     if debug:
-        out["subframes"] = (linear_to_srgb(sub) if sh.linear_light else sub.clamp(0, 1)).float()
-        out["trajectory"] = scene.trans[:nk].float()
+        nk = scene.nk
         out["movers"] = (
             torch.stack([p[:nk] for p in paths]).float() if paths else torch.zeros(0, nk, 2)
         )
@@ -544,9 +532,8 @@ def render_leaves(
         out["mover_targets"] = (
             torch.stack([p[scene.tgt_idx] for p in paths]).float()
             if paths
-            else torch.zeros(0, n, 2)
+            else torch.zeros(0, sh.num_frames, 2)
         )
-        out["camera"] = cam
     return out
 
 

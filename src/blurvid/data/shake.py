@@ -318,6 +318,31 @@ class _Scene:
     theta: torch.Tensor
     zoom: torch.Tensor
 
+    def expose(self, cfg: ShakeConfig, gen: torch.Generator, debug: bool = False) -> dict[str, Any]:
+        """Steps 4-5 of the module docstring: the exposure's average and its sharp targets
+        through the camera (:func:`~blurvid.data.camera.expose`). With ``debug`` also
+        ``"subframes"`` (sRGB, before the camera), ``"trajectory"`` (the camera's) and
+        ``"camera"`` (the drawn realism parameters)."""
+        n, k, S, nk = cfg.num_frames, cfg.subframes_per_frame, cfg.size, self.nk
+        sub = self.frames_lin[:nk]
+        if cfg.target == "center":
+            targets = self.frames_lin[self.tgt_idx]
+        else:
+            targets = sub.reshape(n, k, 3, S, S).mean(1)
+        blurry, frames, cam = expose(
+            sub, targets, gen, cfg.camera, cfg.noise_sigma, cfg.linear_light
+        )
+        out: dict[str, Any] = {
+            "blurry": blurry.float().contiguous(),
+            "frames": frames.float().contiguous(),
+        }
+        if debug:
+            srgb = linear_to_srgb(sub) if cfg.linear_light else sub.clamp(0.0, 1.0)
+            out["subframes"] = srgb.float()
+            out["trajectory"] = self.trans[:nk].float()
+            out["camera"] = cam
+        return out
+
 
 def _shake_scene(
     photo: torch.Tensor | Sequence[torch.Tensor],
@@ -474,30 +499,11 @@ def render_shake(
     cfg = cfg if cfg is not None else ShakeConfig()
     gen = generator if generator is not None else torch.Generator()
     scene = _shake_scene(photo, cfg, gen, sprite_photo)
-    frames_lin, trans, theta, zoom = scene.frames_lin, scene.trans, scene.theta, scene.zoom
-    n, k, S, nk, tgt_idx = (
-        cfg.num_frames,
-        cfg.subframes_per_frame,
-        cfg.size,
-        scene.nk,
-        scene.tgt_idx,
-    )
-    # --- integrate the exposure (and the camera: blurvid.data.camera)
-    sub = frames_lin[:nk]
-    targets = frames_lin[tgt_idx] if cfg.target == "center" else sub.reshape(n, k, 3, S, S).mean(1)
-    blurry, frames, cam = expose(sub, targets, gen, cfg.camera, cfg.noise_sigma, cfg.linear_light)
-    out: dict[str, Any] = {
-        "blurry": blurry.float().contiguous(),
-        "frames": frames.float().contiguous(),
-    }
+    out = scene.expose(cfg, gen, debug)
     if debug:
-        to_srgb = linear_to_srgb if cfg.linear_light else (lambda x: x.clamp(0.0, 1.0))
-        out["subframes"] = to_srgb(sub).float()
-        out["trajectory"] = trans[:nk].float()
-        out["theta"] = theta[:nk].float()
-        out["zoom"] = zoom[:nk].float()
-        out["noise_sigma"] = torch.tensor(cam["noise_sigma"] if "noise_sigma" in cam else 0.0)
-        out["camera"] = cam
+        out["theta"] = scene.theta[: scene.nk].float()
+        out["zoom"] = scene.zoom[: scene.nk].float()
+        out["noise_sigma"] = torch.tensor(out["camera"].get("noise_sigma", 0.0))
     return out
 
 

@@ -636,8 +636,8 @@ def dataset_from_specs(
     for i, spec in enumerate(specs):
         kind, path, weight = _parse_spec(spec)
         sub_seed = item_seed(seed, i)
-        shake = ShakeConfig(size=crop, camera=cam)
         if kind in ("photos", "stills", "leaves"):
+            shake = ShakeConfig(size=crop, camera=cam)
             photos: list = []
             if kind == "stills" and path is not None:
                 from ..data import video_stills
