@@ -42,6 +42,7 @@ from .hub import load_model
 from .io import ImageInput, to_batch
 from .model import NUM_FRAMES, Generator
 from .order import orient_groups, thumbnail
+from .working_scale import blend_to_input, plan_scale, to_input_size
 
 __all__ = [
     "FrameExtractor",
@@ -98,7 +99,8 @@ def _check_args(
 ) -> tuple[Generator | str, torch.device]:
     """The checks shared by every entry point, before any image is decoded or model
     loaded; returns the model (or its name) and the device."""
-    check_max_side(max_side)
+    if not _is_auto(max_side):
+        check_max_side(max_side)
     model = _check_model(model)
     dev = resolve_device(device, model if isinstance(model, Generator) else None)
     _resolve_dtype(dtype, dev)
@@ -279,6 +281,27 @@ def _to_working_size(x: torch.Tensor, max_side: int | None) -> torch.Tensor:
     return y.clamp_(0.0, 1.0)
 
 
+def _is_auto(max_side: Any) -> bool:
+    return isinstance(max_side, str) and max_side == "auto"
+
+
+def _extract_auto(g, x, dev, dtype, tile, overlap, batch_size) -> torch.Tensor:
+    """``max_side="auto"``, image by image (:mod:`blurvid.working_scale`): the blur's length
+    picks the working size, G runs there, the frames come back at the input size and move
+    towards the input as the blur vanishes. An image without blur skips G."""
+    out = []
+    for xi in x.split(1):
+        plan = plan_scale(xi[0])
+        if plan.weight <= 0.0:
+            out.append(xi.float().unsqueeze(1).expand(-1, g.config.num_frames, -1, -1, -1))
+            continue
+        frames = _extract(g, _to_working_size(xi, plan.max_side), dev, dtype, tile, overlap,
+                          batch_size)  # fmt: skip
+        xi = xi.to(frames)
+        out.append(blend_to_input(to_input_size(frames, xi), xi, plan.weight))
+    return torch.cat(out)
+
+
 # ----------------------------------------------------------------------------- public API
 def extract_frames(
     image: ImageInput,
@@ -289,7 +312,7 @@ def extract_frames(
     tile: int | None = None,
     overlap: int | None = None,
     batch_size: int | None = None,
-    max_side: int | None = None,
+    max_side: int | str | None = None,
 ) -> Any:
     """Extract the 7 sharp, temporally ordered frames hidden in one motion-blurred image.
 
@@ -310,11 +333,17 @@ def extract_frames(
             working size** (``working_size(H, W, max_side)``). An integer >= 16, or
             ``None`` (default): full size. Useful when the blur spans tens of pixels, more
             than G was trained on; see docs/performance.md for what it does to sharpness.
+            ``"auto"``: per image, the blur's estimated length
+            (:func:`blurvid.blur_extent.estimate_blur_extent`) picks the working size that
+            brings it to about 16 px (full size up to 24 px), and **the frames come back at
+            the input size** (bilinear, plus the input's own detail above the working
+            resolution); a photo with under 2 px of blur comes back as the input (7 copies),
+            G's frames taking over up to 6 px (:mod:`blurvid.working_scale`).
 
     Returns:
         The frames in the input's kind: list of 7 PIL images; numpy ``(7, H, W, 3)``;
         tensor ``(7, 3, H, W)`` or ``(B, 7, 3, H, W)``. Values in [0, 1]. ``H, W`` are the
-        input's, or the working size when ``max_side`` downscales it.
+        input's, or the working size when an integer ``max_side`` downscales it.
 
     Examples:
         >>> import torch, blurvid
@@ -324,8 +353,10 @@ def extract_frames(
     """
     model, dev = _check_args(model, device, dtype, tile, overlap, batch_size, max_side)
     x, restore = to_batch(image)
-    x = _to_working_size(x, max_side)
     g = _get_model(model, dev, _resolve_dtype(dtype, dev))
+    if _is_auto(max_side):
+        return restore(_extract_auto(g, x, dev, dtype, tile, overlap, batch_size))
+    x = _to_working_size(x, max_side)
     return restore(_extract(g, x, dev, dtype, tile, overlap, batch_size))
 
 
@@ -510,6 +541,11 @@ def interpolate_recursive(
         OutputTooLargeError: the frames would not fit in memory (the message has the count).
     """
     depth = _check_depth(depth)
+    if _is_auto(max_side):
+        raise ConfigError(
+            "max_side='auto' is for extract_frames (depth 1); for slow motion pick the size "
+            "from the blur: blurvid.working_scale.plan_scale(image).max_side"
+        )
     model, dev = _check_args(model, device, dtype, tile, overlap, batch_size, max_side)
     x, restore = to_batch(image)
     x = _to_working_size(x, max_side)  # the memory plan below is for the working size

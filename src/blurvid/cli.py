@@ -17,7 +17,7 @@ from typing import Any, Callable, cast
 
 from ._fs import Terminated, sigterm_as_interrupt
 from ._version import __version__
-from .errors import BlurvidError, InvalidImageError
+from .errors import BlurvidError, ConfigError, InvalidImageError
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -91,6 +91,18 @@ def _write_outputs(frames, path: Path, out: Path, formats: list[str], fps: float
     return written
 
 
+def _max_side_arg(text: str) -> int | str:
+    """``--max-side``: an integer, or ``auto``."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an integer long side in pixels or 'auto', got {text!r}"
+        ) from None
+
+
 def _cmd_extract(args: argparse.Namespace) -> int:
     import torch
     from torch.utils.data import DataLoader, Dataset, Subset
@@ -118,7 +130,10 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     _check_fps(fps, "--fps")
     check_int(args.workers, "--workers", minimum=0, optional=True)
     check_tile(args.tile, None, "--tile")
-    check_max_side(args.max_side, "--max-side")
+    if args.max_side != "auto":
+        check_max_side(args.max_side, "--max-side")
+    elif args.depth != 1:
+        raise ConfigError("--max-side auto is for --depth 1; give an integer N for slow motion")
     check_device(args.device)
     inputs = _collect_inputs(args.images)
     share, rank, local_rank = _rank_share(len(inputs))
@@ -133,7 +148,8 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     def process(path: Path, image: torch.Tensor) -> None:
         x = image.unsqueeze(0)
         kw = dict(model=model, device=device, tile=args.tile, max_side=args.max_side)
-        h, w = working_size(image.shape[-2], image.shape[-1], args.max_side)
+        auto = args.max_side == "auto"  # frames at the input size
+        h, w = image.shape[-2:] if auto else working_size(*image.shape[-2:], args.max_side)
         if args.depth == 1:
             frames = extract_frames(x, **kw)[0]
         else:  # count, estimate and refuse what would not fit before any work
@@ -216,9 +232,11 @@ def _add_extract(sub: argparse._SubParsersAction) -> None:
         "--tile", type=int, default=None, help="process in tiles of this size (bounded memory)"
     )
     p.add_argument(
-        "--max-side", type=int, default=None, metavar="N",
+        "--max-side", type=_max_side_arg, default=None, metavar="N|auto",
         help="working resolution: downscale images whose long side is over N pixels to N "
-        "before G; the frames are written at that size (default: full size)",
+        "before G; the frames are written at that size (default: full size). 'auto': the "
+        "blur's estimated length picks the size per image, frames at the input size, and a "
+        "photo without blur comes back unchanged (docs/api.md)",
     )  # fmt: skip
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument(

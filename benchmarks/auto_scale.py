@@ -1,0 +1,194 @@
+"""max_side="auto" against fixed working scales, and do-no-harm, with ground truth.
+
+    python benchmarks/auto_scale.py   # -> benchmarks/results/auto_scale.json (+ Markdown)
+
+1. **Working scale** (the 6 validation photos, 512 px squares of the project's synthetic
+   camera shake, ``benchmarks/blur_extent.py``'s renderer, quantised to 8 bits): camera paths
+   1x, 2x, 3x and 4x the training range (4-24 px times the factor). G runs at full size, at
+   1/2, 1/3 and 1/4 of it, with ``max_side="auto"`` (the estimated blur length), and with
+   the same rule fed the TRUE length (``oracle``: what a perfect estimate would give); every
+   result is brought back to the input size the same way
+   (:func:`blurvid.working_scale.to_input_size`: bilinear, plus the input's own detail above
+   the working resolution) and scored at the input size: PSNR of the 7 frames against the 7
+   true frames (best of the two orders, paper protocol), as a gain over the blurry input.
+2. **Do no harm**: sharp photos (no camera path; the renderer's noise of up to 2 levels
+   only), tiny blur (0.15x the training range: 0.6-3.6 px), and nearly static real video (every
+   7 consecutive frames of ``../shared/data/video/sam2_*`` at 320x180 averaged, the blurry
+   frames whose first-to-last motion is under 1 px): the same PSNR of G's frames at full size
+   and with ``"auto"``, minus the input's against the same truth.
+
+Not part of the library.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+from pathlib import Path
+
+import torch
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+COMMAND = "python benchmarks/auto_scale.py"
+FACTORS = (1.0, 2.0, 3.0, 4.0)
+SCALES = {"full": 1, "1/2": 2, "1/3": 3, "1/4": 4}
+HOWS = ["auto", "oracle"]
+
+
+def score(frames: torch.Tensor, truth: torch.Tensor) -> float:
+    """Best-order mean PSNR over the 7 frames (``(7, 3, H, W)`` each)."""
+    from blurvid.metrics import psnr
+
+    fwd = float(psnr(frames, truth).mean())
+    rev = float(psnr(frames.flip(0), truth).mean())
+    return max(fwd, rev)
+
+
+def input_score(blurry: torch.Tensor, truth: torch.Tensor) -> float:
+    return score(blurry.unsqueeze(0).expand_as(truth), truth)
+
+
+def run(g, blurry: torch.Tensor, how: str, arc: float | None = None) -> torch.Tensor:
+    """G's 7 frames for ``blurry`` ``(3, H, W)`` at the input size. ``"oracle"``: the rule of
+    ``max_side="auto"`` (scale and weight) fed the TRUE blur length ``arc``, i.e. what the
+    automatic scale gives with a perfect estimate."""
+    from blurvid import extract_frames
+    from blurvid.working_scale import blend_to_input, plan_scale, to_input_size
+
+    if how == "auto":
+        return extract_frames(blurry, model=g, max_side="auto")
+    if how == "oracle":
+        plan = plan_scale(blurry, blur_px=arc)
+        frames = extract_frames(blurry, model=g, max_side=plan.max_side)[None]
+        return blend_to_input(to_input_size(frames, blurry[None]), blurry[None], plan.weight)[0]
+    side = max(blurry.shape[-2:]) // SCALES[how]
+    frames = extract_frames(blurry, model=g, max_side=None if how == "full" else side)
+    return to_input_size(frames[None], blurry[None])[0]
+
+
+def synthetic(g, data_root: Path, factor: float, per_photo: int, seed: int, hows) -> list[dict]:
+    from blur_extent import draw_length, render, validation_photos
+
+    from blurvid.blur_extent import estimate_blur_extent
+    from blurvid.data import item_generator
+    from blurvid.data.base import _dequantize, _quantize
+
+    rows = []
+    for i, (name, photo) in enumerate(validation_photos(data_root)):
+        for j in range(per_photo):
+            gen = item_generator(seed, int(100 * factor), i, j)
+            s = render(photo, draw_length(factor, gen), gen, frames=True)
+            truth = _dequantize(_quantize(s["frames"]))
+            base = input_score(s["blurry"], truth)
+            row = {"photo": name, "arc": round(s["arc"], 2), "input_db": round(base, 3),
+                   "estimate": round(estimate_blur_extent(s["blurry"]), 2), "gain_db": {}}  # fmt: skip
+            for how in hows:
+                frames = run(g, s["blurry"], how, s["arc"])
+                row["gain_db"][how] = round(score(frames, truth) - base, 3)
+            rows.append(row)
+            print(f"  {factor}x {name}: {row}", flush=True)
+    return rows
+
+
+def static_video(g, data_root: Path, limit: int) -> list[dict]:
+    import video_quality as vq
+
+    rows = []
+    for name, (sharp, scale) in vq.load_clips(data_root, None).items():
+        groups = vq.groups_of(sharp)
+        motion = vq.motion_px(groups, scale)
+        for t in torch.nonzero(motion < 1.0).flatten().tolist()[:limit]:
+            truth, blurry = groups[t], groups[t].mean(0)
+            base = input_score(blurry, truth)
+            row = {"clip": name, "frame": t, "motion_px": round(float(motion[t]), 2),
+                   "input_db": round(base, 3), "gain_db": {}}  # fmt: skip
+            arc = float(motion[t]) / scale  # first-to-last motion, in these pixels
+            for how in ("full", *HOWS):
+                row["gain_db"][how] = round(score(run(g, blurry, how, arc), truth) - base, 3)
+            rows.append(row)
+            print(f"  {name} {t}: {row}", flush=True)
+    return rows
+
+
+def _mean(rows: list[dict], how: str) -> float:
+    return sum(r["gain_db"][how] for r in rows) / len(rows)
+
+
+def markdown(result: dict) -> str:
+    hows = list(SCALES) + HOWS
+    lines = [
+        f"Command: `{result['command']}` (model `{result['model']}`)",
+        "",
+        "| blur (x training range) | samples | " + " | ".join(hows) + " | oracle: best fixed "
+        "scale's gain recovered |",
+        "|---|---:|" + "---:|" * len(hows) + "---:|",
+    ]
+    for key, rows in result["scale"].items():
+        means = {h: _mean(rows, h) for h in hows}
+        best = max(means[h] for h in SCALES)
+        frac = (means["oracle"] - means["full"]) / (best - means["full"]) if best > means["full"] else float("nan")  # fmt: skip
+        cells = " | ".join(f"{means[h]:+.3f}" for h in hows)
+        lines.append(f"| {key} | {len(rows)} | {cells} | {frac:.0%} |")
+    lines += [
+        "",
+        "Do no harm: gain (dB) over the input, mean and worst case",
+        "",
+        "| case | samples | full size: mean / worst | auto: mean / worst | oracle: mean / worst |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for key, rows in result["no_harm"].items():
+        cells = []
+        for how in ("full", *HOWS):
+            worst = min(r["gain_db"][how] for r in rows)
+            cells.append(f"{_mean(rows, how):+.3f} / {worst:+.3f}")
+        lines.append(f"| {key} | {len(rows)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from blurvid import load_model
+    from blurvid._fs import atomic_write_bytes
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data-root", type=Path, default=REPO.parent / "shared" / "data")
+    ap.add_argument("--model", default="default")
+    ap.add_argument("--per-photo", type=int, default=1)
+    ap.add_argument("--static-per-clip", type=int, default=4)
+    ap.add_argument("--seed", type=int, default=4242)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", type=Path, default=HERE / "results" / "auto_scale.json")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    g = load_model(args.model).eval()
+    result: dict = {
+        "command": COMMAND,
+        "model": args.model,
+        "machine": {"platform": platform.platform(), "torch": torch.__version__},
+        "scale": {},
+        "no_harm": {},
+    }
+    hows = list(SCALES) + HOWS
+    for f in FACTORS:
+        result["scale"][f"{f:g}x"] = synthetic(
+            g, args.data_root, f, args.per_photo, args.seed, hows
+        )
+    for f, key in ((0.0, "sharp photos"), (0.15, "tiny blur (0.6-3.6 px)")):
+        result["no_harm"][key] = synthetic(
+            g, args.data_root, f, 2 * args.per_photo, args.seed, ("full", *HOWS)
+        )
+    result["no_harm"]["static video (< 1 px)"] = static_video(
+        g, args.data_root, args.static_per_clip
+    )
+    table = markdown(result)
+    result["table"] = table
+    atomic_write_bytes(args.out, (json.dumps(result, indent=1) + "\n").encode())
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,108 @@
+"""Render, cache and fit the blur-extent head; write the weights blurvid bundles.
+
+    python scripts/train_blur_extent.py                    # ~15 min on 2 cores
+    python scripts/train_blur_extent.py --steps 200 --samples 2000 --out /tmp/be.safetensors
+
+Training samples come from the training photos and video stills only; the validation photos
+(``scripts/data_split.json``) give the held-out patch error printed at every log step. The
+rendered samples are cached (``--cache``, safetensors) so a refit skips rendering. See
+:mod:`blurvid.train.blur_extent` for what the samples are.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import platform
+import sys
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+COMMAND = "python scripts/train_blur_extent.py"
+
+
+def _photos(data_root: Path, held_out: bool) -> list[torch.Tensor]:
+    from blurvid.data import find_split
+    from blurvid.data.sequences import video_stills
+    from blurvid.io import read_image
+
+    held = find_split().validation_photos
+    names = sorted(p.name for p in (data_root / "photos").glob("*.jpg"))
+    names = [n for n in names if (n in held) == held_out]
+    photos = [read_image(data_root / "photos" / n) for n in names]
+    if not held_out:
+        photos += video_stills(data_root / "video", per_video=24, spatial_scale=0.5)
+    return photos
+
+
+def _render(job: tuple[Path, bool, int, int, int, int]) -> dict[str, torch.Tensor]:
+    data_root, held_out, count, seed, start, threads = job
+    torch.set_num_threads(threads)
+    from blurvid.train.blur_extent import render_samples
+
+    return render_samples(_photos(data_root, held_out), count, seed, start, progress=start == 0)
+
+
+def samples(args: argparse.Namespace, held_out: bool, count: int, seed: int) -> dict:
+    """Render (in ``--workers`` processes) or read from the cache."""
+    from safetensors.torch import load_file, save_file
+
+    cache = args.cache.with_name(f"{args.cache.stem}-{'val' if held_out else 'train'}-{count}-{seed}.safetensors")  # fmt: skip
+    if cache.is_file():
+        return load_file(str(cache))
+    per = -(-count // args.workers)
+    jobs = [
+        (args.data_root, held_out, min(per, count - s), seed, s, 1) for s in range(0, count, per)
+    ]
+    with mp.get_context("spawn").Pool(args.workers) as pool:
+        parts = pool.map(_render, jobs)
+    out = {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_suffix(".tmp")
+    save_file(out, str(tmp))
+    tmp.replace(cache)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    from blurvid.train.blur_extent import fit, save_net
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data-root", type=Path, default=REPO.parent / "shared" / "data")
+    ap.add_argument("--samples", type=int, default=24000)
+    ap.add_argument("--val-samples", type=int, default=1200)
+    ap.add_argument("--steps", type=int, default=5000)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--cache", type=Path, default=REPO / "runs" / "blur_extent" / "samples")
+    ap.add_argument(
+        "--out", type=Path, default=REPO / "src/blurvid/weights/blur_extent.safetensors"
+    )
+    args = ap.parse_args(argv)
+    train = samples(args, False, args.samples, args.seed)
+    val = samples(args, True, args.val_samples, args.seed + 1000)
+    torch.set_num_threads(args.threads)
+    net, log = fit(train, val, steps=args.steps, batch=args.batch, seed=args.seed)
+    meta = {
+        "command": " ".join([COMMAND, *(argv if argv is not None else sys.argv[1:])]),
+        "samples": str(args.samples),
+        "steps": str(args.steps),
+        "final": json.dumps(log[-1]),
+        "torch": torch.__version__,
+        "machine": platform.platform(),
+    }
+    save_net(net, args.out, meta)
+    log_file = args.cache.parent / "fit_log.json"
+    log_file.write_text(json.dumps({"meta": meta, "log": log}, indent=1) + "\n")
+    print(json.dumps(log[-1]))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,137 @@
+"""``max_side="auto"``: the working scale from the blur's length, and frames at the input size.
+
+G was trained on camera paths of 4-24 px (``ShakeConfig.path_length``). The rule, per image,
+from the blur length ``L`` that :func:`blurvid.blur_extent.estimate_blur_extent` reads:
+
+* ``L <=`` :data:`FULL_SIZE_PX` (24 px, the top of the training range): G runs at full size;
+* longer: G runs at the scale that brings the blur to :data:`TARGET_PX` (16 px, mid-range),
+  and its frames come back **at the input size** (:func:`to_input_size`: bilinear, plus the
+  input's own detail above the working resolution);
+* do no harm: under :data:`NO_BLUR_PX` (2 px) the frames are the input itself, and up to
+  :data:`FULL_EFFECT_PX` (6 px) they move linearly from the input to G's
+  (:func:`blur_weight`): on a sharp photo G invents motion and loses up to several dB.
+
+Why these numbers: fed the TRUE blur length, this rule gains +1.51 dB on blur 2x the training
+range (best fixed scale +1.25), +1.16 at 3x (+0.78), +0.97 at 4x (+0.92), equals full size at
+1x, and leaves sharp photos and static video at the input (full size: -3.6 and -1.3 dB);
+``python benchmarks/auto_scale.py`` measures it with the estimate and with the truth
+(docs/api.md, "Automatic working scale").
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from .checks import MIN_MAX_SIDE, MIN_SIZE
+
+__all__ = [
+    "FULL_EFFECT_PX",
+    "FULL_SIZE_PX",
+    "NO_BLUR_PX",
+    "TARGET_PX",
+    "ScalePlan",
+    "auto_max_side",
+    "blur_weight",
+    "plan_scale",
+    "to_input_size",
+]
+
+#: Blur up to this long (pixels) is left at full size.
+FULL_SIZE_PX = 24.0
+#: The blur length (pixels) the working scale aims at.
+TARGET_PX = 16.0
+#: Below this blur length (pixels) the frames are the input itself.
+NO_BLUR_PX = 2.0
+#: From this blur length (pixels) on, the frames are G's alone.
+FULL_EFFECT_PX = 6.0
+
+
+def auto_max_side(height: int, width: int, blur_px: float) -> int | None:
+    """The ``max_side`` for an image of ``height x width`` whose blur is ``blur_px`` long:
+    ``None`` (full size) up to :data:`FULL_SIZE_PX`, else the long side that shrinks the blur
+    to :data:`TARGET_PX` (at least ``MIN_MAX_SIDE``, and a short side of at least
+    ``MIN_SIZE``).
+
+    Examples:
+        >>> auto_max_side(3000, 4000, 10.0), auto_max_side(3000, 4000, 160.0)
+        (None, 400)
+    """
+    if not blur_px > FULL_SIZE_PX:  # also NaN -> full size
+        return None
+    long, short = max(height, width), min(height, width)
+    side = round(long * TARGET_PX / blur_px)
+    side = max(side, MIN_MAX_SIDE, math.ceil(MIN_SIZE * long / short))
+    return None if side >= long else side
+
+
+def blur_weight(blur_px: float) -> float:
+    """How much of G's frames to keep (the rest is the input): 0 below :data:`NO_BLUR_PX`,
+    1 from :data:`FULL_EFFECT_PX` on, linear in between.
+
+    Examples:
+        >>> blur_weight(0.5), blur_weight(4.0), blur_weight(30.0)
+        (0.0, 0.5, 1.0)
+    """
+    span = FULL_EFFECT_PX - NO_BLUR_PX
+    return min(1.0, max(0.0, (blur_px - NO_BLUR_PX) / span))
+
+
+def to_input_size(frames: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """G's ``frames`` ``(B, N, 3, h, w)`` at a working size, back at the size of the input
+    ``x`` ``(B, 3, H, W)``: upsampled (bilinear), plus the input's own detail above the
+    working resolution (``x - up(down(x))``: what the working size could not hold, e.g. the
+    sharp texture across the direction of motion), clamped to [0, 1]. Frames already at the
+    input size are returned as they are."""
+    h, w = x.shape[-2:]
+    if tuple(frames.shape[-2:]) == (h, w):
+        return frames
+    b, n = frames.shape[:2]
+    x = x.to(frames)
+    small = F.interpolate(x, size=frames.shape[-2:], mode="bilinear", antialias=True,
+                          align_corners=False)  # fmt: skip
+    detail = x - F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)
+    up = F.interpolate(frames.flatten(0, 1), size=(h, w), mode="bilinear", align_corners=False)
+    return (up.view(b, n, -1, h, w) + detail.unsqueeze(1)).clamp_(0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class ScalePlan:
+    """What ``max_side="auto"`` does with one image.
+
+    Attributes:
+        blur_px: The estimated blur length (input pixels).
+        max_side: The working size's long side (``None``: full size).
+        weight: The share of G's frames in the result (:func:`blur_weight`).
+    """
+
+    blur_px: float
+    max_side: int | None
+    weight: float
+
+
+def plan_scale(image: torch.Tensor, blur_px: float | None = None) -> ScalePlan:
+    """The :class:`ScalePlan` for one ``(3, H, W)`` image in [0, 1]: its blur length
+    (estimated with :func:`blurvid.blur_extent.estimate_blur_extent` unless given), the
+    working size and the weight of G's frames. An image too small for the estimate (under
+    ``blur_extent.MIN_SIDE`` pixels a side) is run as with ``max_side=None``: full size, G's
+    frames (``blur_px`` NaN)."""
+    h, w = image.shape[-2:]
+    if blur_px is None:
+        from .blur_extent import MIN_SIDE, estimate_blur_extent
+
+        if min(h, w) < MIN_SIDE:
+            return ScalePlan(math.nan, None, 1.0)
+        blur_px = estimate_blur_extent(image)
+    return ScalePlan(blur_px, auto_max_side(h, w, blur_px), blur_weight(blur_px))
+
+
+def blend_to_input(frames: torch.Tensor, x: torch.Tensor, weight: float) -> torch.Tensor:
+    """``(B, N, 3, H, W)`` frames moved towards the input ``x`` ``(B, 3, H, W)``: ``x +
+    weight (frames - x)``; ``weight`` 1 returns ``frames``."""
+    if weight >= 1.0:
+        return frames
+    return torch.lerp(x.to(frames).unsqueeze(1).expand_as(frames), frames, float(weight))

@@ -1,0 +1,149 @@
+"""``max_side="auto"`` (:mod:`blurvid.working_scale`): the rule from a blur length to a working
+size and a weight, frames back at the input size, and the API path end to end."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from blurvid import ConfigError, extract_frames, interpolate_recursive
+from blurvid.working_scale import (
+    FULL_EFFECT_PX,
+    FULL_SIZE_PX,
+    NO_BLUR_PX,
+    TARGET_PX,
+    auto_max_side,
+    blend_to_input,
+    blur_weight,
+    plan_scale,
+    to_input_size,
+)
+
+pytestmark = pytest.mark.usefixtures("fast_cpu")
+
+
+@pytest.mark.parametrize("blur", [0.0, 1.0, 10.0, FULL_SIZE_PX, math.nan])
+def test_blur_inside_the_training_range_keeps_full_size(blur):
+    assert auto_max_side(3000, 4000, blur) is None
+
+
+@pytest.mark.parametrize("h, w, blur, side", [(3000, 4000, 160.0, 400), (720, 1280, 48.0, 427),
+                                              (4000, 3000, 64.0, 1000)])  # fmt: skip
+def test_long_blur_is_brought_to_the_target_length(h, w, blur, side):
+    assert auto_max_side(h, w, blur) == side
+    # at that size the blur is TARGET_PX long, to within the rounding of the side
+    assert abs(blur * side / max(h, w) - TARGET_PX) < 0.1
+
+
+def test_the_working_size_never_goes_under_the_minimum():
+    assert auto_max_side(100, 3000, 10_000.0) == 240  # short side 8 px
+    assert auto_max_side(200, 200, 10_000.0) == 16
+    assert auto_max_side(30, 30, 25.0) == 19
+    assert auto_max_side(16, 16, 25.0) is None  # the minimum side is the image's own
+
+
+def test_blur_weight_is_zero_without_blur_one_with_it_and_linear_between():
+    assert blur_weight(0.0) == blur_weight(NO_BLUR_PX) == 0.0
+    assert blur_weight(FULL_EFFECT_PX) == blur_weight(100.0) == 1.0
+    mid = (NO_BLUR_PX + FULL_EFFECT_PX) / 2
+    assert blur_weight(mid) == pytest.approx(0.5)
+    ws = [blur_weight(b / 10) for b in range(100)]
+    assert ws == sorted(ws)
+
+
+def test_to_input_size_gives_back_the_input_from_its_own_downscale():
+    """Frames equal to the downscaled input come back as the input itself: the upsampled
+    frames plus the input's detail above the working resolution."""
+    x = torch.rand(2, 3, 45, 61)
+    small = F.interpolate(x, size=(20, 27), mode="bilinear", antialias=True, align_corners=False)
+    frames = small.unsqueeze(1).repeat(1, 7, 1, 1, 1)
+    back = to_input_size(frames, x)
+    assert back.shape == (2, 7, 3, 45, 61)
+    torch.testing.assert_close(back, x.unsqueeze(1).expand_as(back), atol=1e-5, rtol=0)
+
+
+def test_to_input_size_is_identity_at_full_size_and_blend_moves_to_the_input():
+    x = torch.rand(1, 3, 16, 16)
+    frames = torch.rand(1, 7, 3, 16, 16)
+    assert to_input_size(frames, x) is frames
+    assert blend_to_input(frames, x, 1.0) is frames
+    torch.testing.assert_close(blend_to_input(frames, x, 0.0), x.unsqueeze(1).expand_as(frames))
+    half = blend_to_input(frames, x, 0.5)
+    torch.testing.assert_close(half, (frames + x.unsqueeze(1)) / 2)
+
+
+def test_an_image_too_small_to_measure_runs_at_full_size():
+    plan = plan_scale(torch.rand(3, 20, 64))
+    assert plan.max_side is None and plan.weight == 1.0 and math.isnan(plan.blur_px)
+
+
+def test_plan_scale_uses_a_given_length():
+    plan = plan_scale(torch.rand(3, 300, 400), blur_px=100.0)
+    assert (plan.max_side, plan.weight) == (64, 1.0)
+    assert plan_scale(torch.rand(3, 300, 400), blur_px=1.0).weight == 0.0
+
+
+def test_auto_returns_a_flat_image_as_it_went_in(tiny_model):
+    x = torch.full((3, 40, 56), 0.4)
+    frames = extract_frames(x, model=tiny_model, max_side="auto")
+    assert frames.shape == (7, 3, 40, 56)
+    torch.testing.assert_close(frames, x.expand_as(frames))
+
+
+def test_auto_runs_g_small_and_returns_frames_at_the_input_size(tiny_model, monkeypatch):
+    """A long blur: G sees the image at the planned working size, the frames come back at the
+    input size, for every input kind."""
+    import blurvid.api as api
+
+    seen = []
+    real = api._extract
+
+    def spy(g, x, *args):
+        seen.append(tuple(x.shape[-2:]))
+        return real(g, x, *args)
+
+    monkeypatch.setattr(api, "plan_scale", lambda img: plan_scale(img, blur_px=96.0))
+    monkeypatch.setattr(api, "_extract", spy)
+    x = torch.rand(3, 48, 96)
+    frames = extract_frames(x, model=tiny_model, max_side="auto")
+    assert seen == [(8, 16)] and frames.shape == (7, 3, 48, 96)
+    pil = extract_frames(_pil(x), model=tiny_model, max_side="auto")
+    assert len(pil) == 7 and pil[0].size == (96, 48)
+
+
+def _pil(x):
+    from PIL import Image
+
+    return Image.fromarray((x.permute(1, 2, 0).numpy() * 255).round().astype("uint8"))
+
+
+def test_auto_is_refused_where_it_is_not_supported(tiny_model):
+    with pytest.raises(ConfigError, match="extract_frames"):
+        interpolate_recursive(torch.rand(3, 32, 32), 2, model=tiny_model, max_side="auto")
+    with pytest.raises(ConfigError, match="'auto'"):
+        extract_frames(torch.rand(3, 32, 32), model=tiny_model, max_side="automatic")
+
+
+def test_cli_max_side_auto_writes_frames_at_the_input_size(tmp_path, tiny_model, capsys):
+    from PIL import Image
+
+    from blurvid import cli
+
+    model_dir = tmp_path / "model"
+    tiny_model.save_pretrained(model_dir)
+    path = tmp_path / "flat.png"
+    Image.new("RGB", (48, 40), (90, 120, 30)).save(path)  # no edge: no blur, the input back
+    args = ["extract", str(path), "--model", str(model_dir), "--format", "png"]
+    assert cli.main([*args, "-o", str(tmp_path / "a"), "--max-side", "auto"]) == 0
+    pngs = sorted((tmp_path / "a" / "flat").glob("*.png"))
+    assert len(pngs) == 7 and {Image.open(p).size for p in pngs} == {(48, 40)}
+    assert Image.open(pngs[0]).getpixel((5, 5)) == (90, 120, 30)
+    capsys.readouterr()
+    assert cli.main([*args, "-o", str(tmp_path / "b"), "--max-side", "auto", "--depth", "2"]) == 1
+    assert "--max-side auto is for --depth 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main([*args, "-o", str(tmp_path / "c"), "--max-side", "half"])
+    assert "integer long side in pixels or 'auto'" in capsys.readouterr().err
