@@ -70,7 +70,9 @@ class Release:
         self.python = python
         self.train_args = list(train_args or [])
         self.dry_run = dry_run
-        self.refresh = recipe.bank.get("refresh_minutes", 0) if refresh_minutes is None else refresh_minutes
+        self.refresh = (
+            recipe.bank.get("refresh_minutes", 0) if refresh_minutes is None else refresh_minutes
+        )
         self.stopping_rule = stopping_rule
 
     # -- helpers -------------------------------------------------------------------
@@ -138,7 +140,9 @@ class Release:
         assert bank is not None
         split = self.recipe.data.get("split")
         if split is None:
-            raise ConfigError(f"{self.recipe.path}: a [bank] needs [data] split (the held-out files)")
+            raise ConfigError(
+                f"{self.recipe.path}: a [bank] needs [data] split (the held-out files)"
+            )
         self.say(f"rendering bank seed {seed}")
         cmd = [self.python, "scripts/render_release_bank.py",
                " ".join(self.recipe.specs(self.data_root)), str(seed), str(self.recipe.bank["size"]),
@@ -149,9 +153,10 @@ class Release:
     def resume_args(self) -> list[str]:
         """The checkpoint in ``OUT/base`` if any (``--resume auto``), else ``latest/``, else --
         the first start -- ``[release] continue_from`` (``--continue-from``)."""
-        first = not (self.base / "checkpoint.safetensors").is_file() and not (
-            self.base / "latest" / "model.safetensors"
-        ).is_file()
+        first = (
+            not (self.base / "checkpoint.safetensors").is_file()
+            and not (self.base / "latest" / "model.safetensors").is_file()
+        )
         source = self.recipe.release.get("continue_from") if first else None
         source = self.fill(source) if source else str(self.base / "latest")
         found = (Path(source) / "model.safetensors").is_file()

@@ -418,7 +418,7 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
         action="store_const",
         const=False,
         help="float32 on the CPU (the presets' default), also where the --config file says "
-        "cpu_amp = true or \"auto\"",
+        'cpu_amp = true or "auto"',
     )
     p.add_argument(
         "--loader-uint8",

@@ -103,7 +103,7 @@ class TrainConfig:
             native bf16 (AVX512-BF16 / AMX; ``benchmarks/bench_cpu_amp.py``), no faster (0.95x)
             without its kernels, hence off by default; the gradients agree with float32 to ~2 % (cosine
             1.000), far inside the step-to-step noise of SGD, and a 2 000-step A/B of the
-            release run scores within 0.01 dB of float32 (``benchmarks/cpu_amp_ab.py``).
+            release run scores within 0.01 dB of float32 (``experiments/cpu_amp_ab.py``).
         channels_last: channels-last memory format on CUDA.
         compile: ``torch.compile`` G (CUDA).
         loader_uint8: the data loader ships each batch as uint8 (``round(255 x)``, the

@@ -9,9 +9,9 @@ validation range (``blurvid.data.VALIDATION_SHAKE``) rendered on the validation 
 large size, scored with the model's global pooling and with local windows of 1x and 1.5x the
 training crop (in input pixels; a block at 1/s resolution pools over crop / s feature pixels).
 
-    python benchmarks/pooling_window.py [--model training/release-v0.2/base/best] [--size 512]
+    python experiments/pooling_window.py [--model training/release-v0.2/base/best] [--size 512]
 
-Writes ``benchmarks/results/pooling_window.json`` and prints a Markdown table: centre-frame
+Writes ``experiments/results/pooling_window.json`` and prints a Markdown table: centre-frame
 PSNR gain over the blurry input and 7-frame best-order gain over the identity, per variant.
 """
 
@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = {name: score(m, data) for name, m in variants.items()}
     result = {
         "benchmark": "pooling_window",
-        "command": "python benchmarks/pooling_window.py " + " ".join(argv or []),
+        "command": "python experiments/pooling_window.py " + " ".join(argv or []),
         "model": args.model,
         "size": args.size,
         "samples": len(data),

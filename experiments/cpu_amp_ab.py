@@ -1,7 +1,7 @@
 """Does bf16 autocast (``--cpu-amp``) change what a run learns? A controlled A/B from one
 checkpoint.
 
-    python benchmarks/cpu_amp_ab.py --run training/release-v0.2/base \\
+    python experiments/cpu_amp_ab.py --run training/release-v0.2/base \\
         --bank runs/release-v0.2/banks/bank_6000_128_7.safetensors --steps 2000
 
 Two branches start from the same full checkpoint (G, its EMA, Adam's moments, the step) of a
@@ -10,7 +10,7 @@ same order, with the run's own recipe (``train_config.json``): one in float32, o
 ``cpu_amp``. They differ only in the arithmetic of the forward pass. Each branch runs in its own
 process on one thread (both at once on a 2-core machine) and scores its EMA on the fixed
 validation set every ``--val-every`` steps (7-frame best-order and centre-frame gains over the
-input, motion ratio). Result: ``benchmarks/results/cpu_amp_ab.json`` (both curves, s/step).
+input, motion ratio). Result: ``experiments/results/cpu_amp_ab.json`` (both curves, s/step).
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
 
     record = {
         "benchmark": "cpu_amp_ab",
-        "command": " ".join(["python benchmarks/cpu_amp_ab.py", *given]),
+        "command": " ".join(["python experiments/cpu_amp_ab.py", *given]),
         "steps": args.steps,
         "threads_per_branch": args.threads,
         "branches": results,

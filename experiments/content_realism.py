@@ -7,7 +7,7 @@ Each row trains G with blurvid's own trainer (``benchmarks/learning_speed.py``'s
 * the fixed validation set every ``--val-every`` steps: centre-frame and 7-frame best-order
   gains over the input, overall and for its synthetic and real-video halves apart
   (:func:`learning_speed.score`);
-* at the end, the **content gap** (``benchmarks/content_gap.py``: the same synthetic shake on 6
+* at the end, the **content gap** (``experiments/content_gap.py``: the same synthetic shake on 6
   held-out vs 6 training photos; a model that memorised its photos scores much higher on the
   training ones) and a **no-reference sharpness** of the centre frame on the real blurry photos
   (``../shared/data/blurry`` and ``examples/images``; mean log2 ratio of the luma gradient
@@ -27,12 +27,12 @@ Rows mix banks by weight (``ROWS``). ``--init MODEL`` fine-tunes a trained G (th
 question: does new data move a G that has seen its photos 100 times?); without it G starts
 from scratch. Usage::
 
-    python benchmarks/content_realism.py --row leaves25 --steps 1200 \\
+    python experiments/content_realism.py --row leaves25 --steps 1200 \\
         --init training/release-v0.2/b-step87000 --threads 1
-    python benchmarks/content_realism.py --table      # markdown table of every result file
-    python benchmarks/content_realism.py --plot docs/images/content_realism.png
+    python experiments/content_realism.py --table      # markdown table of every result file
+    python experiments/content_realism.py --plot docs/images/content_realism.png
 
-Writes ``benchmarks/results/content_realism/<row><tag>.json`` (atomically, after every
+Writes ``experiments/results/content_realism/<row><tag>.json`` (atomically, after every
 validation).
 """
 
@@ -50,7 +50,8 @@ from typing import Any
 import torch
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE))  # content_gap (experiments/)
+sys.path.insert(1, str(HERE.parent / "benchmarks"))  # learning_speed (benchmarks/)
 
 from content_gap import build_sets, score_sets  # noqa: E402
 from learning_speed import CACHE, build_config, train_curve  # noqa: E402
@@ -59,7 +60,7 @@ from blurvid._fs import atomic_write_bytes  # noqa: E402
 
 RESULTS = HERE / "results" / "content_realism"
 
-#: release v0.2's data mix (scripts/release_v0.2_env.sh)
+#: release v0.2's data mix (recipes/release-v0.2.toml)
 RELEASE = (
     "photos:{root}/photos@3",
     "stills:{root}/video@3",
@@ -267,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
         "banks": {b: {"specs": BANKS[b][0], "camera": BANKS[b][1]} for b in ROWS[args.row]},
         "init": args.init,
         "config": cfg.to_dict(),
-        "command": "python benchmarks/content_realism.py " + " ".join(argv or sys.argv[1:]),
+        "command": "python experiments/content_realism.py " + " ".join(argv or sys.argv[1:]),
         "machine": {
             "cpu": platform.processor() or platform.machine(),
             "threads": args.threads,

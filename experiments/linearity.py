@@ -11,7 +11,7 @@ has them):
   residual branch ``R`` and two seeded random images (0 for a linear map);
 * ``beta``: mean ``|beta|`` of the blocks, per stage (encoder levels, middle, decoder levels).
 
-    python benchmarks/linearity.py default training/release-v0.2/base/best \\
+    python experiments/linearity.py default training/release-v0.2/base/best \\
         benchmarks/.cache/run-centre10-deep-ema/checkpoint.safetensors
 """
 

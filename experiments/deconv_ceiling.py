@@ -8,7 +8,7 @@ exact path kernel (Wiener with a gradient prior, reflect padding + edge taper), 
 regularisation weights. Also: the same without noise, rotation, zoom and sprites (pure
 translation), and the interior only (24 px from the border), to show what limits it.
 
-    python benchmarks/deconv_ceiling.py            # -> benchmarks/results/deconv_ceiling.json
+    python experiments/deconv_ceiling.py            # -> experiments/results/deconv_ceiling.json
 
 Not part of the library: the functions below are the experiment's own.
 """
@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(2)
     regs = [1e-4, 1e-3, 3e-3, 1e-2, 3e-2]
     result = {
-        "command": "python benchmarks/deconv_ceiling.py",
+        "command": "python experiments/deconv_ceiling.py",
         "validation_shake": run(args.data_root, args.n, {}, regs),
         "translation_only_no_noise": run(
             args.data_root,

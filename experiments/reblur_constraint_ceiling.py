@@ -6,7 +6,7 @@ sRGB, while the data average in linear light: the true frames' sRGB mean is not 
 can output is the truth shifted so that it averages to the input; this scores that oracle
 on the fixed validation set (and the ``"linear"`` variant), as gains over the blurry input.
 
-    python benchmarks/reblur_constraint_ceiling.py    # -> benchmarks/results/reblur_constraint_ceiling.json
+    python experiments/reblur_constraint_ceiling.py    # -> experiments/results/reblur_constraint_ceiling.json
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     from blurvid.model import linear_to_srgb, srgb_to_linear
 
     vs = validation_set(args.data_root)
-    result: dict = {"command": "python benchmarks/reblur_constraint_ceiling.py"}
+    result: dict = {"command": "python experiments/reblur_constraint_ceiling.py"}
     for source in ("synthetic", "real"):
         part = vs.subset(source)
         b, f = part.blurry, part.frames

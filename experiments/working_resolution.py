@@ -21,7 +21,7 @@ blur into that range, at the cost of resolution. This measures both sides of the
    its input when the input is downscaled with antialiased bilinear (what ``max_side``
    uses, like the training data), area averaging, or antialiased bicubic.
 
-    python benchmarks/working_resolution.py   # -> benchmarks/results/working_resolution.json
+    python experiments/working_resolution.py   # -> experiments/results/working_resolution.json
 
 Prints the Markdown tables quoted in docs/performance.md. Needs the shared data folder
 beside the checkout (``--data-root``). Not part of the library.
@@ -43,7 +43,7 @@ import torch.nn.functional as F
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 SIZES = (512, 1024, 2048)
-COMMAND = "python benchmarks/working_resolution.py"
+COMMAND = "python experiments/working_resolution.py"
 
 
 # ----------------------------------------------------------------------------- measures

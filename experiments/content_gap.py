@@ -6,7 +6,7 @@ seed, same 64 samples) on 6 of the *training* photos (every 5th of the split's l
 scores each model on both: a gain that rises on training photos while it falls on held-out
 ones is overfitting to the photos' content, not to the blur.
 
-    python benchmarks/content_gap.py MODEL [MODEL ...]   # -> results/content_gap.json
+    python experiments/content_gap.py MODEL [MODEL ...]   # -> results/content_gap.json
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         row = {"model": name, "steps": model.metadata.get("steps"), **score_sets(model, sets)}
         rows.append(row)
         print(json.dumps(row), flush=True)
-    record = {"benchmark": "content_gap", "command": "python benchmarks/content_gap.py "
+    record = {"benchmark": "content_gap", "command": "python experiments/content_gap.py "
               + " ".join(argv or []), "rows": rows}  # fmt: skip
     atomic_write_bytes(Path(args.out), (json.dumps(record, indent=1) + "\n").encode())
     return 0

@@ -9,7 +9,7 @@ best-order gains over the blurry input and the motion ratio
 (:func:`blurvid.scores.validation_scores`, what training validation logs), for 1 member (G
 alone), 2 (+ horizontal flip) and 4 (+ vertical, + both). The cost is one G pass per member.
 
-    python benchmarks/self_ensemble.py [--model default]   # -> results/self_ensemble.json
+    python experiments/self_ensemble.py [--model default]   # -> results/self_ensemble.json
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append({"members": n, **{k: round(v, 4) for k, v in scores.items()}})
     record = {
         "benchmark": "self_ensemble",
-        "command": "python benchmarks/self_ensemble.py " + " ".join(argv or []),
+        "command": "python experiments/self_ensemble.py " + " ".join(argv or []),
         "model": args.model,
         "samples": len(val.blurry),
         "rows": rows,
