@@ -90,6 +90,8 @@ def write(tmp_path: Path, text: str, name: str = "r.toml") -> Path:
         ("[bank]\nsize = 10\nsede = 2\n", "sede", r"\[bank\].*'seed'"),
         ("nmae = 'x'\n", "nmae", r"the top level.*'name'"),
         ("[train]\nstage = 'gram'\n", "stage", r"\[train\]"),  # set per stage, not a key
+        ("[release]\nouts = 'x'\n", "outs", r"\[release\].*'out'"),
+        ("[evaluate]\nmodel = []\n", "model", r"\[evaluate\].*'models'"),
     ],
 )
 def test_unknown_keys_are_an_error_naming_the_key_and_the_file(tmp_path, text, key, where):
@@ -125,6 +127,7 @@ def test_every_trainconfig_field_is_a_recipe_key(tmp_path):
         ("[train]\nlr = '1e-3'\n", r"lr = '1e-3' must be of type float"),
         ('[train]\ncpu_amp = "on"\n', r'cpu_amp .* type bool \(or "auto"\)'),
         ("[train.generator]\nreblur = 1\n", r"\[train.generator\] reblur = 1 must be of type str"),
+        ('[evaluate]\nmodels = ["B"]\n', r"\[evaluate\] models must be \[label, folder\] pairs"),
     ],
 )
 def test_bad_values_are_an_error_naming_the_file_and_the_stage(tmp_path, text, match):
