@@ -41,6 +41,7 @@ import datetime
 import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -84,13 +85,20 @@ class Release:
         print(f"[{_stamp()}] {self.recipe.name}: {text}", flush=True)
 
     def run(self, cmd: list[str]) -> int:
+        """Run ``cmd`` (print it first); a SIGTERM to this driver is passed on to it (the
+        trainer then saves its checkpoint and stops; so does the driver)."""
         print("+ " + shlex.join(cmd), flush=True)
         if self.dry_run:
             return 0
+        proc = subprocess.Popen(cmd)
+        previous = signal.signal(signal.SIGTERM, lambda signum, frame: proc.send_signal(signum))
         try:
-            return subprocess.run(cmd).returncode
-        except KeyboardInterrupt:
+            return proc.wait()
+        except KeyboardInterrupt:  # Ctrl-C reached the child too (same process group)
+            proc.wait()
             return 130
+        finally:
+            signal.signal(signal.SIGTERM, previous)
 
     def fill(self, value: str) -> str:
         return str(self.recipe.fill(value, self.data_root, self.out))

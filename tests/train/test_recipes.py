@@ -39,7 +39,9 @@ def test_every_recipe_file_loads_and_resolves_every_stage(path):
 
 
 def test_there_are_recipes_for_the_releases():
-    assert {"release-v0.1.toml", "release-v0.2.toml", "release-v0.3.toml"} <= {p.name for p in RECIPES}
+    assert {"release-v0.1.toml", "release-v0.2.toml", "release-v0.3.toml"} <= {
+        p.name for p in RECIPES
+    }
 
 
 # Fields that are paths of the machine the release ran on, not settings: v0.2's stage gram

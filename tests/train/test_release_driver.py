@@ -257,3 +257,29 @@ def test_a_release_renders_a_new_bank_every_refresh_minutes(tmp_path, subprocess
     log = [json.loads(line) for line in (out / "base" / "log.jsonl").open()]
     assert sorted({r["step"] for r in log if "lr" in r}) == [1, 2, 3]  # resumed, not restarted
     assert load_model(out / "base" / "model").metadata["steps"] == "3"
+
+
+@pytest.mark.slow
+def test_sigterm_to_the_driver_stops_the_trainer_with_a_checkpoint(tmp_path, subprocess_env):
+    """``kill -TERM`` of the driver reaches the trainer: it saves and both stop (no orphan)."""
+    import signal
+    import time
+
+    recipe = tiny_recipe(tmp_path)
+    text = recipe.read_text().replace("steps = 3\n", "steps = 100000\n")
+    recipe.write_text(
+        text.replace("ckpt_every = 1\n", "ckpt_every = 100000\n")
+    )  # saved on TERM only
+    log = tmp_path / "release" / "base" / "log.jsonl"
+    proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "release.py"), str(recipe), "train"],
+                            env=subprocess_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)  # fmt: skip
+    deadline = time.monotonic() + 300
+    while not (log.is_file() and log.read_text().count('"loss"') >= 2):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read()
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode not in (0, 75), out
+    assert "trainer exited with" in out and "+ " in out
+    assert (tmp_path / "release" / "base" / "checkpoint.safetensors").is_file()
