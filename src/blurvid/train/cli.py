@@ -417,8 +417,8 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
         dest="cpu_amp",
         action="store_const",
         const=False,
-        help="float32 on the CPU (the presets' default), also where the --config file says "
-        'cpu_amp = true or "auto"',
+        help='float32 on the CPU, also where the --config file says cpu_amp = true or "auto" '
+        "(default: the preset's float32, or the --config file's cpu_amp)",
     )
     p.add_argument(
         "--loader-uint8",
