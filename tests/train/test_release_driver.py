@@ -160,6 +160,31 @@ def test_cpu_amp_flags_override_the_recipe(monkeypatch, flag, expected):
     assert preset["configs"]["base"]["cpu_amp"] is (expected if flag else False)
 
 
+@pytest.mark.parametrize("recipe", sorted(p.name for p in (ROOT / "recipes").glob("*.toml")))
+def test_every_recipe_dry_runs_every_action(monkeypatch, driver, capsys, recipe):
+    """``all --dry-run`` of each recipe: the base stage, every later stage, the export, one
+    ``blurvid eval`` per protocol and subset over the models that are here, the tables and the
+    bundle -- and no file written."""
+    monkeypatch.chdir(ROOT)
+    before = sorted(p for p in (ROOT / "training").rglob("*") if p.is_file())
+    assert driver.main([f"recipes/{recipe}", "all", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    commands = [line[2:] for line in out.splitlines() if line.startswith("+ ")]
+    r = load_recipe(ROOT / "recipes" / recipe)
+    for stage in r.stages:
+        finished = (ROOT / r.out / stage / "model" / "config.json").is_file()
+        assert any(f"--stage {stage} " in c for c in commands) != (finished and stage != "base")
+    evals = [c for c in commands if " -m blurvid eval " in c]
+    assert len(evals) == len(r.evaluate.get("protocols", [])) + len(r.evaluate.get("subsets", []))
+    for label, folder in r.evaluate.get("models", []):
+        here = folder == "default" or (ROOT / r.fill(folder)).is_dir()
+        assert (f"{label}=" in evals[0]) == here, label
+        assert (f"skipping {label!r}" in out) != here
+    assert any("scripts/release_tables.py" in c for c in commands)
+    assert any("scripts/bundle_default.py" in c for c in commands) == bool(r.bundle)
+    assert sorted(p for p in (ROOT / "training").rglob("*") if p.is_file()) == before
+
+
 def test_the_driver_refuses_a_bad_recipe_with_its_error(tmp_path, driver, capsys):
     bad = tmp_path / "r.toml"
     bad.write_text("[release]\nout = 'x'\nlatest = 1\n")

@@ -246,6 +246,9 @@ class Recipe:
             "bank": self.bank,
             "validation": self.validation,
             "stopping": self.stopping,
+            "release": self.release,
+            "evaluate": self.evaluate,
+            "bundle": self.bundle,
             "stages": {s: self.stage_config(s, **kwargs).to_dict() for s in stages},
         }
 
