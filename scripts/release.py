@@ -46,6 +46,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from blurvid._fs import atomic_write_bytes
 from blurvid.errors import ConfigError
 from blurvid.train.config import STAGES
 from blurvid.train.recipe import Recipe, load_recipe
@@ -207,7 +208,7 @@ class Release:
             if self.recipe.bank:
                 seed = self.next_seed()
                 if not self.dry_run:
-                    (self.base / "bank_seed").write_text(f"{seed}\n")
+                    atomic_write_bytes(self.base / "bank_seed", f"{seed}\n".encode())
                 rc = self.render(seed)
                 if rc:
                     return rc

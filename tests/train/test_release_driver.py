@@ -192,6 +192,24 @@ def test_the_driver_refuses_a_bad_recipe_with_its_error(tmp_path, driver, capsys
     assert "unknown key 'latest' in [release]" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("rise, met", [(0.3, False), (0.1, True)])
+def test_the_stopping_rule_of_the_recipe_is_read_from_the_log(tmp_path, driver, rise, met):
+    """One hour of training per step; the centre gain reaches 1.0 dB by hour 2 and ``1.0 +
+    rise`` in the last 5 hours: the recipe's rule (0.2 dB in 5 h) stops the run below 0.2."""
+    base = tmp_path / "base"
+    base.mkdir()
+    records = []
+    for step in range(1, 11):
+        records.append({"stage": "base", "step": step, "time": 3600.0 * step})
+        gain = 1.0 if step <= 2 else 1.0 + rise * (step == 10)
+        records.append({"stage": "base", "step": step, "val_gain_db": gain,
+                        "val_centre_gain_db": gain, "val_motion_ratio": 0.5})  # fmt: skip
+    # each start's time counts from 0: one start here, so the hours are the times
+    (base / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    release = driver.Release(load_recipe(ROOT / V03), out=str(tmp_path))
+    assert release.stopping_met() is met
+
+
 # --------------------------------------------------------------------------- on the CPU
 def tiny_recipe(tmp_path: Path, refresh: float = 0) -> Path:
     """A release recipe on three tiny photos: 6-sample banks in {out}/banks, a tiny G."""
