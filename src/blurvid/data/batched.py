@@ -26,6 +26,7 @@ statistics of both paths. JPEG (Pillow, CPU only) is not available here
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -98,6 +99,7 @@ class PhotoStore:
     def __len__(self) -> int:
         return int(self.row0.shape[0])
 
+    @functools.lru_cache(maxsize=8)  # noqa: B019  (a few configs per store, kept with it)
     def min_ratio(self, scale_min: float) -> float:
         """The smallest output-per-level-pixel ratio ``r`` a photo scale ``>= scale_min`` can
         give (:func:`render_shake_batch` picks the smallest level at least as large as the
@@ -178,8 +180,7 @@ def render_shake_batch(
     dev = store.device
     S, nf, k = cfg.size, cfg.num_frames, cfg.subframes_per_frame
     nk = nf * k
-    times, tgt_idx = _render_times(cfg)
-    times = times.to(dev)
+    times, tgt_idx = _render_times(cfg, dev)
     T = times.shape[0]
 
     def u(lo: float, hi: float, *shape: int) -> torch.Tensor:

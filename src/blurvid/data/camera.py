@@ -48,6 +48,7 @@ __all__ = [
     "CAMERA_STEPS",
     "CameraConfig",
     "CameraDraws",
+    "check_batchable",
     "develop_batch",
     "draw_camera_batch",
     "expose",
@@ -339,6 +340,22 @@ def _uniform(gen: torch.Generator, n: int, lo, hi, device) -> torch.Tensor:
     return lo + (hi - lo) * torch.rand(n, generator=gen, device=device, dtype=torch.float64)
 
 
+def check_batchable(camera: CameraConfig | str | None) -> CameraConfig:
+    """``camera`` parsed, if its steps can run in a batch on a device (all but JPEG).
+
+    Raises:
+        ConfigError: JPEG requested (Pillow runs on the CPU only).
+    """
+    cam = CameraConfig.parse(camera)
+    if cam.jpeg_prob > 0:
+        raise ConfigError(
+            "camera realism's JPEG step runs on the CPU (Pillow) and cannot run in a batch on "
+            "the device: drop 'jpeg' (e.g. camera 'highlights+noise+tone') or use the worker "
+            "data path"
+        )
+    return cam
+
+
 def draw_camera_batch(
     camera: CameraConfig | None,
     noise_sigma: float,
@@ -353,13 +370,7 @@ def draw_camera_batch(
         ConfigError: JPEG requested (Pillow runs on the CPU only: use the worker path, or the
             other steps, e.g. ``"highlights+noise+tone"``).
     """
-    cam = camera if camera is not None else CameraConfig.off()
-    if cam.jpeg_prob > 0:
-        raise ConfigError(
-            "camera realism's JPEG step runs on the CPU (Pillow) and cannot run in a batch on "
-            "the device: drop 'jpeg' (e.g. camera 'highlights+noise+tone') or use the worker "
-            "data path"
-        )
+    cam = check_batchable(camera)
     u = lambda lo, hi: _uniform(gen, n, lo, hi, device)  # noqa: E731
     draws = CameraDraws(sigma=u(0.0, noise_sigma if cam.noise == "gaussian" else 0.0))
     if cam.is_off:

@@ -305,9 +305,8 @@ def _source_extent(
     """``(Minv, need)``: the map from an output offset to a source offset at photo scale 1
     (``(..., T, 2, 2)``) and the half extents ``(..., 2)`` (x, y, plus 2 px) of the source
     the output's corners visit over the exposure."""
-    corners = torch.tensor(
-        [[-1, -1], [1, -1], [-1, 1], [1, 1]], dtype=torch.float64, device=trans.device
-    ) * (size / 2)
+    i = torch.arange(4, device=trans.device)  # (-1, -1), (1, -1), (-1, 1), (1, 1)
+    corners = torch.stack([i % 2, i // 2], -1).to(torch.float64).mul_(2).sub_(1) * (size / 2)
     Minv = _rot(-theta) / zoom[..., None, None]
     src_c = torch.einsum("...tij,...tcj->...tci", Minv, corners - trans[..., None, :])
     return Minv, src_c.abs().amax(dim=(-3, -2)) + 2.0
@@ -337,13 +336,16 @@ def _affine_grid(
 
 
 # ----------------------------------------------------------------------------- rendering
-def _render_times(cfg: ShakeConfig) -> tuple[torch.Tensor, list[int]]:
-    """Times of the blur sub-frames followed by any extra target instants; returns
-    ``(times, target_index)`` where ``target_index[f]`` indexes ``times`` (``center`` only)."""
+def _render_times(
+    cfg: ShakeConfig, device: torch.device | None = None
+) -> tuple[torch.Tensor, list[int]]:
+    """Times of the blur sub-frames followed by any extra target instants (made on
+    ``device``); returns ``(times, target_index)`` where ``target_index[f]`` indexes ``times``
+    (``center`` only)."""
     n, k = cfg.num_frames, cfg.subframes_per_frame
-    t_blur = (torch.arange(n * k, dtype=torch.float64) + 0.5) / (n * k)
+    t_blur = (torch.arange(n * k, dtype=torch.float64, device=device) + 0.5) / (n * k)
     if cfg.target == "center" and k % 2 == 0:
-        t_tgt = (torch.arange(n, dtype=torch.float64) + 0.5) / n
+        t_tgt = (torch.arange(n, dtype=torch.float64, device=device) + 0.5) / n
         return torch.cat([t_blur, t_tgt]), list(range(n * k, n * k + n))
     return t_blur, [f * k + (k - 1) // 2 for f in range(n)]
 
