@@ -44,9 +44,15 @@ def flip_batch(
         return torch.where(mask.reshape(-1, *([1] * (a.ndim - 1))), a, b)
 
     if hflip is not None:
-        blurry, frames = where(hflip, blurry.flip(-1), blurry), where(hflip, frames.flip(-1), frames)
+        blurry, frames = (
+            where(hflip, blurry.flip(-1), blurry),
+            where(hflip, frames.flip(-1), frames),
+        )
     if vflip is not None:
-        blurry, frames = where(vflip, blurry.flip(-2), blurry), where(vflip, frames.flip(-2), frames)
+        blurry, frames = (
+            where(vflip, blurry.flip(-2), blurry),
+            where(vflip, frames.flip(-2), frames),
+        )
     if rot90 is not None:
         b0, f0 = blurry, frames
         for k in (1, 2, 3):

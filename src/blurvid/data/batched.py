@@ -133,8 +133,12 @@ class PhotoStore:
         edge repeat its border."""
         dev = self.store.device
         h, w = self.h[photo, level], self.w[photo, level]
-        ys = torch.minimum((y0[:, None] + torch.arange(ph, device=dev)).clamp_min(0), h[:, None] - 1)
-        xs = torch.minimum((x0[:, None] + torch.arange(pw, device=dev)).clamp_min(0), w[:, None] - 1)
+        ys = torch.minimum(
+            (y0[:, None] + torch.arange(ph, device=dev)).clamp_min(0), h[:, None] - 1
+        )
+        xs = torch.minimum(
+            (x0[:, None] + torch.arange(pw, device=dev)).clamp_min(0), w[:, None] - 1
+        )
         rows = self.row0[photo, level][:, None] + ys
         patch = self.store[rows[:, :, None], xs[:, None, :]]  # (B, ph, pw, 3)
         return patch.permute(0, 3, 1, 2).float().div_(255.0)
@@ -256,9 +260,12 @@ def render_shake_batch(
         grid_q = torch.arange(Q, dtype=_F64, device=dev)
         mx = (grid_q - (wh[:, :1] - 1) / 2) / radii[:, :1]  # (n, Q)
         my = (grid_q - (wh[:, 1:] - 1) / 2) / radii[:, 1:]
-        alpha = _feathered_alpha(
-            mx[:, None, :], my[:, :, None], rounded[:, None, None], feather[:, None, None]
-        ) * present[:, None, None]
+        alpha = (
+            _feathered_alpha(
+                mx[:, None, :], my[:, :, None], rounded[:, None, None], feather[:, None, None]
+            )
+            * present[:, None, None]
+        )
         rgba = torch.cat([tex * alpha[:, None].float(), alpha[:, None].float()], 1)
         start = u(-S / 2, S / 2, 2)
         path = start[:, None] + _bezier_points(
@@ -283,7 +290,9 @@ def render_shake_batch(
         e = min(T, a + step)
         m = e - a
         grid = _affine_grid(A[:, a:e], b[:, a:e], n_out, n_out, dev).reshape(n, m * S, S, 2)
-        sub = F.grid_sample(patch, grid, mode="bilinear", padding_mode="border", align_corners=False)
+        sub = F.grid_sample(
+            patch, grid, mode="bilinear", padding_mode="border", align_corners=False
+        )
         sub = sub.reshape(n, 3, m, S, S).transpose(1, 2)  # (n, m, 3, S, S)
         for R, off, rgba in sprites:
             q = _affine_grid(R[:, a:e], off[:, a:e], pix, pix, dev).reshape(n, m * S, S, 2)

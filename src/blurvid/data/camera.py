@@ -209,7 +209,9 @@ def _log_uniform(gen: torch.Generator, lo: float, hi: float) -> float:
     return math.exp(_rand(gen, math.log(lo), math.log(hi)))
 
 
-def _raise_highlights(x: torch.Tensor, threshold: float, gain: float | torch.Tensor) -> torch.Tensor:
+def _raise_highlights(
+    x: torch.Tensor, threshold: float, gain: float | torch.Tensor
+) -> torch.Tensor:
     """Step 1: radiance above ``threshold`` raised by ``gain`` (``t + g (x - t)``)."""
     return torch.where(x > threshold, threshold + gain * (x - threshold), x)
 

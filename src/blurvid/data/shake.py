@@ -255,9 +255,10 @@ def _bezier_points(
 
     dense = curve(torch.linspace(0, 1, 257, dtype=torch.float64, device=length.device))
     arc = (dense[..., 1:, :] - dense[..., :-1, :]).norm(dim=-1).sum(-1)
-    pts = curve(times.to(length.device, torch.float64)) * (length / arc.clamp_min(1e-12))[
-        ..., None, None
-    ]
+    pts = (
+        curve(times.to(length.device, torch.float64))
+        * (length / arc.clamp_min(1e-12))[..., None, None]
+    )
     c, s = torch.cos(angle)[..., None, None], torch.sin(angle)[..., None, None]
     rot = torch.cat([torch.cat([c, s], -1), torch.cat([-s, c], -1)], -2)  # by +angle
     return pts @ rot

@@ -34,7 +34,7 @@ from ..data.augment import flip_batch
 from ..data.base import _dequantize, _len, item_generator, item_seed
 from ..data.batched import PhotoStore, render_shake_batch
 from ..data.camera import CameraConfig, check_batchable
-from ..data.leaves import LeavesDataset, _canvas_side, leaves_image
+from ..data.leaves import LeavesConfig, LeavesDataset, _canvas_side, leaves_image
 from ..data.shake import ShakeConfig, SyntheticShakeDataset, build_pyramid
 from ..data.split import DataSplit
 from ..errors import ConfigError, DataError
@@ -59,6 +59,22 @@ class ShakeSource:
         check_batchable(cfg.camera)
         self.store, self.cfg, self.other_sprite_prob = store, cfg, other_sprite_prob
 
+    @classmethod
+    def of_leaves(
+        cls, canvases: Sequence[torch.Tensor], cfg: LeavesConfig, device: torch.device
+    ) -> ShakeSource:
+        """Dead-leaves canvases (:func:`~blurvid.data.leaves_image`, side
+        ``_canvas_side(cfg)``) shaken like photos at scale 1 by ``cfg.shake``'s camera; its
+        moving shapes (count, path length, rotation) become sprites cut from the canvases."""
+        shake = cfg.shake.replace(
+            photo_scale=(1.0, 1.0),
+            sprites=cfg.movers,
+            sprite_path_length=cfg.mover_path_length,
+            sprite_rotation_deg=cfg.mover_rotation_deg,
+        )
+        pyramids = [build_pyramid(c, (1.0,)) for c in canvases]
+        return cls(PhotoStore(pyramids, device), shake)
+
     def draw(self, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         out = render_shake_batch(self.store, self.cfg, n, gen, self.other_sprite_prob)
         return out["blurry"], out["frames"]
@@ -78,24 +94,6 @@ class PoolSource:
     def draw(self, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         idx = torch.randint(len(self.blurry), (n,), generator=gen, device=self.blurry.device)
         return _dequantize(self.blurry[idx]), _dequantize(self.frames[idx])
-
-
-def _leaves_source(ds: LeavesDataset, seed: int, pool: int, device: torch.device) -> ShakeSource:
-    """A pool of ``pool`` canvases of ``ds`` (drawn once on the CPU), shaken like photos on
-    ``device``."""
-    cfg = ds.cfg
-    side = _canvas_side(cfg)
-    canvases = [
-        [build_pyramid(leaves_image(side, cfg, item_generator(seed, j), ds.photos or None), (1.0,))[0]]
-        for j in range(pool)
-    ]  # fmt: skip
-    shake = cfg.shake.replace(
-        photo_scale=(1.0, 1.0),
-        sprites=cfg.movers,
-        sprite_path_length=cfg.mover_path_length,
-        sprite_rotation_deg=cfg.mover_rotation_deg,
-    )
-    return ShakeSource(PhotoStore(canvases, device), shake)
 
 
 class DeviceSampler:
@@ -160,8 +158,11 @@ class DeviceSampler:
             src: Source
             if isinstance(ds, SyntheticShakeDataset):
                 src = ShakeSource(PhotoStore(ds.photos, dev), ds.cfg, ds.other_sprite_prob)
-            elif isinstance(ds, LeavesDataset):
-                src = _leaves_source(ds, sub_seed, leaves_pool, dev)
+            elif isinstance(ds, LeavesDataset):  # canvases drawn once on the CPU
+                side, photos = _canvas_side(ds.cfg), ds.photos or None
+                canvases = [leaves_image(side, ds.cfg, item_generator(sub_seed, j), photos)
+                            for j in range(leaves_pool)]  # fmt: skip
+                src = ShakeSource.of_leaves(canvases, ds.cfg, dev)
             else:
                 bank = SampleBank.render(ds, min(pool_size, _len(ds)), progress=progress)
                 src = PoolSource(bank.blurry, bank.frames, dev)
@@ -201,4 +202,3 @@ class DeviceSampler:
             b, f = flip_batch(b, f, hflip=flips[:, 0], vflip=flips[:, 1], reverse=flips[:, 2],
                               rot90=k * torch.cat(turnable) if square else None)  # fmt: skip
         return {"blurry": b, "frames": f}
-
