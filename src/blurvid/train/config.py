@@ -117,7 +117,8 @@ class TrainConfig:
             :mod:`blurvid.train.device_data`; real footage and ``leaves:`` come from pools
             made once at start-up). Not with ``bank_size``.
         pool_size: ``data_path="device"``: samples per real-footage pool (``frames:``,
-            ``video:``, ``gopro:``, ``bank:``), rendered once at start-up.
+            ``video:``, ``gopro:``, ``bank:``), rendered once at start-up; a ``leaves:``
+            source draws ``min(64, pool_size)`` canvases.
     """
 
     stage: str = "base"

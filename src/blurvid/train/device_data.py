@@ -134,12 +134,14 @@ class DeviceSampler:
         camera: CameraConfig | str | None = None,
         split: DataSplit | str | None = None,
         pool_size: int = 256,
-        leaves_pool: int = 64,
+        leaves_pool: int | None = None,
         progress: bool = True,
     ) -> DeviceSampler:
         """The sources of ``--data`` specs (the worker path's
         :func:`~blurvid.train.data.dataset_from_specs`, one spec at a time, so the same files
-        are held out for validation), moved to ``device``.
+        are held out for validation), moved to ``device``: ``pool_size`` samples per
+        real-footage source, ``leaves_pool`` canvases per ``leaves:`` source (default
+        ``min(64, pool_size)``).
 
         Raises:
             ConfigError: A malformed spec, or camera realism with JPEG.
@@ -149,6 +151,7 @@ class DeviceSampler:
 
         check_data_specs(specs)
         dev = torch.device(device)
+        leaves_pool = min(64, pool_size) if leaves_pool is None else leaves_pool
         sources: list[tuple[Source, float]] = []
         for i, spec in enumerate(specs):
             _, _, weight = _parse_spec(spec)

@@ -243,6 +243,9 @@ class Trainer:
         time_limit_s: stop cleanly (checkpoint saved, ``KeyboardInterrupt`` raised as for
             Ctrl-C, :attr:`timed_out` set) once this many seconds of this ``fit`` have passed:
             for machines lent for a fixed time.
+        sampler: with ``config.data_path == "device"``, this
+            :class:`~blurvid.train.device_data.DeviceSampler` (e.g. an earlier trainer's, whose
+            pools are made) instead of one built from ``config.data``.
     """
 
     def __init__(
@@ -258,6 +261,7 @@ class Trainer:
         continue_from: str | os.PathLike | None = None,
         progress: bool = True,
         time_limit_s: float | None = None,
+        sampler: DeviceSampler | None = None,
     ) -> None:
         if model is not None and start_from is not None:
             raise ConfigError("pass model= (train it in place) or start_from= (copy it), not both")
@@ -346,7 +350,11 @@ class Trainer:
         # -- data ----------------------------------------------------------------------
         #: the device-resident data path (``config.data_path == "device"``), else None
         self.sampler: DeviceSampler | None = None
-        if config.data_path == "device":
+        if sampler is not None and config.data_path != "device":
+            raise ConfigError("sampler= is for data_path='device'")
+        if sampler is not None:
+            self.sampler = sampler
+        elif config.data_path == "device":
             if dataset is not None:
                 raise ConfigError(
                     "data_path='device' builds its sources from config.data on the device: "
