@@ -22,7 +22,7 @@
 # 2026-11) and every other dependency of blurvid; the session puts src/ on sys.path itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-EXCLUDE=.git/info/exclude
+EXCLUDE=$(git rev-parse --git-path info/exclude)
 case "${1:-}" in
 prepare)
   SRC=${2:-../shared/data}

@@ -103,7 +103,9 @@ def bench_data(sampler, device, batches: list[int], reps: int) -> dict:
             sampler.sample(b, gen)
         _sync(device)
         out[f"batch{b}_samples_s"] = round(reps * b / (time.perf_counter() - t), 1)
-        print(f"gpu_session: data path, batch {b}: {out[f'batch{b}_samples_s']} samples/s", flush=True)
+        print(
+            f"gpu_session: data path, batch {b}: {out[f'batch{b}_samples_s']} samples/s", flush=True
+        )
     return out
 
 
@@ -140,7 +142,10 @@ def bench_inference(model, device, size: tuple[int, int], reps: int) -> dict:
             out[f"{name}_frames"] = list(y.shape)
         except (RuntimeError, NotImplementedError) as exc:  # e.g. fp16 kernels missing on a CPU
             out[f"{name}_error"] = str(exc).splitlines()[0][:200]
-        print(f"gpu_session: inference {name}: {out.get(f'{name}_ms', out.get(f'{name}_error'))}", flush=True)
+        print(
+            f"gpu_session: inference {name}: {out.get(f'{name}_ms', out.get(f'{name}_error'))}",
+            flush=True,
+        )
     return out
 
 
@@ -181,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from blurvid.hub import load_model, save_folder
+    from blurvid.hub import save_folder
     from blurvid.train import TrainConfig, Trainer
 
     dry = args.dry_run

@@ -411,7 +411,7 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
         "--data-path",
         dest="data_path",
         choices=("workers", "device"),
-        help="where samples are made: 'workers' (CPU loader processes, the default) or "
+        help="where samples are made: 'workers' (CPU loader processes) or "
         "'device' (whole batches rendered on the training device: the GPU path)",
     )
     p.add_argument(
