@@ -161,7 +161,7 @@ def render_shake_batch(
     n: int,
     generator: torch.Generator,
     other_sprite_prob: float = 0.5,
-    max_elems: int = 2**25,
+    max_elems: int | None = None,
     debug: bool = False,
 ) -> dict[str, torch.Tensor]:
     """Render ``n`` samples of camera shake at once on ``store``'s device.
@@ -173,7 +173,8 @@ def render_shake_batch(
         generator: A ``torch.Generator`` on ``store.device``: every draw.
         other_sprite_prob: Probability that a sample's sprites come from another photo.
         max_elems: About how many output pixels (samples x sub-frames x S x S) one
-            ``grid_sample`` call renders: bounds the memory.
+            ``grid_sample`` call renders: bounds the memory. Default 2**20 on a CPU (cache
+            sized: 1.8x faster than 2**25 at batch 32, 128 px), 2**25 on a GPU (fewer launches).
         debug: Also return ``"subframes"`` ``(n, 7k, 3, S, S)`` sRGB before the camera,
             ``"trajectory"`` ``(n, 7k, 2)`` the content's displacement and ``"path_length"``
             ``(n,)`` (the drawn arc lengths).
@@ -280,6 +281,8 @@ def render_shake_batch(
         sprites.append((R * to_tex[..., None], (off + 1) * to_tex - 1, rgba))
 
     # --- the exposure: chunks of sub-frame times, summed as they come
+    if max_elems is None:
+        max_elems = 2**20 if dev.type == "cpu" else 2**25
     step = max(1, max_elems // max(1, n * S * S))
     if cfg.target == "mean":
         step = max(k, step - step % k)
