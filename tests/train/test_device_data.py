@@ -118,8 +118,10 @@ def test_sampling_makes_no_host_sync_or_copy(tiny_photos, monkeypatch, camera):
     SampleBank(torch.rand(5, 3, 32, 32), torch.rand(5, 7, 3, 32, 32)).save(data)
     sampler = DeviceSampler.from_specs(
         [f"photos:{tiny_photos}@2", f"bank:{data}"], crop=32, device="cpu", camera=camera,
-        progress=False,
+        progress=False, pool_size=12,
     )  # fmt: skip
+    pool = sampler.sources[1].blurry  # 12 from a bank of 5: epoch after epoch, other flips
+    assert pool.shape == (12, 3, 32, 32) and len(torch.unique(pool.flatten(1), dim=0)) > 5
     sampler.sample(4, _gen(0))  # warm-up
     for name in ("item", "tolist", "cpu", "numpy", "__bool__", "__float__", "__int__"):
         monkeypatch.setattr(torch.Tensor, name, _forbidden(name))

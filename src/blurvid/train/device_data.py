@@ -29,6 +29,8 @@ from typing import Protocol
 
 import numpy as np
 import torch
+from torch.utils.data import Dataset
+from tqdm.auto import tqdm
 
 from ..data.augment import flip_batch
 from ..data.base import _dequantize, _len, item_generator, item_seed
@@ -38,6 +40,7 @@ from ..data.leaves import LeavesConfig, LeavesDataset, _canvas_side, leaves_imag
 from ..data.shake import ShakeConfig, SyntheticShakeDataset, build_pyramid
 from ..data.split import DataSplit
 from ..errors import ConfigError, DataError
+from .data import SampleBank
 
 __all__ = ["DeviceSampler", "PoolSource", "ShakeSource", "Source"]
 
@@ -96,6 +99,20 @@ class PoolSource:
         return _dequantize(self.blurry[idx]), _dequantize(self.frames[idx])
 
 
+def _pool(dataset: Dataset, n: int, progress: bool) -> SampleBank:
+    """``n`` samples of ``dataset`` as a bank: its items in order, epoch after epoch (a seeded
+    dataset draws new crops and flips each epoch), so a source of few windows still fills it."""
+    size = _len(dataset)
+    samples = []
+    for k in tqdm(range(n), desc="device data pool", unit="sample", disable=not progress):
+        if k % size == 0 and hasattr(dataset, "set_epoch"):
+            dataset.set_epoch(k // size)
+        samples.append(dataset[k % size])
+        if k + 1 == size and not hasattr(dataset, "set_epoch"):
+            break  # the same items again would add nothing
+    return SampleBank.from_samples(samples)
+
+
 class DeviceSampler:
     """Training batches drawn on one device from weighted sources (see the module docstring).
 
@@ -147,7 +164,7 @@ class DeviceSampler:
             ConfigError: A malformed spec, or camera realism with JPEG.
             DataError: A missing or empty source.
         """
-        from .data import SampleBank, _parse_spec, check_data_specs, dataset_from_specs
+        from .data import _parse_spec, check_data_specs, dataset_from_specs
 
         check_data_specs(specs)
         dev = torch.device(device)
@@ -167,7 +184,7 @@ class DeviceSampler:
                             for j in range(leaves_pool)]  # fmt: skip
                 src = ShakeSource.of_leaves(canvases, ds.cfg, dev)
             else:
-                bank = SampleBank.render(ds, min(pool_size, _len(ds)), progress=progress)
+                bank = _pool(ds, pool_size, progress)
                 src = PoolSource(bank.blurry, bank.frames, dev)
             sources.append((src, weight))
         return cls(sources, dev)
