@@ -186,11 +186,16 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from blurvid.hub import save_folder
-    from blurvid.train import TrainConfig, Trainer
+    from blurvid.hub import load_model
+    from blurvid.train import TrainConfig
 
     dry = args.dry_run
-    device = torch.device("cpu" if dry or not torch.cuda.is_available() else "cuda")
+    if not dry and not torch.cuda.is_available():
+        raise SystemExit(
+            f"gpu_session: torch {torch.__version__} sees no CUDA device: run it where python3 "
+            f"holds torch with CUDA (the device machine), or rehearse with --dry-run"
+        )
+    device = torch.device("cpu" if dry else "cuda")
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     print(f"gpu_session: torch {torch.__version__}, device {name}, dry run {dry}", flush=True)
     try:
@@ -222,6 +227,43 @@ def main(argv: list[str] | None = None) -> int:
     rc = 0
     t0 = time.time()
     trainer = None
+
+    def save_report() -> None:  # after every part: what ran comes back even if a later one fails
+        (args.out / "bench.json").write_text(json.dumps(report, indent=1) + "\n")
+
+    try:
+        trainer = train_segments(args, cfg, val, latest, device, report, save_report, t0)
+    except Exception:  # the inference timing below still runs, with the export's weights
+        import traceback
+
+        traceback.print_exc()
+        rc = 1
+    model = trainer.model if trainer is not None else load_model(latest)
+    log = run / "log.jsonl"
+    if log.is_file():  # a record per step; every 10th when it would not come back (16 MiB)
+        lines = log.read_text().splitlines(keepends=True)
+        if sum(map(len, lines)) > 15 * 2**20:
+            lines = lines[::10]
+        (args.out / "log.jsonl").write_text("".join(lines))
+        report["train"] = _time_split(log, batch)
+        save_report()
+    size = (64, 64) if dry else (720, 1280)
+    report["inference"] = bench_inference(model, device, size, 2 if dry else 10)
+    save_report()
+    print(f"gpu_session: done in {time.time() - t0:.0f} s (exit {rc}); back in $OUT: "
+          + " ".join(sorted(p.relative_to(args.out).as_posix() for p in args.out.rglob("*") if p.is_file())))  # fmt: skip
+    return rc
+
+
+def train_segments(args, cfg, val, latest: Path, device, report: dict, save_report, t0: float):
+    """The training segments (module docstring, step 2); returns the last trainer."""
+    import torch
+
+    from blurvid.hub import save_folder
+    from blurvid.train import Trainer
+
+    dry, run = args.dry_run, args.run / "base"
+    trainer = None
     for seg in range(1, args.segments + 1):
         limit = 1e-6 if dry else args.minutes * 60
         kw = dict(resume=True) if seg > 1 else dict(continue_from=latest)
@@ -231,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"gpu_session: ready in {time.time() - t0:.1f} s (pools, G from {latest})")
             report["data_bench"] = bench_data(trainer.sampler, device,
                                               [2] if dry else [32, 128, 256], 1 if dry else 5)  # fmt: skip
+            save_report()
         try:
             trainer.fit()
         except KeyboardInterrupt:
@@ -243,20 +286,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gpu_session: segment {seg} ends at step {trainer.step}; EMA in {snap} {scores}",
               flush=True)  # fmt: skip
         report.setdefault("segments", []).append({"step": trainer.step, **scores})
-    assert trainer is not None
-    log = run / "log.jsonl"
-    if log.is_file():  # a record per step; every 10th when it would not come back (16 MiB)
-        lines = log.read_text().splitlines(keepends=True)
-        if sum(map(len, lines)) > 15 * 2**20:
-            lines = lines[::10]
-        (args.out / "log.jsonl").write_text("".join(lines))
-        report["train"] = _time_split(log, batch)
-    size = (64, 64) if dry else (720, 1280)
-    report["inference"] = bench_inference(trainer.model, device, size, 2 if dry else 10)
-    (args.out / "bench.json").write_text(json.dumps(report, indent=1) + "\n")
-    print(f"gpu_session: done in {time.time() - t0:.0f} s; back in $OUT: "
-          + " ".join(sorted(p.relative_to(args.out).as_posix() for p in args.out.rglob("*") if p.is_file())))  # fmt: skip
-    return rc
+        save_report()
+    return trainer
 
 
 if __name__ == "__main__":
