@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--continue-from", type=Path, default=None,
                     help="export to continue (default: DATA/latest)")  # fmt: skip
     ap.add_argument("--run", type=Path, default=Path("/tmp/gpu-session"), help="scratch run folder")
-    ap.add_argument("--minutes", type=float, default=3.2, help="training minutes per segment")
+    ap.add_argument("--minutes", type=float, default=3.0, help="training minutes per segment")
     ap.add_argument("--segments", type=int, default=2)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--crop", type=int, default=128)
@@ -219,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
                     "batch": batch, "crop": crop}  # fmt: skip
     val = None
     split = REPO / "scripts" / "data_split.json"
-    if (args.data / "frames" / "sam2_bedroom").is_dir() and not dry:
+    if (args.data / "frames" / "sam2_bedroom").is_dir():  # the held-out sequence came along
         from blurvid.data import validation_set
 
         val = validation_set(args.data, split=split)
