@@ -428,6 +428,20 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
         help="ship batches from the loader as uint8 (a bank's precision) and convert on the "
         "device: 4x less traffic from the worker processes",
     )
+    p.add_argument(
+        "--data-path",
+        dest="data_path",
+        choices=("workers", "device"),
+        help="where samples are made: 'workers' (CPU loader processes) or "
+        "'device' (whole batches rendered on the training device: the GPU path)",
+    )
+    p.add_argument(
+        "--pool-size",
+        dest="pool_size",
+        type=int,
+        help="--data-path device: samples per real-footage pool (frames/video/gopro/bank), "
+        "rendered once at start-up",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _show_defaults(p)
     p.set_defaults(handler=_cmd_train)
