@@ -18,7 +18,7 @@ two folders down (what the device tool brings back):
 
 1. ``bench.json`` ``data``: the device path's samples/s on the release mix at a few batch sizes
    (:class:`blurvid.train.device_data.DeviceSampler`, samples rendered on the device).
-2. Training (``--data-path device``, the release recipe of ``scripts/release_v0.2_env.sh``:
+2. Training (``--data-path device``, the release recipe of ``recipes/release-v0.3.toml``:
    the fast recipe, restoration only, EMA 0.999, centre weight 10, bf16 autocast on CUDA),
    continued from ``DATA/latest`` (its step count and the 400 000-step schedule go on), in
    ``--segments`` segments of ``--minutes`` each; after each segment the EMA weights in fp16
@@ -65,7 +65,7 @@ class _Tee:
 
 
 def data_specs(root: Path, video: bool) -> list[str]:
-    """The release mix (``scripts/train_release_v0.3.sh``) from what ``root`` holds: photos@3,
+    """The release mix (``recipes/release-v0.3.toml``) from what ``root`` holds: photos@3,
     video stills@3 (``stills/``: extracted beforehand, no PyAV needed), leaves@2.5 (colours from
     the photos), real video@1 (only where PyAV imports), frames@0.5 (``frames/sintel_raft``)."""
     specs = []
