@@ -7,6 +7,7 @@ slower CPU kernels):
     python benchmarks/bench_data.py                      # 1 thread, crop 128, 40 samples
     python benchmarks/bench_data.py --sizes 128 256 --threads 2
     python benchmarks/bench_data.py --clock wall --parallel 14   # 14 copies at once, wall time
+    python benchmarks/bench_data.py --batches 8 32       # + the device path (--device cuda)
 
 For each crop size it times :func:`blurvid.data.render_shake` on one photo (median CPU time of
 ``--samples`` renders after one warm-up; ``render_camera_all_ms`` with every camera-realism step
@@ -102,9 +103,69 @@ def _rows(args: argparse.Namespace) -> list[dict]:
             "reference_conv_ms": round(ref * 1e3, 3),
             "ratio": round(render / ref, 1) if ref > 0 else None,
         }
+        if args.batches:
+            row.update(_device_path(args, pyr, size))
         rows.append(row)
         print(json.dumps(row), flush=True)
     return rows
+
+
+def _device_path(args: argparse.Namespace, pyr: list, size: int) -> dict:
+    """Samples/s of the device path (:func:`blurvid.data.batched.render_shake_batch`, whole
+    batches on ``--device``) at each ``--batches`` size, beside the worker path's (one process
+    rendering sample after sample with :func:`blurvid.data.render_shake`), both wall time in
+    this run on the same photo and threads."""
+    import torch
+
+    from blurvid.data import ShakeConfig, item_generator, render_shake
+    from blurvid.data.batched import PhotoStore, render_shake_batch
+
+    dev = torch.device(args.device)
+    cfg = ShakeConfig(size=size)
+    store = PhotoStore([pyr], dev)
+    gen = torch.Generator(device=dev).manual_seed(0)
+
+    def sync() -> None:
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+
+    out: dict = {"device": str(dev)}
+    for b in args.batches:
+        render_shake_batch(store, cfg, b, gen)  # warm-up
+        sync()
+        reps = max(2, -(-args.samples // b))
+        t = time.perf_counter()
+        for _ in range(reps):
+            render_shake_batch(store, cfg, b, gen)
+        sync()
+        out[f"device_batch{b}_samples_s"] = round(reps * b / (time.perf_counter() - t), 1)
+    # leaves: the device path shakes a pool of canvases drawn once (here 4) like photos
+    from blurvid.data import LeavesConfig, leaves_image
+    from blurvid.data.leaves import _canvas_side
+    from blurvid.train.device_data import ShakeSource
+
+    lcfg = LeavesConfig(shake=cfg)
+    t = time.perf_counter()
+    canvases = [
+        leaves_image(_canvas_side(lcfg), lcfg, item_generator(1, j), [pyr]) for j in range(4)
+    ]
+    out["leaves_canvas_s"] = round((time.perf_counter() - t) / 4, 3)
+    src = ShakeSource.of_leaves(canvases, lcfg, dev)
+    b = max(args.batches)
+    src.draw(b, gen)
+    sync()
+    t = time.perf_counter()
+    for _ in range(2):
+        src.draw(b, gen)
+    sync()
+    out[f"device_leaves_batch{b}_samples_s"] = round(2 * b / (time.perf_counter() - t), 1)
+    pyr_cpu = [lv.cpu() for lv in pyr]
+    render_shake(pyr_cpu, cfg, item_generator(0, 0))
+    t = time.perf_counter()
+    for i in range(args.samples):
+        render_shake(pyr_cpu, cfg, item_generator(0, i))
+    out["worker_samples_s"] = round(args.samples / (time.perf_counter() - t), 1)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,6 +183,10 @@ def main(argv: list[str] | None = None) -> int:
         default=1,
         help="run this many copies at once (processes) and report each one's rows",
     )
+    ap.add_argument("--batches", type=int, nargs="*", default=[],
+                    help="also time the device path at these batch sizes (e.g. 8 32) beside "
+                    "the worker path, wall time")  # fmt: skip
+    ap.add_argument("--device", default="cpu", help="the device path's device (cpu, cuda)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
 

@@ -74,10 +74,11 @@ def training_hours(records: list[dict]) -> dict[int, float]:
     return hours
 
 
-def stop_rule(live: list[dict], hours: dict[int, float], window_h: float = 5.0,
-              min_rise: float = 0.2) -> str:  # fmt: skip
-    """Issue 16's rule as a sentence: has the best centre-frame gain of the last ``window_h``
-    hours of training risen by ``min_rise`` dB over the best before them?"""
+def stop_verdict(live: list[dict], hours: dict[int, float], window_h: float = 5.0,
+                 min_rise: float = 0.2) -> tuple[bool, str]:  # fmt: skip
+    """Issue 16's rule: has the best centre-frame gain of the last ``window_h`` hours of
+    training risen by ``min_rise`` dB over the best before them? ``(met, sentence)``: met =
+    the run should stop (never before ``window_h`` hours of training)."""
     logged = sorted(hours)
 
     def at(step: int) -> float:  # the hours of the last training record at or before step
@@ -87,16 +88,23 @@ def stop_rule(live: list[dict], hours: dict[int, float], window_h: float = 5.0,
     end = at(live[-1]["step"])
     before = [r for r in live if at(r["step"]) <= end - window_h]
     if not before:
-        return (
+        return False, (
             f"stopping rule: {end:.1f} h of training so far, under the {window_h:g} h window: go on"
         )
     within = [r for r in live if at(r["step"]) > end - window_h]
     old = max(r["val_centre_gain_db"] for r in before)
     new = max((r["val_centre_gain_db"] for r in within), default=float("-inf"))
-    verdict = "go on" if new - old >= min_rise else "stop (the rule is met)"
-    return (f"stopping rule: {end:.1f} h of training; best centre gain {new:+.2f} dB in the last "
-            f"{window_h:g} h vs {old:+.2f} dB before (rise {new - old:+.2f}, needs "
-            f"{min_rise:+.2f}): {verdict}")  # fmt: skip
+    met = new - old < min_rise
+    verdict = "stop (the rule is met)" if met else "go on"
+    return met, (f"stopping rule: {end:.1f} h of training; best centre gain {new:+.2f} dB in the "
+                 f"last {window_h:g} h vs {old:+.2f} dB before (rise {new - old:+.2f}, needs "
+                 f"{min_rise:+.2f}): {verdict}")  # fmt: skip
+
+
+def stop_rule(live: list[dict], hours: dict[int, float], window_h: float = 5.0,
+              min_rise: float = 0.2) -> str:  # fmt: skip
+    """:func:`stop_verdict`'s sentence."""
+    return stop_verdict(live, hours, window_h, min_rise)[1]
 
 
 def main(argv: list[str] | None = None) -> int:

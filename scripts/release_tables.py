@@ -1,5 +1,5 @@
 """Print the Markdown tables of docs/model-card.md and docs/evaluation.md from the JSON files
-that scripts/evaluate_release_v0.1.sh / evaluate_release_v0.2.sh write (so no number is copied
+that `scripts/release.sh recipes/release-v0.N.toml evaluate` writes (so no number is copied
 by hand).
 
     python scripts/release_tables.py [docs/results] [v0.1|v0.2]

@@ -273,7 +273,7 @@ def _to_working_size(x: torch.Tensor, max_side: int | None) -> torch.Tensor:
     Antialiased bilinear: the filter the training data is downscaled with
     (``blurvid.data``'s photo loading and pyramids), so G sees images of the kind it was
     trained on; area (box) averaging aliases at non-integer factors, and bicubic overshoots
-    at edges (benchmarks/working_resolution.py compares the three)."""
+    at edges (experiments/working_resolution.py compares the three)."""
     h, w = working_size(x.shape[-2], x.shape[-1], max_side)
     if (h, w) == tuple(x.shape[-2:]):
         return x

@@ -78,3 +78,23 @@ def test_noise_jpeg_and_jitter():
     a1 = Augment(rot90=True, noise_sigma=0.02)(s, item_generator(3, 3))
     a2 = Augment(rot90=True, noise_sigma=0.02)(s, item_generator(3, 3))
     assert torch.equal(a1["blurry"], a2["blurry"])
+
+
+def test_flip_batch_moves_each_sample_as_its_own_flips_would():
+    from blurvid.data.augment import flip_batch
+
+    g = torch.Generator().manual_seed(0)
+    b, f = torch.rand(6, 3, 5, 5, generator=g), torch.rand(6, 7, 3, 5, 5, generator=g)
+    h, v, r = (torch.rand(6, generator=g) < 0.5 for _ in range(3))
+    k = torch.randint(4, (6,), generator=g)
+    ob, of = flip_batch(b, f, hflip=h, vflip=v, reverse=r, rot90=k)
+    for i in range(6):  # the per-sample loop it replaces
+        eb, ef = b[i], f[i]
+        if h[i]:
+            eb, ef = eb.flip(-1), ef.flip(-1)
+        if v[i]:
+            eb, ef = eb.flip(-2), ef.flip(-2)
+        eb, ef = torch.rot90(eb, int(k[i]), (-2, -1)), torch.rot90(ef, int(k[i]), (-2, -1))
+        if r[i]:
+            ef = ef.flip(0)
+        assert torch.equal(ob[i], eb) and torch.equal(of[i], ef)

@@ -39,7 +39,9 @@ def test_every_recipe_file_loads_and_resolves_every_stage(path):
 
 
 def test_there_are_recipes_for_the_releases():
-    assert {"release-v0.1.toml", "release-v0.2.toml"} <= {p.name for p in RECIPES}
+    assert {"release-v0.1.toml", "release-v0.2.toml", "release-v0.3.toml"} <= {
+        p.name for p in RECIPES
+    }
 
 
 # Fields that are paths of the machine the release ran on, not settings: v0.2's stage gram
@@ -90,6 +92,8 @@ def write(tmp_path: Path, text: str, name: str = "r.toml") -> Path:
         ("[bank]\nsize = 10\nsede = 2\n", "sede", r"\[bank\].*'seed'"),
         ("nmae = 'x'\n", "nmae", r"the top level.*'name'"),
         ("[train]\nstage = 'gram'\n", "stage", r"\[train\]"),  # set per stage, not a key
+        ("[release]\nouts = 'x'\n", "outs", r"\[release\].*'out'"),
+        ("[evaluate]\nmodel = []\n", "model", r"\[evaluate\].*'models'"),
     ],
 )
 def test_unknown_keys_are_an_error_naming_the_key_and_the_file(tmp_path, text, key, where):
@@ -125,6 +129,7 @@ def test_every_trainconfig_field_is_a_recipe_key(tmp_path):
         ("[train]\nlr = '1e-3'\n", r"lr = '1e-3' must be of type float"),
         ('[train]\ncpu_amp = "on"\n', r'cpu_amp .* type bool \(or "auto"\)'),
         ("[train.generator]\nreblur = 1\n", r"\[train.generator\] reblur = 1 must be of type str"),
+        ('[evaluate]\nmodels = ["B"]\n', r"\[evaluate\] models must be \[label, folder\] pairs"),
     ],
 )
 def test_bad_values_are_an_error_naming_the_file_and_the_stage(tmp_path, text, match):

@@ -15,7 +15,7 @@ from ..errors import DataError
 from .base import Sample, _rand, _randint
 from .camera import jpeg
 
-__all__ = ["Augment", "random_crop"]
+__all__ = ["Augment", "flip_batch", "random_crop"]
 
 
 def _check_sample(sample: Sample) -> None:
@@ -25,6 +25,42 @@ def _check_sample(sample: Sample) -> None:
             f"sample must hold blurry (3, h, w) and frames (F, 3, h, w), got "
             f"{tuple(b.shape)} and {tuple(f.shape)}"
         )
+
+
+def flip_batch(
+    blurry: torch.Tensor,
+    frames: torch.Tensor,
+    hflip: torch.Tensor | None = None,
+    vflip: torch.Tensor | None = None,
+    reverse: torch.Tensor | None = None,
+    rot90: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-sample flips of a batch without a Python loop over its samples: ``blurry (B, 3, h,
+    w)`` and ``frames (B, F, 3, h, w)`` mirrored where ``hflip`` / ``vflip`` (``(B,)`` bool),
+    rotated by ``rot90`` quarter turns (``(B,)`` ints 0-3; square samples only) and ``frames``
+    reversed in time where ``reverse``. Exact (values move, none is computed)."""
+
+    def where(mask: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return torch.where(mask.reshape(-1, *([1] * (a.ndim - 1))), a, b)
+
+    if hflip is not None:
+        blurry, frames = (
+            where(hflip, blurry.flip(-1), blurry),
+            where(hflip, frames.flip(-1), frames),
+        )
+    if vflip is not None:
+        blurry, frames = (
+            where(vflip, blurry.flip(-2), blurry),
+            where(vflip, frames.flip(-2), frames),
+        )
+    if rot90 is not None:
+        b0, f0 = blurry, frames
+        for k in (1, 2, 3):
+            blurry = where(rot90 == k, torch.rot90(b0, k, dims=(-2, -1)), blurry)
+            frames = where(rot90 == k, torch.rot90(f0, k, dims=(-2, -1)), frames)
+    if reverse is not None:
+        frames = where(reverse, frames.flip(1), frames)
+    return blurry, frames
 
 
 def random_crop(sample: Sample, size: int | tuple[int, int], gen: torch.Generator) -> Sample:

@@ -44,7 +44,17 @@ from ..colour import linear_to_srgb
 from ..errors import ConfigError
 from .base import _quantize, _rand, _randint
 
-__all__ = ["CAMERA_STEPS", "CameraConfig", "expose", "jpeg", "tone_curve"]
+__all__ = [
+    "CAMERA_STEPS",
+    "CameraConfig",
+    "CameraDraws",
+    "check_batchable",
+    "develop_batch",
+    "draw_camera_batch",
+    "expose",
+    "jpeg",
+    "tone_curve",
+]
 
 #: The realism steps :meth:`CameraConfig.parse` knows, in the order they act.
 CAMERA_STEPS = ("highlights", "noise", "tone", "jpeg")
@@ -172,7 +182,9 @@ class CameraConfig:
 
 
 # ----------------------------------------------------------------------------- steps
-def tone_curve(x: torch.Tensor, gamma: float, contrast: float) -> torch.Tensor:
+def tone_curve(
+    x: torch.Tensor, gamma: float | torch.Tensor, contrast: float | torch.Tensor
+) -> torch.Tensor:
     """A camera response on linear light in [0, 1]: ``x ** (1 / gamma)`` blended with its
     smoothstep by ``contrast`` (0: a plain gamma curve). Monotonic, 0 -> 0, 1 -> 1."""
     g = x.clamp(0.0, 1.0) ** (1.0 / gamma)
@@ -195,6 +207,24 @@ def jpeg(x: torch.Tensor, quality: int) -> torch.Tensor:
 
 def _log_uniform(gen: torch.Generator, lo: float, hi: float) -> float:
     return math.exp(_rand(gen, math.log(lo), math.log(hi)))
+
+
+def _raise_highlights(
+    x: torch.Tensor, threshold: float, gain: float | torch.Tensor
+) -> torch.Tensor:
+    """Step 1: radiance above ``threshold`` raised by ``gain`` (``t + g (x - t)``)."""
+    return torch.where(x > threshold, threshold + gain * (x - threshold), x)
+
+
+def _log_read_noise(log_shot, z):
+    """Step 3's read-noise variance tied to the shot noise (Brooks et al. 2019):
+    ``log b = 2.18 log a + 1.20 + 0.26 z`` with ``z ~ N(0, 1)`` (floats or tensors)."""
+    return 2.18 * log_shot + 1.20 + 0.26 * z
+
+
+def _signal_noise(x: torch.Tensor, a, b, n: torch.Tensor) -> torch.Tensor:
+    """Step 3: ``x + sqrt(a x + b) n``, clipped to [0, 1]."""
+    return (x + torch.sqrt(a * x + b) * n).clamp(0.0, 1.0)
 
 
 def expose(
@@ -240,8 +270,8 @@ def expose(
     if cam.highlights > 0 and _rand(gen) < cam.highlights:
         gain = _rand(gen, *cam.highlight_gain)
         t = cam.highlight_threshold
-        subframes = torch.where(subframes > t, t + gain * (subframes - t), subframes)
-        targets = torch.where(targets > t, t + gain * (targets - t), targets)
+        subframes = _raise_highlights(subframes, t, gain)
+        targets = _raise_highlights(targets, t, gain)
         params["highlight_gain"] = gain
     # 2. the exposure average, then the sensor clips
     blur_lin = subframes.mean(0).clamp(0.0, 1.0)
@@ -249,9 +279,9 @@ def expose(
     # 3. signal-dependent noise in linear light
     if cam.noise == "poisson-gaussian":
         a = _log_uniform(gen, *cam.shot_noise)
-        b = math.exp(2.18 * math.log(a) + 1.20 + 0.26 * float(torch.randn((), generator=gen)))
+        b = math.exp(_log_read_noise(math.log(a), float(torch.randn((), generator=gen))))
         n = torch.randn(blur_lin.shape, generator=gen, dtype=torch.float32).to(blur_lin.device)
-        blur_lin = (blur_lin + torch.sqrt(a * blur_lin + b) * n).clamp(0.0, 1.0)
+        blur_lin = _signal_noise(blur_lin, a, b, n)
         params["shot_noise"], params["read_noise"] = a, b
     # 4. the camera's tone curve, the same for the blurry photo and the sharp frames
     if cam.tone > 0 and _rand(gen) < cam.tone:
@@ -284,3 +314,109 @@ def _gaussian(
         blurry = (blurry + sigma * noise.to(blurry.device)).clamp(0.0, 1.0)
     params["noise_sigma"] = sigma
     return blurry, frames, params
+
+
+# ----------------------------------------------------------------------------- batches
+@dataclass
+class CameraDraws:
+    """Per-sample draws of :func:`expose`'s steps for a batch (:func:`draw_camera_batch`),
+    ``(B,)`` tensors on the batch's device; a step that is off is ``None``."""
+
+    sigma: torch.Tensor
+    gain: torch.Tensor | None = None
+    shot: torch.Tensor | None = None
+    read: torch.Tensor | None = None
+    tone: torch.Tensor | None = None
+    gamma: torch.Tensor | None = None
+    contrast: torch.Tensor | None = None
+
+    def light(self, x: torch.Tensor, camera: CameraConfig) -> torch.Tensor:
+        """Step 1 on scene radiance ``x (B, ...)`` (a gain of 1 where a sample has none)."""
+        if self.gain is None:
+            return x
+        g = self.gain.reshape(-1, *([1] * (x.ndim - 1)))
+        return _raise_highlights(x, camera.highlight_threshold, g)
+
+
+def _uniform(gen: torch.Generator, n: int, lo, hi, device) -> torch.Tensor:
+    return lo + (hi - lo) * torch.rand(n, generator=gen, device=device, dtype=torch.float64)
+
+
+def check_batchable(camera: CameraConfig | str | None) -> CameraConfig:
+    """``camera`` parsed, if its steps can run in a batch on a device (all but JPEG).
+
+    Raises:
+        ConfigError: JPEG requested (Pillow runs on the CPU only).
+    """
+    cam = CameraConfig.parse(camera)
+    if cam.jpeg_prob > 0:
+        raise ConfigError(
+            "camera realism's JPEG step runs on the CPU (Pillow) and cannot run in a batch on "
+            "the device: drop 'jpeg' (e.g. camera 'highlights+noise+tone') or use the worker "
+            "data path"
+        )
+    return cam
+
+
+def draw_camera_batch(
+    camera: CameraConfig | None,
+    noise_sigma: float,
+    n: int,
+    gen: torch.Generator,
+    device: torch.device,
+) -> CameraDraws:
+    """:func:`expose`'s random draws for ``n`` samples at once, from a generator on ``device``
+    (the same distributions, drawn as tensors: no per-sample Python, no host sync).
+
+    Raises:
+        ConfigError: JPEG requested (Pillow runs on the CPU only: use the worker path, or the
+            other steps, e.g. ``"highlights+noise+tone"``).
+    """
+    cam = check_batchable(camera)
+    u = lambda lo, hi: _uniform(gen, n, lo, hi, device)  # noqa: E731
+    draws = CameraDraws(sigma=u(0.0, noise_sigma if cam.noise == "gaussian" else 0.0))
+    if cam.is_off:
+        return draws
+    if cam.highlights > 0:
+        on = u(0.0, 1.0) < cam.highlights
+        draws.gain = torch.where(on, u(*cam.highlight_gain), torch.ones_like(draws.sigma))
+    if cam.noise == "poisson-gaussian":
+        log_a = u(math.log(cam.shot_noise[0]), math.log(cam.shot_noise[1]))
+        z = torch.randn(n, generator=gen, device=device, dtype=torch.float64)
+        draws.shot, draws.read = torch.exp(log_a), torch.exp(_log_read_noise(log_a, z))
+    if cam.tone > 0:
+        draws.tone = u(0.0, 1.0) < cam.tone
+        draws.gamma, draws.contrast = u(*cam.gamma), u(0.0, cam.contrast)
+    return draws
+
+
+def develop_batch(
+    blur_lin: torch.Tensor,
+    targets: torch.Tensor,
+    draws: CameraDraws,
+    camera: CameraConfig | None,
+    gen: torch.Generator,
+    linear_light: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Steps 2-4 of :func:`expose` for a batch: ``blur_lin (B, 3, h, w)`` the exposure's mean
+    (after :meth:`CameraDraws.light`), ``targets (B, F, 3, h, w)`` the sharp frames, both in
+    linear light (sRGB when not ``linear_light``). Returns ``(blurry, frames)`` float32 in [0, 1]."""
+    cam = camera if camera is not None else CameraConfig.off()
+    col = lambda v: v.float().reshape(-1, 1, 1, 1)  # noqa: E731  (B,) -> (B, 1, 1, 1)
+    if cam.is_off or not linear_light:
+        to_srgb = linear_to_srgb if linear_light else (lambda x: x.clamp(0.0, 1.0))
+        blurry, frames = to_srgb(blur_lin), to_srgb(targets)
+    else:
+        blur_lin, targets = blur_lin.clamp(0.0, 1.0), targets.clamp(0.0, 1.0)
+        if draws.shot is not None and draws.read is not None:
+            n = torch.randn(blur_lin.shape, generator=gen, device=blur_lin.device)
+            blur_lin = _signal_noise(blur_lin, col(draws.shot), col(draws.read), n)
+        blurry, frames = linear_to_srgb(blur_lin), linear_to_srgb(targets)
+        if draws.tone is not None and draws.gamma is not None and draws.contrast is not None:
+            g, c, on = col(draws.gamma), col(draws.contrast), col(draws.tone).bool()
+            blurry = torch.where(on, tone_curve(blur_lin, g, c), blurry)
+            frames = torch.where(on[:, None], tone_curve(targets, g[:, None], c[:, None]), frames)
+    if cam.noise == "gaussian":
+        noise = torch.randn(blurry.shape, generator=gen, device=blurry.device)
+        blurry = (blurry + col(draws.sigma) * noise).clamp(0.0, 1.0)
+    return blurry.float(), frames.float()

@@ -482,7 +482,7 @@ def video_stills(
     """Still frames of videos, to use as photos for synthetic camera shake (``stills:``).
 
     The project's 33 training photos are too few: a G trained long on shake rendered on them
-    memorises their content (``benchmarks/content_gap.py``). Videos hold many more scenes.
+    memorises their content (``experiments/content_gap.py``). Videos hold many more scenes.
     Each video is decoded at ``spatial_scale`` (which also halves any motion blur of its
     frames), cut into ``per_video`` equal segments, and from each segment the frame with the
     least motion (mean absolute difference to its neighbours) is kept: the sharpest stills,

@@ -226,6 +226,44 @@ def _patch_float(img: torch.Tensor, y0: int, x0: int, h: int, w: int) -> torch.T
 
 
 # ----------------------------------------------------------------------------- trajectories
+def _bezier_points(
+    length: torch.Tensor,
+    angle: torch.Tensor,
+    bend: torch.Tensor,
+    speed: torch.Tensor,
+    times: torch.Tensor,
+) -> torch.Tensor:
+    """``(..., T, 2)`` float64 positions along cubic Beziers of arc length ``length (...)``,
+    starting at 0 for ``t = 0``: the chord runs along ``angle (...)`` radians, the two inner
+    control points sit ``bend (..., 2)`` chords sideways and ``speed (..., 2)`` chords along it
+    off their even spacing. One implementation for a single path and a batch of them."""
+    zero, one = torch.zeros_like(length), torch.ones_like(length)
+    ctrl = torch.stack(
+        [
+            torch.stack([zero, zero], -1),
+            torch.stack([1 / 3 + speed[..., 0], bend[..., 0]], -1),
+            torch.stack([2 / 3 + speed[..., 1], bend[..., 1]], -1),
+            torch.stack([one, zero], -1),
+        ],
+        -2,
+    )  # (..., 4, 2)
+
+    def curve(t: torch.Tensor) -> torch.Tensor:
+        t = t[:, None]
+        b = torch.cat([(1 - t) ** 3, 3 * (1 - t) ** 2 * t, 3 * (1 - t) * t**2, t**3], dim=1)
+        return b @ ctrl
+
+    dense = curve(torch.linspace(0, 1, 257, dtype=torch.float64, device=length.device))
+    arc = (dense[..., 1:, :] - dense[..., :-1, :]).norm(dim=-1).sum(-1)
+    pts = (
+        curve(times.to(length.device, torch.float64))
+        * (length / arc.clamp_min(1e-12))[..., None, None]
+    )
+    c, s = torch.cos(angle)[..., None, None], torch.sin(angle)[..., None, None]
+    rot = torch.cat([torch.cat([c, s], -1), torch.cat([-s, c], -1)], -2)  # by +angle
+    return pts @ rot
+
+
 def _bezier_path(
     length: float,
     times: torch.Tensor,
@@ -235,25 +273,44 @@ def _bezier_path(
     angle_deg: float | None,
 ) -> torch.Tensor:
     """``(T, 2)`` float64 positions along a random cubic Bezier with arc length ``length``,
-    starting at 0 for ``t = 0`` (``times`` in [0, 1])."""
+    starting at 0 for ``t = 0`` (``times`` in [0, 1]): :func:`_bezier_points` of draws from
+    ``gen``."""
     angle = math.radians(angle_deg) if angle_deg is not None else _rand(gen, 0.0, 2 * math.pi)
     k1, k2 = _rand(gen, -curvature, curvature), _rand(gen, -curvature, curvature)
     s1, s2 = _rand(gen, -speed_var, speed_var), _rand(gen, -speed_var, speed_var)
-    ctrl = torch.tensor(
-        [[0.0, 0.0], [1 / 3 + s1, k1], [2 / 3 + s2, k2], [1.0, 0.0]], dtype=torch.float64
+    f64 = torch.float64
+    return _bezier_points(
+        torch.tensor(length, dtype=f64),
+        torch.tensor(angle, dtype=f64),
+        torch.tensor([k1, k2], dtype=f64),
+        torch.tensor([s1, s2], dtype=f64),
+        times,
     )
 
-    def curve(t: torch.Tensor) -> torch.Tensor:
-        t = t[:, None]
-        b = torch.cat([(1 - t) ** 3, 3 * (1 - t) ** 2 * t, 3 * (1 - t) * t**2, t**3], dim=1)
-        return b @ ctrl
 
-    dense = curve(torch.linspace(0, 1, 257, dtype=torch.float64))
-    arc = float((dense[1:] - dense[:-1]).norm(dim=1).sum())
-    pts = curve(times.double()) * (length / max(arc, 1e-12))
-    c, s = math.cos(angle), math.sin(angle)
-    rot = torch.tensor([[c, s], [-s, c]], dtype=torch.float64)  # row-vector rotation by +angle
-    return pts @ rot
+def _camera_motion(
+    rot_total: float | torch.Tensor, zoom_total: float | torch.Tensor, times: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """In-plane rotation ``theta`` (radians) and zoom of the camera at ``times``: linear in time
+    from ``-rot_total / 2`` to ``+rot_total / 2``, and exponential from ``(1 + zoom_total) **
+    -0.5`` to ``** +0.5`` (both centred on the middle of the exposure). Tensors of per-sample
+    totals ``(B, 1)`` give ``(B, T)``."""
+    theta = rot_total * (times - 0.5)
+    zoom = torch.exp(torch.log1p(torch.as_tensor(zoom_total, dtype=times.dtype)) * (times - 0.5))
+    return theta, zoom
+
+
+def _source_extent(
+    trans: torch.Tensor, theta: torch.Tensor, zoom: torch.Tensor, size: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(Minv, need)``: the map from an output offset to a source offset at photo scale 1
+    (``(..., T, 2, 2)``) and the half extents ``(..., 2)`` (x, y, plus 2 px) of the source
+    the output's corners visit over the exposure."""
+    i = torch.arange(4, device=trans.device)  # (-1, -1), (1, -1), (-1, 1), (1, 1)
+    corners = torch.stack([i % 2, i // 2], -1).to(torch.float64).mul_(2).sub_(1) * (size / 2)
+    Minv = _rot(-theta) / zoom[..., None, None]
+    src_c = torch.einsum("...tij,...tcj->...tci", Minv, corners - trans[..., None, :])
+    return Minv, src_c.abs().amax(dim=(-3, -2)) + 2.0
 
 
 def _rot(theta: torch.Tensor) -> torch.Tensor:
@@ -265,30 +322,47 @@ def _rot(theta: torch.Tensor) -> torch.Tensor:
 def _affine_grid(
     A: torch.Tensor, b: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor, device
 ) -> torch.Tensor:
-    """``(T, len(ys), len(xs), 2)`` float32 grid ``A_t @ (x, y) + b_t`` built by broadcasting
-    (cheaper than ``F.affine_grid``'s batched matmul). ``A (T, 2, 2)``, ``b (T, 2)``."""
+    """``(..., T, len(ys), len(xs), 2)`` float32 grid ``A_t @ (x, y) + b_t`` built by
+    broadcasting (cheaper than ``F.affine_grid``'s batched matmul). ``A (..., T, 2, 2)``,
+    ``b (..., T, 2)``."""
     A = A.to(device=device, dtype=torch.float32)
     b = b.to(device=device, dtype=torch.float32)
     xs = xs.to(device=device, dtype=torch.float32)
     ys = ys.to(device=device, dtype=torch.float32)
-    T = A.shape[0]
-    g = torch.empty((T, ys.numel(), xs.numel(), 2), dtype=torch.float32, device=device)
+    g = torch.empty((*A.shape[:-2], ys.numel(), xs.numel(), 2), dtype=torch.float32, device=device)
     for c in range(2):
-        row = A[:, c, 1, None] * ys[None, :] + b[:, c, None]  # (T, h)
-        torch.add(row[:, :, None], A[:, c, 0, None, None] * xs[None, None, :], out=g[..., c])
+        row = A[..., c, 1, None] * ys + b[..., c, None]  # (..., T, h)
+        torch.add(row[..., :, None], A[..., c, 0, None, None] * xs, out=g[..., c])
     return g
 
 
 # ----------------------------------------------------------------------------- rendering
-def _render_times(cfg: ShakeConfig) -> tuple[torch.Tensor, list[int]]:
-    """Times of the blur sub-frames followed by any extra target instants; returns
-    ``(times, target_index)`` where ``target_index[f]`` indexes ``times`` (``center`` only)."""
+def _render_times(
+    cfg: ShakeConfig, device: torch.device | None = None
+) -> tuple[torch.Tensor, list[int]]:
+    """Times of the blur sub-frames followed by any extra target instants (made on
+    ``device``); returns ``(times, target_index)`` where ``target_index[f]`` indexes ``times``
+    (``center`` only)."""
     n, k = cfg.num_frames, cfg.subframes_per_frame
-    t_blur = (torch.arange(n * k, dtype=torch.float64) + 0.5) / (n * k)
+    t_blur = (torch.arange(n * k, dtype=torch.float64, device=device) + 0.5) / (n * k)
     if cfg.target == "center" and k % 2 == 0:
-        t_tgt = (torch.arange(n, dtype=torch.float64) + 0.5) / n
+        t_tgt = (torch.arange(n, dtype=torch.float64, device=device) + 0.5) / n
         return torch.cat([t_blur, t_tgt]), list(range(n * k, n * k + n))
     return t_blur, [f * k + (k - 1) // 2 for f in range(n)]
+
+
+def _feathered_alpha(
+    x: torch.Tensor, y: torch.Tensor, rounded: bool | torch.Tensor, feather: float | torch.Tensor
+) -> torch.Tensor:
+    """Opacity of a sprite at coordinates ``x, y`` scaled to its half axes: an ellipse, or a
+    rounded rectangle (a superellipse of power 6) where ``rounded``, ramping from 0 at its edge
+    to 1 over ``feather`` (in the same units). ``rounded`` may be a per-sprite tensor."""
+    p = 6.0
+    if isinstance(rounded, bool):
+        d = (x.abs() ** p + y.abs() ** p) ** (1 / p) if rounded else torch.sqrt(x**2 + y**2)
+    else:
+        d = torch.where(rounded, (x.abs() ** p + y.abs() ** p) ** (1 / p), torch.sqrt(x**2 + y**2))
+    return ((1.0 - d) / feather).clamp(0.0, 1.0)
 
 
 def _sprite_mask(h: int, w: int, gen: torch.Generator) -> torch.Tensor:
@@ -296,13 +370,9 @@ def _sprite_mask(h: int, w: int, gen: torch.Generator) -> torch.Tensor:
     rx, ry = w / 2 - 1.0, h / 2 - 1.0
     y = (torch.arange(h, dtype=torch.float32) - (h - 1) / 2)[:, None] / ry
     x = (torch.arange(w, dtype=torch.float32) - (w - 1) / 2)[None, :] / rx
-    if _rand(gen) < 0.5:
-        d = torch.sqrt(x**2 + y**2)
-    else:
-        p = 6.0
-        d = (x.abs() ** p + y.abs() ** p) ** (1 / p)
+    rounded = not _rand(gen) < 0.5
     feather = _rand(gen, 1.0, 4.0) / min(rx, ry)
-    return ((1.0 - d) / feather).clamp(0.0, 1.0)[None]
+    return _feathered_alpha(x, y, rounded, feather)[None]
 
 
 @dataclass
@@ -365,15 +435,11 @@ def _shake_scene(
     trans = trans - trans[:nk].mean(0, keepdim=True)
     rot_total = math.radians(_rand(gen, -cfg.rotation_deg, cfg.rotation_deg))
     zoom_total = _rand(gen, -cfg.zoom, cfg.zoom)
-    theta = rot_total * (times - 0.5)
-    zoom = torch.exp(math.log1p(zoom_total) * (times - 0.5))
+    theta, zoom = _camera_motion(rot_total, zoom_total, times)
 
     # --- photo scale: pick a pyramid level, the rest of the scale goes into the warp
     center = (S - 1) / 2
-    corners = torch.tensor([[-1, -1], [1, -1], [-1, 1], [1, 1]], dtype=torch.float64) * (S / 2)
-    Minv = _rot(-theta) / zoom[:, None, None]  # output offset -> source offset (scale 1)
-    src_c = torch.einsum("tij,tcj->tci", Minv, corners[None] - trans[:, None])  # (T, 4, 2)
-    need = src_c.abs().amax(dim=(0, 1)) + 2.0  # half extents (x, y) at photo scale 1
+    Minv, need = _source_extent(trans, theta, zoom, S)  # half extents (x, y) at photo scale 1
     H0, W0 = levels[0].shape[-2:]
     s_min_fit = max(float(2 * need[0] + 8) / W0, float(2 * need[1] + 8) / H0)
     scale = _rand(gen, *cfg.photo_scale)

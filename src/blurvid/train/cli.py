@@ -13,14 +13,17 @@ from .config import STAGES, TrainConfig
 
 if TYPE_CHECKING:
     from ..model import Generator
+    from .recipe import Recipe
 
 
-def _cmd_train(args: argparse.Namespace) -> int:
+def resolve_train_args(
+    args: argparse.Namespace,
+) -> tuple[tuple[str, ...], dict[str, TrainConfig], Recipe | None]:
+    """What ``blurvid train`` ARGS would train, without any work or file written: the stages,
+    each one's :class:`TrainConfig` (preset, ``--config`` file or recipe, then the flags) and
+    the recipe (None without one). With a recipe, ``args.val`` and ``args.split`` are filled
+    from it where not given (``scripts/release.py --dry-run`` compares commands with this)."""
     import dataclasses
-
-    from ..checks import check_device, check_model_source, check_output_dir
-    from .data import check_data_specs
-    from .loop import TimeLimitReached, check_resumable, train
 
     stages = STAGES if args.stage == "all" else (args.stage,)
     recipe = None
@@ -54,7 +57,6 @@ def _cmd_train(args: argparse.Namespace) -> int:
     for s, c in configs.items():
         generator = {"generator": dataclasses.replace(c.generator, **arch)} if arch else {}
         configs[s] = c.replace(**overrides, **generator)
-    cfg = configs[stages[0]]
     if recipe is not None:
         if args.val is None and not args.no_val and recipe.validation.get("data"):
             args.val = recipe.validation_folder(args.data_root)
@@ -62,6 +64,17 @@ def _cmd_train(args: argparse.Namespace) -> int:
             args.split = recipe.data["split"]
     if args.no_val:
         args.val = None
+    return stages, configs, recipe
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from ..checks import check_device, check_model_source, check_output_dir
+    from .data import check_data_specs
+    from .loop import TimeLimitReached, check_resumable, train
+
+    stages, configs, recipe = resolve_train_args(args)
+    cfg = configs[stages[0]]
+    where = dict(data_root=args.data_root, out=str(args.out), bank_seed=args.bank_seed)
     if not cfg.data:
         raise ConfigError(
             "no training data: pass --data (photos:DIR, stills:VIDEOS, frames:DIR, video:FILE, gopro:DIR, bank:FILE)"
@@ -400,12 +413,34 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
         "(AVX512-BF16, AMX), no faster on others (benchmarks/bench_cpu_amp.py)",
     )
     p.add_argument(
+        "--no-cpu-amp",
+        dest="cpu_amp",
+        action="store_const",
+        const=False,
+        help='float32 on the CPU, also where the --config file says cpu_amp = true or "auto" '
+        "(default: the preset's float32, or the --config file's cpu_amp)",
+    )
+    p.add_argument(
         "--loader-uint8",
         dest="loader_uint8",
         action="store_const",
         const=True,
         help="ship batches from the loader as uint8 (a bank's precision) and convert on the "
         "device: 4x less traffic from the worker processes",
+    )
+    p.add_argument(
+        "--data-path",
+        dest="data_path",
+        choices=("workers", "device"),
+        help="where samples are made: 'workers' (CPU loader processes) or "
+        "'device' (whole batches rendered on the training device: the GPU path)",
+    )
+    p.add_argument(
+        "--pool-size",
+        dest="pool_size",
+        type=int,
+        help="--data-path device: samples per real-footage pool (frames/video/gopro/bank), "
+        "rendered once at start-up",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _show_defaults(p)

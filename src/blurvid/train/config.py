@@ -103,7 +103,7 @@ class TrainConfig:
             native bf16 (AVX512-BF16 / AMX; ``benchmarks/bench_cpu_amp.py``), no faster (0.95x)
             without its kernels, hence off by default; the gradients agree with float32 to ~2 % (cosine
             1.000), far inside the step-to-step noise of SGD, and a 2 000-step A/B of the
-            release run scores within 0.01 dB of float32 (``benchmarks/cpu_amp_ab.py``).
+            release run scores within 0.01 dB of float32 (``experiments/cpu_amp_ab.py``).
         channels_last: channels-last memory format on CUDA.
         compile: ``torch.compile`` G (CUDA).
         loader_uint8: the data loader ships each batch as uint8 (``round(255 x)``, the
@@ -111,6 +111,14 @@ class TrainConfig:
             4x less data between the loader's worker processes and the trainer. A bank's
             samples (already ``k / 255``) come through exactly; samples rendered on the fly are
             quantised as a bank's are. Off by default (for a GPU fed by many workers).
+        data_path: where training samples are made: ``"workers"`` (the default: each sample
+            rendered on the CPU, in ``num_workers`` loader processes) or ``"device"`` (every
+            batch drawn and rendered on the training device in batched torch, no workers:
+            :mod:`blurvid.train.device_data`; real footage and ``leaves:`` come from pools
+            made once at start-up). Not with ``bank_size``.
+        pool_size: ``data_path="device"``: samples per real-footage pool (``frames:``,
+            ``video:``, ``gopro:``, ``bank:``), rendered once at start-up; a ``leaves:``
+            source draws ``min(64, pool_size)`` canvases.
     """
 
     stage: str = "base"
@@ -163,6 +171,8 @@ class TrainConfig:
     channels_last: bool = True
     compile: bool = False
     loader_uint8: bool = False
+    data_path: str = "workers"
+    pool_size: int = 256
 
     def __post_init__(self) -> None:
         if isinstance(self.generator, dict):
@@ -174,7 +184,14 @@ class TrainConfig:
         CameraConfig.parse(self.camera)  # a typed error for an unknown step, before any work
         if self.stage not in STAGES:
             raise ConfigError(f"stage must be one of {STAGES}, got {self.stage!r}")
-        for name in ("steps", "batch_size", "crop", "ckpt_every", "log_every"):
+        if self.data_path not in ("workers", "device"):
+            raise ConfigError(f"data_path must be 'workers' or 'device', got {self.data_path!r}")
+        if self.data_path == "device" and self.bank_size:
+            raise ConfigError(
+                "data_path='device' renders every batch on the device: drop bank_size "
+                "(--bank-size), which is for the worker path"
+            )
+        for name in ("steps", "batch_size", "crop", "ckpt_every", "log_every", "pool_size"):
             check_int(getattr(self, name), name, minimum=1)
         for name in (
             "warmup_steps",

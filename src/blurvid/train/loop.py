@@ -35,7 +35,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler, default_collate
 
 from .._fs import atomic_write_bytes
-from ..data.base import _dequantize, _quantize
+from ..data.augment import flip_batch
+from ..data.base import _dequantize, _quantize, item_seed
 from ..errors import ConfigError, DataError
 from ..hub import load_model, save_folder
 from ..model import Generator
@@ -48,6 +49,7 @@ from .stages import StepBatch, make_stage
 
 if TYPE_CHECKING:
     from ..data import ValidationSet
+    from .device_data import DeviceSampler
 
 __all__ = ["TimeLimitReached", "Trainer", "finetune", "lr_at", "ramp_at", "train"]
 
@@ -156,17 +158,8 @@ def augment_batch(blurry: torch.Tensor, frames: torch.Tensor, seed: int, step: i
     """Per-step, seeded augmentation on the batch: horizontal flip (Sec. 4.2), vertical flip
     and time reversal, each with probability 1/2 per sample (varies crops across epochs)."""
     g = torch.Generator().manual_seed(seed * 7919 + step)
-    b = blurry.shape[0]
-    flips = torch.rand(b, 3, generator=g) < 0.5
-    blurry, frames = blurry.clone(), frames.clone()
-    for i in range(b):
-        if flips[i, 0]:
-            blurry[i], frames[i] = blurry[i].flip(-1), frames[i].flip(-1)
-        if flips[i, 1]:
-            blurry[i], frames[i] = blurry[i].flip(-2), frames[i].flip(-2)
-        if flips[i, 2]:
-            frames[i] = frames[i].flip(0)
-    return blurry, frames
+    flips = (torch.rand(blurry.shape[0], 3, generator=g) < 0.5).to(blurry.device)
+    return flip_batch(blurry, frames, hflip=flips[:, 0], vflip=flips[:, 1], reverse=flips[:, 2])
 
 
 def collate_uint8(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
@@ -250,6 +243,9 @@ class Trainer:
         time_limit_s: stop cleanly (checkpoint saved, ``KeyboardInterrupt`` raised as for
             Ctrl-C, :attr:`timed_out` set) once this many seconds of this ``fit`` have passed:
             for machines lent for a fixed time.
+        sampler: with ``config.data_path == "device"``, this
+            :class:`~blurvid.train.device_data.DeviceSampler` (e.g. an earlier trainer's, whose
+            pools are made) instead of one built from ``config.data``.
     """
 
     def __init__(
@@ -265,6 +261,7 @@ class Trainer:
         continue_from: str | os.PathLike | None = None,
         progress: bool = True,
         time_limit_s: float | None = None,
+        sampler: DeviceSampler | None = None,
     ) -> None:
         if model is not None and start_from is not None:
             raise ConfigError("pass model= (train it in place) or start_from= (copy it), not both")
@@ -351,7 +348,25 @@ class Trainer:
         self.stage.setup(self.device)
 
         # -- data ----------------------------------------------------------------------
-        if dataset is None:
+        #: the device-resident data path (``config.data_path == "device"``), else None
+        self.sampler: DeviceSampler | None = None
+        if sampler is not None and config.data_path != "device":
+            raise ConfigError("sampler= is for data_path='device'")
+        if sampler is not None:
+            self.sampler = sampler
+        elif config.data_path == "device":
+            if dataset is not None:
+                raise ConfigError(
+                    "data_path='device' builds its sources from config.data on the device: "
+                    "pass no dataset= (or use data_path='workers')"
+                )
+            from .device_data import DeviceSampler
+
+            self.sampler = DeviceSampler.from_specs(
+                config.data, crop=config.crop, device=self.device, seed=config.seed,
+                camera=config.camera, pool_size=config.pool_size, progress=progress,
+            )  # fmt: skip
+        elif dataset is None:
             from .data import dataset_from_specs
 
             dataset = dataset_from_specs(
@@ -506,7 +521,8 @@ class Trainer:
         # CPU is left to feed the loader)
         blurry = _dequantize(blurry.to(self.device, non_blocking=True))
         frames = _dequantize(frames.to(self.device, non_blocking=True))
-        blurry, frames = augment_batch(blurry, frames, c.seed + self.rank, self.step)
+        if self.sampler is None:  # the device path's sampler augments its own batches
+            blurry, frames = augment_batch(blurry, frames, c.seed + self.rank, self.step)
         adversarial = self.D is not None and c.adv_weight * r > 0
         batch = StepBatch(blurry, frames, r, self._critic if adversarial else None)
         with self._autocast():
@@ -635,6 +651,33 @@ class Trainer:
         torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
         return bool(flag.item())
 
+    def _batches(self) -> Iterator[dict[str, torch.Tensor]]:
+        """The training batches from this step on: the data loader's (worker path), or the
+        device sampler's, seeded by ``(seed, rank, step)`` so a resumed run draws the same
+        batches. On CUDA the device path waits for each batch to be made, so that the log's
+        ``data_s`` is the device's time making data and ``step_s`` its time training."""
+        c = self.cfg
+        if self.sampler is not None:
+            gen = torch.Generator(device=self.device)
+            for step in range(self.step, c.steps):
+                gen.manual_seed(item_seed(c.seed, self.rank, step))
+                position = (step * self.world + self.rank) * c.batch_size
+                batch = self.sampler.sample(c.batch_size, gen, position)
+                if self.device.type == "cuda":
+                    torch.cuda.synchronize(self.device)
+                yield batch
+            return
+        assert self.dataset is not None  # built in __init__ for the worker path
+        epochs = hasattr(self.dataset, "set_epoch")
+        sampler = StepSampler(len(cast(Sized, self.dataset)), c.batch_size, c.steps, self.step, c.seed, self.rank, self.world,
+                              with_epoch=epochs)  # fmt: skip
+        g = torch.Generator().manual_seed(c.seed)
+        yield from DataLoader(
+            _EpochDataset(self.dataset) if epochs else self.dataset, batch_size=c.batch_size, sampler=sampler, num_workers=c.num_workers,
+            pin_memory=self.device.type == "cuda", drop_last=True, generator=g,
+            persistent_workers=False, collate_fn=collate_uint8 if c.loader_uint8 else None,
+        )  # fmt: skip
+
     def fit(self) -> Generator:
         """Train until ``config.steps``; returns G (in train mode; its EMA, in eval mode, when
         ``ema_decay > 0``). Saves ``out/model/``."""
@@ -643,15 +686,7 @@ class Trainer:
         c = self.cfg
         if self.is_main:
             atomic_write_bytes(self.out / "train_config.json", c.to_json().encode())
-        epochs = hasattr(self.dataset, "set_epoch")
-        sampler = StepSampler(len(cast(Sized, self.dataset)), c.batch_size, c.steps, self.step, c.seed, self.rank, self.world,
-                              with_epoch=epochs)  # fmt: skip
-        g = torch.Generator().manual_seed(c.seed)
-        loader = DataLoader(
-            _EpochDataset(self.dataset) if epochs else self.dataset, batch_size=c.batch_size, sampler=sampler, num_workers=c.num_workers,
-            pin_memory=self.device.type == "cuda", drop_last=True, generator=g,
-            persistent_workers=False, collate_fn=collate_uint8 if c.loader_uint8 else None,
-        )  # fmt: skip
+        loader = self._batches()
         self._stop_requested = False
         self._old_handlers: dict[signal.Signals, Any] = {}
         with contextlib.suppress(ValueError):  # not in the main thread: no handlers

@@ -14,7 +14,13 @@ A recipe holds:
 * ``[stopping]``: the rule that ended the run (``metric``, ``window_hours``, ``min_rise_db``;
   ``scripts/plot_release_curve.py`` prints its verdict from a run's log);
 * ``[train]``: :class:`TrainConfig` fields shared by every stage (``[train.generator]``:
-  :class:`~blurvid.model.GeneratorConfig` fields), and ``[stages.<stage>]``: each stage's own.
+  :class:`~blurvid.model.GeneratorConfig` fields), and ``[stages.<stage>]``: each stage's own;
+* ``[release]``, ``[evaluate]``, ``[bundle]`` (optional): what the release driver
+  (``scripts/release.py``) needs beyond the configs: the run folder (``out``), the export
+  the first start continues from (``continue_from``), ``latest/`` in fp16 (``latest_fp16``);
+  the models to score (``models``: ``[label, folder]`` pairs), ``protocols``, ``subsets``,
+  the JSON prefix (``json``) and the tables' release (``tables``); the stage to bundle as the
+  default (``source``) with its ``release``, ``description`` and ``meta``.
 
 Keys are checked against the dataclass fields (no list of them here: a field added to
 :class:`TrainConfig` is a recipe key at once); an unknown or mistyped key is a
@@ -50,6 +56,9 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
     "bank": ("size", "crop", "seed", "dir", "refresh_minutes"),
     "validation": ("data",),
     "stopping": ("metric", "window_hours", "min_rise_db"),
+    "release": ("out", "continue_from", "latest_fp16"),
+    "evaluate": ("models", "protocols", "subsets", "json", "tables"),
+    "bundle": ("source", "release", "description", "meta"),
 }
 _TOP = ("name", "description", "data_root", "train", "stages", *_SECTIONS)
 
@@ -132,6 +141,9 @@ class Recipe:
     stopping: dict[str, Any]
     train: dict[str, Any]
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    release: dict[str, Any] = field(default_factory=dict)
+    evaluate: dict[str, Any] = field(default_factory=dict)
+    bundle: dict[str, Any] = field(default_factory=dict)
 
     @property
     def sha256(self) -> str:
@@ -143,6 +155,15 @@ class Recipe:
         if isinstance(value, list):
             return [self._subst(v, data_root, out) for v in value]
         return value
+
+    @property
+    def out(self) -> str:
+        """The run folder: ``[release] out``, else ``runs/<name>``."""
+        return str(self.release.get("out", f"runs/{self.name}"))
+
+    def fill(self, value: Any, data_root: str | None = None, out: str | None = None) -> Any:
+        """``value`` (a string, or lists of them) with ``{data}`` and ``{out}`` filled in."""
+        return self._subst(value, data_root or self.data_root, self.out if out is None else out)
 
     def specs(self, data_root: str | None = None, out: str = "") -> list[str]:
         """The data specs with ``{data}`` filled in."""
@@ -225,6 +246,9 @@ class Recipe:
             "bank": self.bank,
             "validation": self.validation,
             "stopping": self.stopping,
+            "release": self.release,
+            "evaluate": self.evaluate,
+            "bundle": self.bundle,
             "stages": {s: self.stage_config(s, **kwargs).to_dict() for s in stages},
         }
 
@@ -272,7 +296,15 @@ def load_recipe(path: str | Path) -> Recipe:
         stopping=sections["stopping"],
         train=train,
         stages=stages,
+        release=sections["release"],
+        evaluate=sections["evaluate"],
+        bundle=sections["bundle"],
     )
+    models = recipe.evaluate.get("models", [])
+    if not isinstance(models, list) or not all(
+        isinstance(m, list) and len(m) == 2 and all(isinstance(v, str) for v in m) for m in models
+    ):
+        raise ConfigError(f"{path}: [evaluate] models must be [label, folder] pairs of strings")
     for stage in stages or ("base",):
         recipe.stage_config(stage, cpu_bf16=False)
     return recipe
