@@ -118,21 +118,30 @@ def _mean(rows: list[dict], how: str) -> float:
     return sum(r["gain_db"][how] for r in rows) / len(rows)
 
 
+def _recovered(means: dict[str, float], best: str, how: str) -> str:
+    """The share of the best fixed scale's gain over full size that ``how`` gets; where full
+    size is (about) the best, what ``how`` loses against it."""
+    extra = means[best] - means["full"]
+    if extra < 0.05:
+        return f"{means[how] - means['full']:+.2f} dB vs full"
+    return f"{(means[how] - means['full']) / extra:.0%}"
+
+
 def markdown(result: dict) -> str:
     hows = list(SCALES) + HOWS
     lines = [
         f"Command: `{result['command']}` (model `{result['model']}`)",
         "",
-        "| blur (x training range) | samples | " + " | ".join(hows) + " | oracle: best fixed "
-        "scale's gain recovered |",
-        "|---|---:|" + "---:|" * len(hows) + "---:|",
+        "| blur (x training range) | samples | " + " | ".join(hows) + " | best fixed scale | "
+        "auto: its gain over full size recovered | oracle: the same |",
+        "|---|---:|" + "---:|" * len(hows) + "---|---:|---:|",
     ]
     for key, rows in result["scale"].items():
         means = {h: _mean(rows, h) for h in hows}
-        best = max(means[h] for h in SCALES)
-        frac = (means["oracle"] - means["full"]) / (best - means["full"]) if best > means["full"] else float("nan")  # fmt: skip
+        best = max(SCALES, key=lambda h: means[h])
         cells = " | ".join(f"{means[h]:+.3f}" for h in hows)
-        lines.append(f"| {key} | {len(rows)} | {cells} | {frac:.0%} |")
+        shares = " | ".join(_recovered(means, best, how) for how in ("auto", "oracle"))
+        lines.append(f"| {key} | {len(rows)} | {cells} | {best} | {shares} |")
     lines += [
         "",
         "Do no harm: gain (dB) over the input, mean and worst case",
@@ -165,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     g = load_model(args.model).eval()
     result: dict = {
-        "command": COMMAND,
+        "command": " ".join([COMMAND, *(sys.argv[1:] if argv is None else argv)]),
         "model": args.model,
         "machine": {"platform": platform.platform(), "torch": torch.__version__},
         "scale": {},

@@ -22,6 +22,7 @@ import argparse
 import json
 import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -166,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = error_rows(args.data_root, args.per_photo, args.seed)
     result = {
-        "command": COMMAND,
+        "command": " ".join([COMMAND, *(sys.argv[1:] if argv is None else argv)]),
         "machine": {
             "platform": platform.platform(),
             "processor": platform.processor(),

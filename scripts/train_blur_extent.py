@@ -24,8 +24,12 @@ REPO = Path(__file__).resolve().parents[1]
 COMMAND = "python scripts/train_blur_extent.py"
 
 
-def _photos(data_root: Path, held_out: bool) -> list[torch.Tensor]:
-    from blurvid.data import find_split
+def _photos(data_root: Path, held_out: bool, leaves: int = 0) -> list[torch.Tensor]:
+    """Training (or held-out) photos; for training also video stills and ``leaves``
+    procedural dead-leaves scenes (384 px; colours and textures from the training photos):
+    sharp-edged shapes with flat or textured fills, so that the head reads the width of
+    edges rather than how much fine texture a photo has."""
+    from blurvid.data import find_split, leaves_image, load_photos
     from blurvid.data.sequences import video_stills
     from blurvid.io import read_image
 
@@ -34,28 +38,34 @@ def _photos(data_root: Path, held_out: bool) -> list[torch.Tensor]:
     names = [n for n in names if (n in held) == held_out]
     photos = [read_image(data_root / "photos" / n) for n in names]
     if not held_out:
+        palette = load_photos(photos[:]) if leaves else None
         photos += video_stills(data_root / "video", per_video=24, spatial_scale=0.5)
+        photos += [leaves_image(384, generator=torch.Generator().manual_seed(i), photos=palette)
+                   for i in range(leaves)]  # fmt: skip
     return photos
 
 
-def _render(job: tuple[Path, bool, int, int, int, int]) -> dict[str, torch.Tensor]:
-    data_root, held_out, count, seed, start, threads = job
+def _render(job: tuple[Path, bool, int, int, int, int, int]) -> dict[str, torch.Tensor]:
+    data_root, held_out, count, seed, start, threads, leaves = job
     torch.set_num_threads(threads)
     from blurvid.train.blur_extent import render_samples
 
-    return render_samples(_photos(data_root, held_out), count, seed, start, progress=start == 0)
+    photos = _photos(data_root, held_out, leaves)
+    return render_samples(photos, count, seed, start, progress=start == 0)
 
 
 def samples(args: argparse.Namespace, held_out: bool, count: int, seed: int) -> dict:
     """Render (in ``--workers`` processes) or read from the cache."""
     from safetensors.torch import load_file, save_file
 
-    cache = args.cache.with_name(f"{args.cache.stem}-{'val' if held_out else 'train'}-{count}-{seed}.safetensors")  # fmt: skip
+    kind = "val" if held_out else f"train-leaves{args.leaves}" if args.leaves else "train"
+    cache = args.cache.with_name(f"{args.cache.stem}-{kind}-{count}-{seed}.safetensors")
     if cache.is_file():
         return load_file(str(cache))
     per = -(-count // args.workers)
     jobs = [
-        (args.data_root, held_out, min(per, count - s), seed, s, 1) for s in range(0, count, per)
+        (args.data_root, held_out, min(per, count - s), seed, s, 1, 0 if held_out else args.leaves)
+        for s in range(0, count, per)
     ]
     with mp.get_context("spawn").Pool(args.workers) as pool:
         parts = pool.map(_render, jobs)
@@ -77,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=5000)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--leaves", type=int, default=0, help="procedural scenes among the photos")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--cache", type=Path, default=REPO / "runs" / "blur_extent" / "samples")

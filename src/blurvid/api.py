@@ -356,7 +356,7 @@ def extract_frames(
     g = _get_model(model, dev, _resolve_dtype(dtype, dev))
     if _is_auto(max_side):
         return restore(_extract_auto(g, x, dev, dtype, tile, overlap, batch_size))
-    x = _to_working_size(x, max_side)
+    x = _to_working_size(x, check_max_side(max_side))
     return restore(_extract(g, x, dev, dtype, tile, overlap, batch_size))
 
 

@@ -149,7 +149,9 @@ def _cmd_extract(args: argparse.Namespace) -> int:
         x = image.unsqueeze(0)
         kw = dict(model=model, device=device, tile=args.tile, max_side=args.max_side)
         auto = args.max_side == "auto"  # frames at the input size
-        h, w = image.shape[-2:] if auto else working_size(*image.shape[-2:], args.max_side)
+        h, w = image.shape[-2:]
+        if not auto:
+            h, w = working_size(h, w, args.max_side)
         if args.depth == 1:
             frames = extract_frames(x, **kw)[0]
         else:  # count, estimate and refuse what would not fit before any work

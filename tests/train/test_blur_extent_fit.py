@@ -37,7 +37,8 @@ def test_lengths_cover_sharp_and_the_drawn_range(photos):
 
 def test_a_tiny_fit_learns_the_lengths(photos, tmp_path):
     train = render_samples(photos, 96, seed=2, size=32)
-    net, log = fit(train, steps=120, batch=16, lr=3e-3, log_every=40, progress=False)
+    net, log = fit(train, steps=160, batch=16, lr=3e-3, log_every=40, progress=False,
+                   widths=(8, 16, 24))  # fmt: skip
     assert log[-1]["loss"] < 0.6 * log[0]["loss"]
     est = predict(net, train["luma"])
     true = train["length"]

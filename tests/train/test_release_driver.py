@@ -139,10 +139,11 @@ def test_v03_dry_run_trains_what_train_release_v03_sh_trained(
 
 
 def test_v03_recipe_is_the_running_runs_recorded_config():
-    """The recipe's base stage resolves to the train_config.json the v0.3 run wrote (bank
-    seed 1, started on a CPU with native bf16)."""
+    """The recipe's base stage resolves to the train_config.json the v0.3 run wrote (with the
+    bank seed it records beside it; started on a CPU with native bf16)."""
     recipe = load_recipe(ROOT / V03)
-    got = recipe.stage_config("base", out="training/release-v0.3", bank_seed=1, cpu_bf16=True)
+    seed = int((ROOT / "training/release-v0.3/base/bank_seed").read_text())
+    got = recipe.stage_config("base", out="training/release-v0.3", bank_seed=seed, cpu_bf16=True)
     recorded = TrainConfig.from_json(ROOT / "training/release-v0.3/base/train_config.json")
     assert got.to_dict() == recorded.to_dict()
     assert recipe.out == "training/release-v0.3" and recipe.bank["refresh_minutes"] == 60

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from .._fs import atomic_write_bytes
-from ..blur_extent import PATCH, BlurExtentNet, to_length, to_target
+from ..blur_extent import PATCH, WIDTHS, BlurExtentNet, to_length, to_target
 from ..colour import rgb_to_luma
 from ..data import CameraConfig, ShakeConfig, build_pyramid, item_generator, render_shake
 from ..data.base import _quantize, _rand
@@ -144,10 +144,11 @@ def fit(
     seed: int = 0,
     log_every: int = 250,
     progress: bool = True,
+    widths: tuple[int, ...] = WIDTHS,
 ) -> tuple[BlurExtentNet, list[dict[str, float]]]:
     """Fit a fresh :class:`BlurExtentNet` on ``train`` (:func:`render_samples`): smooth-L1
     on ``log2(1 + L)`` (saturating, :func:`blurvid.blur_extent.to_target`), Adam with a
-    cosine schedule, random flips and quarter turns.
+    cosine schedule, random flips and quarter turns. ``widths``: the net's channels.
 
     Returns:
         The net (eval mode) and its log: per ``log_every`` steps the training loss and, with
@@ -157,7 +158,7 @@ def fit(
     from tqdm.auto import tqdm
 
     torch.manual_seed(seed)
-    net = BlurExtentNet()
+    net = BlurExtentNet(widths)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps, eta_min=lr / 100)
     gen = torch.Generator().manual_seed(seed)
