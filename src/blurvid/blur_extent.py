@@ -9,9 +9,11 @@ leave a sharp photo alone (``extract_frames(..., max_side="auto")``, docs/api.md
 :data:`PATCH` px luma patch to ``log2(1 + L)``, ``L`` the length of the camera path over the
 exposure in that patch's pixels (the arc length of the content's displacement, the quantity
 ``ShakeConfig.path_length`` draws). It was fitted on the project's synthetic camera shake
-(:func:`blurvid.data.render_shake`, training photos and video stills only, with noise, JPEG
-and defocus; blur 0-100 px, its target saturating at :data:`SATURATION_PX`):
-``python scripts/train_blur_extent.py`` (:mod:`blurvid.train.blur_extent`).
+(:func:`blurvid.data.render_shake`, on the training photos, video stills and procedural
+dead-leaves scenes -- sharp-edged shapes, so that it reads the width of edges and not how much
+fine texture a photo keeps -- with noise, JPEG and defocus; blur 0-100 px, its target
+saturating at :data:`SATURATION_PX`): ``python scripts/train_blur_extent.py``
+(:mod:`blurvid.train.blur_extent`).
 
 A learned head because the classical measures did not follow the curved, rotating,
 variable-speed synthetic paths (the gradient autocorrelation width, the cepstrum of a straight
@@ -25,8 +27,10 @@ median taken. Levels are visited fine to coarse and the first one whose median i
 :data:`RELIABLE_PX` (inside the range the head was trained well on) gives the answer,
 scaled back to full-size pixels. A photo with in-range blur costs one level.
 
-Cost: a few hundred million multiply-adds, against ~15 G for one 1280x720 extraction
-(``python benchmarks/blur_extent.py``; docs/performance.md).
+Accuracy and cost (``python benchmarks/blur_extent.py``; docs/performance.md, "Blur
+extent"): inside the training range about 70 % of the estimates are within a factor 2 of the
+true path, 89 % of sharp photos read under 2 px; at 1280x720 it costs under 1 % of an
+extraction.
 """
 
 from __future__ import annotations

@@ -225,9 +225,9 @@ def process(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
-    # TODO(max_side="auto"): when the automatic working scale of the real-inputs issue lands,
-    # pass it here (extract_frames / interpolate_recursive take max_side): a 12 MP photo
-    # would then run at its working scale instead of in full-size tiles (docs/demo.md).
+    # max_side="auto" exists (extract_frames only) but is not passed here: with today's
+    # blur estimate it loses 0.4 dB on in-range blur (docs/api.md, "Automatic working scale");
+    # when it becomes extract_frames' default, the demo gets it too (docs/demo.md).
     report(0.15, f"extracting {_frame_count(depth, num_frames)} frames")
     start = time.perf_counter()
     if depth == 1:
