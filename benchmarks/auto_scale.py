@@ -23,7 +23,6 @@ Not part of the library.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 from pathlib import Path
@@ -159,8 +158,9 @@ def markdown(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from blur_extent import save_result
+
     from blurvid import load_model
-    from blurvid._fs import atomic_write_bytes
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data-root", type=Path, default=REPO.parent / "shared" / "data")
@@ -192,10 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     result["no_harm"]["static video (< 1 px)"] = static_video(
         g, args.data_root, args.static_per_clip
     )
-    table = markdown(result)
-    result["table"] = table
-    atomic_write_bytes(args.out, (json.dumps(result, indent=1) + "\n").encode())
-    print(table)
+    save_result(result, markdown(result), args.out)
     return 0
 
 

@@ -130,6 +130,15 @@ def cost(data_root: Path, repeat: int) -> dict[str, float]:
     return out
 
 
+def save_result(result: dict, table: str, out: Path) -> None:
+    """``result`` with its Markdown ``table`` written to ``out`` (atomically); the table printed."""
+    from blurvid._fs import atomic_write_bytes
+
+    result["table"] = table
+    atomic_write_bytes(out, (json.dumps(result, indent=1) + "\n").encode())
+    print(table)
+
+
 def markdown(result: dict) -> str:
     lines = [
         f"Command: `{result['command']}`",
@@ -163,7 +172,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=HERE / "results" / "blur_extent.json")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    from blurvid._fs import atomic_write_bytes
 
     rows = error_rows(args.data_root, args.per_photo, args.seed)
     result = {
@@ -178,10 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         "summary": {k: summary(v) for k, v in rows.items()},
         "cost": {} if args.no_cost else cost(args.data_root, args.repeat),
     }
-    table = markdown(result)
-    result["table"] = table
-    atomic_write_bytes(args.out, (json.dumps(result, indent=1) + "\n").encode())
-    print(table)
+    save_result(result, markdown(result), args.out)
     return 0
 
 
