@@ -18,7 +18,7 @@ two folders down (what the device tool brings back):
 
 1. ``bench.json`` ``data``: the device path's samples/s on the release mix at a few batch sizes
    (:class:`blurvid.train.device_data.DeviceSampler`, samples rendered on the device).
-2. Training (``--data-path device``, the release recipe of ``recipes/release-v0.3.toml``:
+2. Training (``--data-path device``, the data mix of ``recipes/release-v0.3.toml``:
    the fast recipe, restoration only, EMA 0.999, centre weight 10, bf16 autocast on CUDA),
    continued from ``DATA/latest`` (its step count and the 400 000-step schedule go on), in
    ``--segments`` segments of ``--minutes`` each; after each segment the EMA weights in fp16
@@ -64,21 +64,28 @@ class _Tee:
             s.flush()
 
 
-def data_specs(root: Path, video: bool) -> list[str]:
-    """The release mix (``recipes/release-v0.3.toml``) from what ``root`` holds: photos@3,
-    video stills@3 (``stills/``: extracted beforehand, no PyAV needed), leaves@2.5 (colours from
-    the photos), real video@1 (only where PyAV imports), frames@0.5 (``frames/sintel_raft``)."""
+#: The release whose data mix the session trains on.
+RECIPE = REPO / "recipes" / "release-v0.3.toml"
+
+
+def data_specs(root: Path, video: bool, recipe: Path = RECIPE) -> list[str]:
+    """The recipe's data mix (``[data] specs``, shares and all) on what ``root`` holds, the
+    carried copy of the data folder: ``stills:`` becomes ``photos:ROOT/stills`` (extracted
+    beforehand by ``gpu_carry.sh prepare``: no PyAV on the device), ``video:`` is kept only
+    with ``video`` (PyAV imports), and a spec whose folder ``root`` lacks is left out."""
+    from blurvid.train.recipe import load_recipe
+
     specs = []
-    if (root / "photos").is_dir():
-        specs += [f"photos:{root / 'photos'}@3", f"leaves:{root / 'photos'}@2.5"]
-    if (root / "stills").is_dir():
-        specs.append(f"photos:{root / 'stills'}@3")
-    if video and (root / "video").is_dir():
-        specs.append(f"video:{root / 'video'}@1")
-    if (root / "frames" / "sintel_raft").is_dir():
-        specs.append(f"frames:{root / 'frames' / 'sintel_raft'}@0.5")
+    for spec in load_recipe(recipe).specs(data_root=str(root)):
+        kind, rest = spec.split(":", 1)
+        path, at, weight = rest.rpartition("@") if "@" in rest else (rest, "", "")
+        if kind == "stills":
+            kind, path = "photos", str(root / "stills")
+        if (kind == "video" and not video) or not Path(path).exists():
+            continue
+        specs.append(f"{kind}:{path}{at}{weight}")
     if not specs:
-        raise SystemExit(f"gpu_session: no photos/, stills/ or frames/sintel_raft/ in {root}")
+        raise SystemExit(f"gpu_session: none of {recipe.name}'s data folders are in {root}")
     return specs
 
 

@@ -61,3 +61,22 @@ def test_dry_run_trains_snapshots_and_times_inference(tmp_path, subprocess_env):
     log = [json.loads(line) for line in (out / "log.jsonl").open()]
     assert [r["step"] for r in log] == [start + 1, start + 2]
     assert "segment 2 ends at step" in (out / "session.log").read_text()
+
+
+def test_the_session_trains_on_the_release_recipes_mix(tmp_path):
+    """The data mix comes from recipes/release-v0.3.toml, mapped onto the carried folder:
+    stills pre-extracted, video windows only where PyAV imports, missing folders left out."""
+    sys.path.insert(0, str(REPO / "scripts"))
+    from gpu_session import data_specs
+
+    root = tmp_path / "copy"
+    for sub in ("photos", "stills", "video", "frames/sintel_raft"):
+        (root / sub).mkdir(parents=True)
+    assert data_specs(root, video=True) == [
+        f"photos:{root / 'photos'}@3", f"photos:{root / 'stills'}@3",
+        f"leaves:{root / 'photos'}@2.5", f"video:{root / 'video'}@1",
+        f"frames:{root / 'frames' / 'sintel_raft'}@0.5",
+    ]  # fmt: skip
+    assert f"video:{root / 'video'}@1" not in data_specs(root, video=False)
+    (root / "frames" / "sintel_raft").rmdir()
+    assert all("sintel" not in s for s in data_specs(root, video=True))
