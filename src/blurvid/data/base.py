@@ -89,6 +89,14 @@ class _SeededDataset(Dataset):
     seed: int = 0
     epoch: int = 0
 
+    def __len__(self) -> int:  # every dataset says its length
+        raise NotImplementedError
+
+    def _check_index(self, index: int) -> None:
+        """``IndexError`` for an index outside ``[0, len(self))`` (the end of iteration)."""
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+
     def set_epoch(self, epoch: int) -> None:
         """Change the random draws of every item (call before each epoch's iterator)."""
         self.epoch = int(epoch)

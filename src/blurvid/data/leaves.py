@@ -576,8 +576,7 @@ class LeavesDataset(_SeededDataset):
         return self.length
 
     def __getitem__(self, index: int) -> Sample:
-        if not 0 <= index < self.length:
-            raise IndexError(index)
+        self._check_index(index)
         seed = self._stream_seed()
         s = render_leaves(self.cfg, item_generator(seed, index), self.photos or None)
         return {"blurry": s["blurry"], "frames": s["frames"]}

@@ -227,8 +227,7 @@ class _WindowDataset(_SeededDataset):
         return [start + j * self.temporal_stride for j in range(self.num_frames * self.group)]
 
     def __getitem__(self, index: int) -> Sample:
-        if not 0 <= index < len(self):
-            raise IndexError(index)
+        self._check_index(index)
         gen = self._generator(index)
         if self.length is None:
             si, start = self.windows[index]

@@ -719,8 +719,7 @@ class SyntheticShakeDataset(_SeededDataset):
         return self.length
 
     def __getitem__(self, index: int) -> Sample:
-        if not 0 <= index < self.length:
-            raise IndexError(index)
+        self._check_index(index)
         seed = self._stream_seed()
         s = render_item(self.photos, self.cfg, seed, index, self.other_sprite_prob)
         if self.augment is not None:

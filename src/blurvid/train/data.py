@@ -168,8 +168,7 @@ class MixDataset(_SeededDataset):
         return k, _randint(gen, 0, _len(self.sources[k]) - 1)
 
     def __getitem__(self, index: int) -> Sample:
-        if not 0 <= index < self.length:
-            raise IndexError(index)
+        self._check_index(index)
         k, j = self.source_of(index)
         return self.sources[k][j]
 
@@ -431,8 +430,7 @@ class BankDataset(_SeededDataset):
         return self.length
 
     def __getitem__(self, index: int) -> Sample:
-        if not 0 <= index < self.length:
-            raise IndexError(index)
+        self._check_index(index)
         j = index % len(self.bank)
         gen = self._generator(index)
         raw = {"blurry": self.bank.blurry[j], "frames": self.bank.frames[j]}
