@@ -132,7 +132,6 @@ def load_blur_extent_net(path: str | None = None) -> BlurExtentNet:
         WeightsError: The file is missing, not safetensors, or does not match the head.
     """
     from safetensors import SafetensorError, safe_open
-    from safetensors.torch import load_file
 
     file = Path(path) if path is not None else _WEIGHTS
     if not file.is_file():
@@ -140,14 +139,14 @@ def load_blur_extent_net(path: str | None = None) -> BlurExtentNet:
             f"blur-extent weights {file} not found; reinstall blurvid, or fit them with "
             "`python scripts/train_blur_extent.py`"
         )
-    try:
-        state = load_file(str(file))
+    try:  # one read: the tensors and the metadata (the head's widths)
+        with safe_open(str(file), "pt") as f:
+            state = {k: f.get_tensor(k) for k in f.keys()}
+            meta = f.metadata() or {}
     except (SafetensorError, OSError) as exc:
         raise WeightsError(f"cannot read blur-extent weights {file}: {exc}") from exc
     try:
-        with safe_open(str(file), "pt") as f:
-            widths = tuple(json.loads((f.metadata() or {}).get("widths", json.dumps(WIDTHS))))
-        net = BlurExtentNet(widths)
+        net = BlurExtentNet(tuple(json.loads(meta.get("widths", json.dumps(WIDTHS)))))
         net.load_state_dict(state, strict=True)
     except (RuntimeError, ValueError, TypeError) as exc:
         raise WeightsError(f"{file} does not hold BlurExtentNet weights: {exc}") from exc
