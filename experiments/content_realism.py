@@ -21,7 +21,13 @@ samples of the release mix, half as many procedural ones):
 * ``leaves``: procedural dead-leaves scenes with moving shapes, colours and photo textures from
   the training photos (``leaves:PHOTOS``, :mod:`blurvid.data.leaves`);
 * ``*-cam`` / ``*-<step>``: the same with camera realism (:mod:`blurvid.data.camera`) on the
-  synthetic sources: ``all`` or one step (highlights, noise, tone, jpeg).
+  synthetic sources: ``all`` or one step (highlights, noise, tone, jpeg);
+* ``steady``: the training photos under a nearly steady camera (``steady:PHOTOS``, motion of at
+  most 3 px, :data:`blurvid.data.shake.STEADY`): nearly sharp inputs whose frames are the input.
+
+At the end each row also gets **do no harm** (``benchmarks/auto_scale.py``'s rows at full
+size: the 6 held-out photos as 512 px squares, sharp and with tiny blur of 0.6-3.6 px, 12
+samples each): the 7 frames' PSNR against the truth minus the input's, mean and worst case.
 
 Rows mix banks by weight (``ROWS``). ``--init MODEL`` fine-tunes a trained G (the release
 question: does new data move a G that has seen its photos 100 times?); without it G starts
@@ -68,10 +74,12 @@ RELEASE = (
     "frames:{root}/frames/sintel_raft@0.5",
 )
 LEAVES = ("leaves:{root}/photos",)
+STEADY = ("steady:{root}/photos",)
 #: bank name -> (data specs, camera realism)
 BANKS: dict[str, tuple[tuple[str, ...], str]] = {
     "release": (RELEASE, "off"),
     "leaves": (LEAVES, "off"),
+    "steady": (STEADY, "off"),
     "release-cam": (RELEASE, "all"),
     "leaves-cam": (LEAVES, "all"),
 }
@@ -89,6 +97,8 @@ ROWS: dict[str, dict[str, float]] = {
     "leaves100-cam": {"leaves-cam": 1.0},
     "leaves25-cam": {"release-cam": 3.0, "leaves-cam": 1.0},
     "leaves50-cam": {"release-cam": 1.0, "leaves-cam": 1.0},
+    "steady10": {"release": 9.0, "steady": 1.0},
+    "steady25": {"release": 3.0, "steady": 1.0},
 }
 for _step in ("highlights", "noise", "tone", "jpeg"):
     ROWS[f"leaves25-{_step}"] = {f"release-{_step}": 3.0, f"leaves-{_step}": 1.0}
@@ -132,6 +142,26 @@ def real_sharpness(model: torch.nn.Module, root: Path) -> dict[str, float]:
     return {"real_sharpness_log2": round(sum(ratios) / len(ratios), 4), "real_photos": len(ratios)}
 
 
+def no_harm(model: torch.nn.Module, root: Path) -> dict[str, dict[str, float]]:
+    """G at full size on sharp photos and tiny blur (``benchmarks/auto_scale.py``'s do-no-harm
+    rows, the same seed): mean and worst gain (dB) of the 7 frames over the input."""
+    from auto_scale import synthetic
+
+    out = {}
+    for factor, key in ((0.0, "sharp"), (0.15, "tiny")):
+        with torch.inference_mode():
+            rows = synthetic(model, root, factor, 2, 4242, ("full",))
+        gains = [r["gain_db"]["full"] for r in rows]
+        out[key] = {"mean_db": round(sum(gains) / len(gains), 3), "worst_db": min(gains),
+                    "samples": len(gains)}  # fmt: skip
+    return out
+
+
+def _final_scores(model: torch.nn.Module, sets: Any, root: Path) -> dict[str, Any]:
+    return {"content_gap": score_sets(model, sets), **real_sharpness(model, root),
+            "no_harm": no_harm(model, root)}  # fmt: skip
+
+
 def _table_row(name: str, init: str, last: dict, fin: dict) -> str:
     gap = fin.get("content_gap", {})
     cells = [
@@ -146,6 +176,9 @@ def _table_row(name: str, init: str, last: dict, fin: dict) -> str:
     else:
         cells += ["", "", ""]
     cells.append(f"{fin['real_sharpness_log2']:+.3f}" if "real_sharpness_log2" in fin else "")
+    harm = fin.get("no_harm", {})
+    cells += [f"{harm[k]['mean_db']:+.2f} / {harm[k]['worst_db']:+.2f}" if k in harm else ""
+              for k in ("sharp", "tiny")]  # fmt: skip
     return "| " + " | ".join(cells) + " |"
 
 
@@ -153,8 +186,9 @@ def table(paths: list[Path]) -> str:
     """A markdown table of result files (the last validation of each)."""
     head = (
         "| row | init | steps | 7 frames | centre | synthetic centre | real-video centre | "
-        "held-out photos centre | training photos centre | gap | real photos sharpness |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|"
+        "held-out photos centre | training photos centre | gap | real photos sharpness | "
+        "no harm, sharp: mean / worst | no harm, tiny blur: mean / worst |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     )
     records = [json.loads(p.read_text()) for p in paths]
     starts: dict[str, dict] = {}  # the models the rows fine-tune, as they are
@@ -285,15 +319,12 @@ def main(argv: list[str] | None = None) -> int:
     else:
         trainer = train_curve(cfg, dataset, val, run_dir, record, out, args.val_every, math.inf)
         model = trainer.model.eval()
-    record["final"] = {
-        "content_gap": score_sets(model, sets),
-        **real_sharpness(model, Path(args.data_root)),
-    }
-    if args.init and "start" not in record:
+    record["final"] = _final_scores(model, sets, Path(args.data_root))
+    if args.init and "no_harm" not in record.get("start", {}):
         from blurvid import load_model
 
         start = load_model(args.init).eval()
-        record["start"] = {"content_gap": score_sets(start, sets), **real_sharpness(start, Path(args.data_root))}  # fmt: skip
+        record["start"] = _final_scores(start, sets, Path(args.data_root))
     atomic_write_bytes(out, (json.dumps(record, indent=1) + "\n").encode())
     print(json.dumps(record["final"]), flush=True)
     print(f"wrote {out}")

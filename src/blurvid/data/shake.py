@@ -167,6 +167,21 @@ class ShakeConfig:
         return self.num_frames * self.subframes_per_frame
 
 
+#: A nearly steady camera (the training data kind ``steady:``, issue 30 "do no harm"): the
+#: camera path and the sprites' own motion at most 3 px, in-plane rotation within +-0.25 deg
+#: (the sprites' +-1 deg) and zoom within +-0.5 % over the exposure, so the blurry image is
+#: nearly sharp and its 7 frames are nearly the image itself. Without such samples G never sees
+#: a sharp input (the default path is 4-24 px) and degrades one (benchmarks/auto_scale.py, "Do
+#: no harm"; experiments/content_realism.py measures what a share of them does).
+STEADY: dict[str, Any] = {
+    "path_length": (0.0, 3.0),
+    "sprite_path_length": (0.0, 3.0),
+    "rotation_deg": 0.25,
+    "zoom": 0.005,
+    "sprite_rotation_deg": 1.0,
+}
+
+
 # ----------------------------------------------------------------------------- pyramid
 def build_pyramid(
     photo: torch.Tensor, levels: Sequence[float] = PYRAMID_LEVELS, dtype: torch.dtype = torch.uint8

@@ -56,7 +56,7 @@ from ..data.sequences import (
     VideoDataset,
     blur_from_frames,
 )
-from ..data.shake import ShakeConfig, SyntheticShakeDataset, _photo_list, load_photos
+from ..data.shake import STEADY, ShakeConfig, SyntheticShakeDataset, _photo_list, load_photos
 from ..data.split import DataSplit, default_split, find_split, resolve_data_root
 from ..data.validation import VALIDATION_SHAKE, ValidationSet, validation_set
 from ..errors import ConfigError, DataError
@@ -534,7 +534,7 @@ def _parse_spec(spec: str) -> tuple[str, Path | None, float]:
     return kind, (Path(rest) if rest else None), weight
 
 
-DATA_KINDS = ("photos", "stills", "leaves", "frames", "video", "gopro", "bank")
+DATA_KINDS = ("photos", "steady", "stills", "leaves", "frames", "video", "gopro", "bank")
 
 
 def check_data_specs(specs: Sequence[str]) -> None:
@@ -586,6 +586,9 @@ def dataset_from_specs(
 
     Kinds: ``photos:DIR`` (:class:`SyntheticShakeDataset`, ``ShakeConfig(size=crop)``; the
     split's validation photos are left out so the validation set stays unseen),
+    ``steady:DIR`` (the same photos under a nearly steady camera,
+    :data:`blurvid.data.shake.STEADY`: motion of at most 3 px, so G learns to give a nearly
+    sharp image back unchanged),
     ``stills:FILE_OR_DIR`` (the same synthetic shake on still frames of videos,
     :func:`~blurvid.data.video_stills`: 24 of the sharpest per video, at half size),
     ``leaves:`` or ``leaves:DIR`` (procedural dead-leaves scenes with moving shapes,
@@ -634,8 +637,10 @@ def dataset_from_specs(
     for i, spec in enumerate(specs):
         kind, path, weight = _parse_spec(spec)
         sub_seed = item_seed(seed, i)
-        if kind in ("photos", "stills", "leaves"):
+        if kind in ("photos", "steady", "stills", "leaves"):
             shake = ShakeConfig(size=crop, camera=cam)
+            if kind == "steady":
+                shake = shake.replace(**STEADY)
             photos: list = []
             if kind == "stills" and path is not None:
                 from ..data import video_stills
