@@ -13,7 +13,7 @@
    true frames (best of the two orders, paper protocol), as a gain over the blurry input.
 2. **Do no harm**: sharp photos (no camera path; the renderer's noise of up to 2 levels
    only), tiny blur (0.15x the training range: 0.6-3.6 px), and nearly static real video (every
-   7 consecutive frames of ``../shared/data/video/sam2_*`` at 320x180 averaged, the blurry
+   7 consecutive frames of ``data/video/sam2_*`` at 320x180 averaged, the blurry
    frames whose first-to-last motion is under 1 px): the same PSNR of G's frames at full size
    and with ``"auto"``, minus the input's against the same truth.
 
@@ -28,6 +28,8 @@ import sys
 from pathlib import Path
 
 import torch
+
+from blurvid.data.download import default_data_dir
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -163,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     from blurvid import load_model
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data-root", type=Path, default=REPO.parent / "shared" / "data")
+    ap.add_argument("--data-root", type=Path, default=default_data_dir(REPO))
     ap.add_argument("--model", default="default")
     ap.add_argument("--per-photo", type=int, default=1)
     ap.add_argument("--static-per-clip", type=int, default=4)

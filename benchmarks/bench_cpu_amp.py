@@ -35,7 +35,6 @@ from bench_data import _cpu_model, write_result
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 CONFIG = REPO / "training" / "release-v0.2" / "base" / "train_config.json"
-DATA = REPO.parent / "shared" / "data"
 
 
 def _cpu_flags() -> set[str]:
@@ -51,7 +50,13 @@ def _cpu_flags() -> set[str]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", default=str(CONFIG), help="a train_config.json (the recipe)")
-    ap.add_argument("--data", default=str(DATA), help="the shared data folder (validation set)")
+    from blurvid.data.download import default_data_dir
+
+    ap.add_argument(
+        "--data",
+        default=str(default_data_dir(REPO)),
+        help="the data folder (validation set; default: data/, else CI's ../shared/data)",
+    )
     ap.add_argument("--steps", type=int, default=12, help="timed steps of each, after 2 warm-up")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default=None)

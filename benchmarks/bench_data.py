@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-PHOTO = HERE.parent.parent / "shared" / "data" / "photos" / "skimage_astronaut.jpg"
+PHOTO = Path("photos", "skimage_astronaut.jpg")  # in the data folder
 
 
 def _cpu_model() -> str:
@@ -170,7 +170,13 @@ def _device_path(args: argparse.Namespace, pyr: list, size: int) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--photo", default=str(PHOTO), help="a sharp photo (default: shared data)")
+    from blurvid.data.download import default_data_dir
+
+    ap.add_argument(
+        "--photo",
+        default=str(default_data_dir(HERE.parent) / PHOTO),
+        help="a sharp photo (default: the data folder's, data/ or CI's ../shared/data)",
+    )
     ap.add_argument("--sizes", type=int, nargs="+", default=[128])
     ap.add_argument("--samples", type=int, default=40)
     ap.add_argument("--threads", type=int, default=1)

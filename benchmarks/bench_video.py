@@ -5,8 +5,8 @@ Run on demand (never part of the test suite); docs/video.md quotes the result:
     python benchmarks/bench_video.py                     # CPU, 2 threads, default model
     python benchmarks/bench_video.py --device cuda        # on a GPU
 
-A 1280x720 clip is cut from ``../shared/data/video/sam2_01_dog.mp4`` (or, without the shared
-data, made of noise), and each case runs in a fresh subprocess: decode -> G -> order ->
+A 1280x720 clip is cut from ``data/video/sam2_01_dog.mp4`` (``blurvid data download data/``;
+or, without the data, made of noise), and each case runs in a fresh subprocess: decode -> G -> order ->
 H.264 encode, end to end, reporting input frames per second, wall and CPU time and the
 process's peak RSS. Two clip lengths for factor 7 show that memory does not grow with the clip. The
 same run also times G alone on one 720p frame (``reference``), so the pipeline's overhead
@@ -31,7 +31,7 @@ from fractions import Fraction
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SOURCE = HERE.parent.parent / "shared" / "data" / "video" / "sam2_01_dog.mp4"
+SOURCE = Path("video", "sam2_01_dog.mp4")  # in the data folder
 
 
 def make_clip(path: Path, frames: int, source: Path, size: tuple[int, int] = (1280, 720)) -> None:
@@ -130,7 +130,9 @@ def main() -> None:
     p.add_argument("--model", default="default")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--source", default=str(SOURCE))
+    from blurvid.data.download import default_data_dir
+
+    p.add_argument("--source", default=str(default_data_dir(HERE.parent) / SOURCE))
     p.add_argument(
         "--cases", nargs="+", default=["7x8", "7x24", "42x3"], help="FACTORxFRAMES cases"
     )

@@ -29,6 +29,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from blurvid.data.download import default_data_dir
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 SIZE = 512
@@ -163,7 +165,7 @@ def markdown(result: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data-root", type=Path, default=REPO.parent / "shared" / "data")
+    ap.add_argument("--data-root", type=Path, default=default_data_dir(REPO))
     ap.add_argument("--per-photo", type=int, default=3)
     ap.add_argument("--seed", type=int, default=4242)
     ap.add_argument("--repeat", type=int, default=3)

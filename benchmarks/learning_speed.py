@@ -37,6 +37,7 @@ from typing import Any
 import torch
 
 from blurvid._fs import atomic_write_bytes
+from blurvid.data.download import default_data_dir
 from blurvid.model import GeneratorConfig
 from blurvid.train.config import TrainConfig
 
@@ -205,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--bank-size", type=int, default=6000)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--data-root", default=str(HERE.parent.parent / "shared" / "data"))
+    ap.add_argument("--data-root", default=str(default_data_dir(HERE.parent)))
     ap.add_argument(
         "--data",
         choices=sorted(DATA_MIXES),

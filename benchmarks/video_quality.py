@@ -5,7 +5,7 @@ Run on demand (never part of the test suite); docs/video.md quotes its output:
     python benchmarks/video_quality.py                 # all clips, 320x180, default model
     python benchmarks/video_quality.py --figures       # also docs/images/video_*.{jpg,gif}
 
-Every 7 consecutive sharp frames of the project's real clips (``../shared/data/video/sam2_*``
+Every 7 consecutive sharp frames of the project's real clips (``data/video/sam2_*``
 and ``frames/sam2_bedroom``, downscaled to 320x180) are averaged into one blurry frame, so
 each blurry frame has its 7 true sub-frames.
 
@@ -37,7 +37,6 @@ import torch
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-SHARED = REPO.parent / "shared" / "data"
 N = 7
 SIZE = (320, 180)  # 1280x720 / 4 (the bedroom frames: 960x540 / 3)
 
@@ -48,7 +47,7 @@ def load_clips(data: Path, limit: int | None) -> dict[str, tuple[torch.Tensor, f
     from PIL import Image
 
     if not (data / "video").is_dir():
-        raise SystemExit(f"no shared data at {data}: pass --data PATH/TO/shared/data")
+        raise SystemExit(f"no data at {data}: run `blurvid data download data/` or pass --data DIR")
     clips: dict[str, tuple[torch.Tensor, float]] = {}
     for path in sorted((data / "video").glob("sam2_*.mp4")):
         with av.open(str(path)) as c:
@@ -236,7 +235,13 @@ def figures(args: argparse.Namespace) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", default=str(SHARED), help="the shared data folder")
+    from blurvid.data.download import default_data_dir
+
+    p.add_argument(
+        "--data",
+        default=str(default_data_dir(REPO)),
+        help="the data folder (default: data/, else CI's ../shared/data)",
+    )
     p.add_argument("--model", default="default")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--batch", type=int, default=4)

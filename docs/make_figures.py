@@ -1,6 +1,6 @@
 """Regenerate the pictures of the docs from real code paths (no hand-made images).
 
-    python docs/make_figures.py [--data ../shared/data]
+    python docs/make_figures.py [--data DIR]   # default: data/ (blurvid data download data/)
 
 * ``docs/images/concept.png`` / ``concept.gif`` -- 7 sharp frames rendered by the synthetic camera-shake
   pipeline (``blurvid.data.shake``) and their average, the blurry photo: what blurvid
@@ -8,8 +8,8 @@
 * ``docs/images/example_clock.png`` / ``.gif`` -- the bundled example through the *current default
   model*; labelled "UNTRAINED PLACEHOLDER" while the default weights are the placeholder.
 * ``docs/images/scaling.png`` -- latency vs. megapixels from the newest CPU benchmark JSON.
-* ``docs/gallery.md`` + ``docs/images/gallery/*.jpg`` -- every real blurry photo of the shared
-  data through the default model, with the motion it recovered (mean |frame 1 - frame 7|).
+* ``docs/gallery.md`` + ``docs/images/gallery/*.jpg`` -- every real blurry photo of the
+  project's data through the default model, with the motion it recovered (mean |frame 1 - frame 7|).
 * ``docs/images/psnr_per_frame.png`` -- PSNR per frame index on the validation set for the
   identity and oracle-static references and the current default model (``blurvid.evaluate``).
 * ``docs/images/before_after.jpg`` / ``before_after.gif`` -- the README's before/after: a real
@@ -33,6 +33,7 @@ import torch
 from PIL import Image, ImageDraw
 
 import blurvid
+from blurvid.data.download import default_data_dir
 from blurvid.io import frames_to_pil, read_image, save_gif
 
 HERE = Path(__file__).resolve().parent
@@ -274,9 +275,9 @@ def gallery(data: Path) -> None:
     lines = [
         "# Gallery: real blurry photos",
         "",
-        "Every photo of `../shared/data/blurry` (real motion blur, no ground truth; licences in",
-        "that folder's README) through the current default model, downscaled to 320 px on the long",
-        "side. Regenerate with `python docs/make_figures.py`.",
+        "Every photo of `data/blurry` (`blurvid data download data/`; real motion blur, no ground",
+        "truth; licences in that folder's README) through the current default model, downscaled to",
+        "320 px on the long side. Regenerate with `python docs/make_figures.py`.",
         "",
     ]
     if placeholder:
@@ -321,7 +322,7 @@ def main() -> None:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
+    p.add_argument("--data", default=str(default_data_dir(ROOT)))
     args = p.parse_args()
     OUT.mkdir(exist_ok=True)
     torch.set_num_threads(1)

@@ -1,13 +1,13 @@
 """Score models like the paper's Table 1 (PSNR / SSIM / EPE) on a GOPRO-layout folder.
 
     python examples/evaluate.py gopro:/data/GOPRO_Large_all --model default --model mine=runs/x/model
-    python examples/evaluate.py val:../shared/data --limit 20    # blurvid's fixed validation set
+    python examples/evaluate.py val:data --limit 20              # blurvid's fixed validation set
     python examples/evaluate.py --smoke                          # a tiny synthetic folder, seconds
 
 Data (``DATA``): ``gopro:DIR`` is a GOPRO_Large_all-style folder, ``DIR/test/<SEQUENCE>/*.png``
 with consecutive sharp frames; every 7 consecutive frames are averaged into one blurry input
 and are its 7 targets. ``val:DIR`` is the project's fixed validation set built from the
-shared data folder. A plain folder is recognised by its layout.
+project's data folder (``blurvid data download data/``). A plain folder is recognised by its layout.
 
 Every table has two reference rows: **identity** (the blurry input repeated 7 times: a model
 below it is worse than nothing) and **oracle-static** (the true centre frame x7: the best a
@@ -53,8 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "data",
         nargs="?",
-        default="val:../shared/data",
-        help="gopro:DIR, val:DIR (default: val:../shared/data), or a folder",
+        default="val:data",
+        help="gopro:DIR, val:DIR (default: val:data, after `blurvid data download data/`), "
+        "or a folder",
     )
     parser.add_argument(
         "--model",

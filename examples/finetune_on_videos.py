@@ -83,8 +83,9 @@ def main(argv: list[str] | None = None) -> int:
         "clips",
         nargs="?",
         type=Path,
-        default=Path("../shared/data/video"),
-        help="a video file or a folder of videos (default: ../shared/data/video)",
+        default=Path("data/video"),
+        help="a video file or a folder of videos (default: data/video, after `blurvid data "
+        "download data/`)",
     )
     parser.add_argument(
         "-o", "--output", type=Path, default=Path("runs/finetune"), help="run folder"

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import torch
 
+from blurvid.data.download import default_data_dir
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -55,7 +57,7 @@ def score_sets(model: torch.nn.Module, sets: dict) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("models", nargs="+", help="model folders or names")
-    ap.add_argument("--data-root", default=str(HERE.parent.parent / "shared" / "data"))
+    ap.add_argument("--data-root", default=str(default_data_dir(HERE.parent)))
     ap.add_argument("--split", default=str(HERE.parent / "scripts" / "data_split.json"))
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default=str(HERE / "results" / "content_gap.json"))

@@ -10,7 +10,7 @@ Each row trains G with blurvid's own trainer (``benchmarks/learning_speed.py``'s
 * at the end, the **content gap** (``experiments/content_gap.py``: the same synthetic shake on 6
   held-out vs 6 training photos; a model that memorised its photos scores much higher on the
   training ones) and a **no-reference sharpness** of the centre frame on the real blurry photos
-  (``../shared/data/blurry`` and ``examples/images``; mean log2 ratio of the luma gradient
+  (``data/blurry`` and ``examples/images``; mean log2 ratio of the luma gradient
   magnitude, centre frame over input, at full size: > 0 is sharper; noise and ringing raise it
   too, so read it beside the PSNR columns).
 
@@ -63,6 +63,7 @@ from content_gap import build_sets, score_sets  # noqa: E402
 from learning_speed import CACHE, build_config, train_curve  # noqa: E402
 
 from blurvid._fs import atomic_write_bytes  # noqa: E402
+from blurvid.data.download import default_data_dir  # noqa: E402
 
 RESULTS = HERE / "results" / "content_realism"
 
@@ -259,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bank-seed", type=int, default=0)
     ap.add_argument("--seed", type=int, default=0, help="seed of init, order and augmentation")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--data-root", default=str(HERE.parent.parent / "shared" / "data"))
+    ap.add_argument("--data-root", default=str(default_data_dir(HERE.parent)))
     ap.add_argument("--split", default=str(HERE.parent / "scripts" / "data_split.json"))
     ap.add_argument("--tag", default="", help="suffix of the result file name")
     ap.add_argument("--render-only", action="store_true", help="render the row's banks, exit")

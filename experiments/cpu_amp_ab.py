@@ -26,7 +26,6 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-DATA = REPO.parent / "shared" / "data"
 ARMS = ("float32", "cpu_amp")
 
 
@@ -70,7 +69,13 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", required=True, help="a run's stage folder (checkpoint.safetensors)")
     ap.add_argument("--bank", required=True, help="the sample bank both branches train on")
-    ap.add_argument("--data", default=str(DATA), help="the shared data folder (validation set)")
+    from blurvid.data.download import default_data_dir
+
+    ap.add_argument(
+        "--data",
+        default=str(default_data_dir(REPO)),
+        help="the data folder (validation set; default: data/, else CI's ../shared/data)",
+    )
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--val-every", type=int, default=500)
     ap.add_argument("--seed", type=int, default=0, help="the batches' order")

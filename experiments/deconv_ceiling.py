@@ -22,6 +22,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from blurvid.data.download import default_data_dir
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -217,7 +219,7 @@ def run(data_root: str, n: int, shake: dict, regs: list[float]) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data-root", default=str(HERE.parent.parent / "shared" / "data"))
+    ap.add_argument("--data-root", default=str(default_data_dir(HERE.parent)))
     ap.add_argument("-n", type=int, default=64)
     args = ap.parse_args(argv)
     torch.set_num_threads(2)

@@ -27,6 +27,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from blurvid.data.download import default_data_dir
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -116,7 +118,7 @@ def score(model: nn.Module, data: list[dict]) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default=str(HERE.parent / "training/release-v0.2/base/best"))
-    ap.add_argument("--data-root", default=str(HERE.parent.parent / "shared" / "data"))
+    ap.add_argument("--data-root", default=str(default_data_dir(HERE.parent)))
     ap.add_argument("--size", type=int, default=512, help="side of the rendered squares")
     ap.add_argument("--per-photo", type=int, default=3)
     ap.add_argument("--crop", type=int, default=128, help="training crop size (px)")

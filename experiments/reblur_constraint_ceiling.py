@@ -17,6 +17,8 @@ from pathlib import Path
 
 import torch
 
+from blurvid.data.download import default_data_dir
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -28,7 +30,7 @@ def _psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data-root", default=str(HERE.parent.parent / "shared" / "data"))
+    ap.add_argument("--data-root", default=str(default_data_dir(HERE.parent)))
     args = ap.parse_args(argv)
     from blurvid.data import validation_set
     from blurvid.model import linear_to_srgb, srgb_to_linear

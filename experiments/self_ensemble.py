@@ -20,6 +20,8 @@ from pathlib import Path
 
 import torch
 
+from blurvid.data.download import default_data_dir
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -43,7 +45,7 @@ def in_order_of(frames: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default="default", help="a model folder or name")
-    ap.add_argument("--data-root", default=str(HERE.parent.parent / "shared" / "data"))
+    ap.add_argument("--data-root", default=str(default_data_dir(HERE.parent)))
     ap.add_argument("--split", default=str(HERE.parent / "scripts" / "data_split.json"))
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default=str(HERE / "results" / "self_ensemble.json"))

@@ -4,7 +4,7 @@ Real photos carry motion blur of tens of pixels at full size, more than the trai
 (camera paths of 4-24 px on 128 px crops). Downscaling before G (``max_side``) shrinks the
 blur into that range, at the cost of resolution. This measures both sides of the trade:
 
-1. **Real blurry photos** (``../shared/data/blurry`` and ``examples/images``, identical files
+1. **Real blurry photos** (``data/blurry`` and ``examples/images``, identical files
    counted once), no ground truth: each photo is processed at full size and at long sides
    512, 1024, 2048 (those below its size). Every centre frame, and the blurry input, is
    downscaled to the smallest tested size (antialiased bilinear), and a no-reference
@@ -23,8 +23,8 @@ blur into that range, at the cost of resolution. This measures both sides of the
 
     python experiments/working_resolution.py   # -> experiments/results/working_resolution.json
 
-Prints the Markdown tables quoted in docs/performance.md. Needs the shared data folder
-beside the checkout (``--data-root``). Not part of the library.
+Prints the Markdown tables quoted in docs/performance.md. Needs the project's data
+(``blurvid data download data/``, or ``--data-root``). Not part of the library.
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+
+from blurvid.data.download import default_data_dir
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -320,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     from blurvid import load_model
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data-root", type=Path, default=REPO.parent / "shared" / "data")
+    ap.add_argument("--data-root", type=Path, default=default_data_dir(REPO))
     ap.add_argument("--model", default="default")
     ap.add_argument("--repeat", type=int, default=2, help="timed runs per size (best kept)")
     ap.add_argument("--per-photo", type=int, default=2, help="synthetic samples per photo")
@@ -336,7 +338,10 @@ def main(argv: list[str] | None = None) -> int:
         _write(args.out, result)
         return 0
     if not (args.data_root / "blurry").is_dir():
-        ap.error(f"no shared data at {args.data_root}: pass --data-root (the folder with blurry/)")
+        ap.error(
+            f"no data at {args.data_root}: run `blurvid data download data/` or pass "
+            "--data-root (the folder with blurry/)"
+        )
     torch.set_num_threads(args.threads)
     g = load_model(args.model).eval()
     result: dict = {

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import torch
 
+from blurvid.data.download import default_data_dir
+
 REPO = Path(__file__).resolve().parents[1]
 COMMAND = "python scripts/train_blur_extent.py"
 
@@ -81,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     from blurvid.train.blur_extent import fit, save_net
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data-root", type=Path, default=REPO.parent / "shared" / "data")
+    ap.add_argument("--data-root", type=Path, default=default_data_dir(REPO))
     ap.add_argument("--samples", type=int, default=20000)
     ap.add_argument("--val-samples", type=int, default=1200)
     ap.add_argument("--steps", type=int, default=6000)

@@ -27,6 +27,7 @@ __all__ = [
     "DATA_MANIFEST_SHA256",
     "DATA_REPO_ID",
     "DATA_REVISION",
+    "default_data_dir",
     "download_data",
     "read_manifest",
     "verify_folder",
@@ -49,6 +50,17 @@ _OFFLINE_HELP = (
     "copy a complete data folder (one this command filled, or ../shared/data beside a blurvid "
     "checkout) and pass it as DIR"
 )
+
+
+def default_data_dir(checkout: PathLike) -> Path:
+    """The data folder the scripts of a blurvid checkout default to (``--data-root``,
+    ``--data``): ``CHECKOUT/data``, what ``blurvid data download data/`` fills, when it is
+    there; else the copy that CI keeps beside the checkout (``../shared/data``) when that is
+    there; else ``CHECKOUT/data`` again, so that a missing folder is reported by that name.
+    """
+    root = Path(checkout)
+    own, ci = root / "data", root.parent / "shared" / "data"
+    return ci if not own.is_dir() and ci.is_dir() else own
 
 
 def sha256_file(path: Path) -> str:
