@@ -239,6 +239,7 @@ class JobQueue:
                 self.stats["peak"] = max(self.stats["peak"], len(self._running))
             self._local.job = job
             start = time.perf_counter()
+            error: BaseException | None
             try:
                 result, error, state = job.fn(), None, "done"
             except Cancelled as exc:
