@@ -309,6 +309,7 @@ def before_after_auto(data: Path) -> None:
     )
     sheet = _zoom_sheet(picks, view, labels, title, (8 * y0, 8 * x0, size))
     sheet.save(OUT / "auto_scale_real.jpg", quality=88)
+
     def edges(x: torch.Tensor) -> float:  # mean |gradient| of the luma-like mean: sharpness
         m = x.mean(0)
         return float((m[1:, :] - m[:-1, :]).abs().mean() + (m[:, 1:] - m[:, :-1]).abs().mean())

@@ -400,11 +400,31 @@ def _batches(av: Any, container: Any, stream: Any, size: int, path: Path) -> Ite
         yield batch
 
 
+def sample_indices(frames: int, count: int = AUTO_SAMPLES) -> list[int]:
+    """The frames :func:`clip_scale` reads in a clip of ``frames`` frames: those at the
+    centres of ``count`` equal stretches of it (every frame of a shorter clip).
+
+    Examples:
+        >>> sample_indices(8), sample_indices(300), sample_indices(3)
+        ([0, 2, 4, 5, 7], [30, 90, 150, 210, 270], [0, 1, 2])
+    """
+    return sorted({min(frames - 1, int((i + 0.5) * frames / count)) for i in range(count)})
+
+
+def median_plan(frames: list[torch.Tensor]) -> ScalePlan:
+    """One :class:`~blurvid.working_scale.ScalePlan` for frames ``(3, H, W)`` of one clip:
+    :func:`~blurvid.working_scale.plan_scale` of the median of their blur lengths (frames
+    too small to read: full size, G's frames)."""
+    lengths = [plan_scale(f).blur_px for f in frames]
+    if any(math.isnan(v) for v in lengths):
+        return plan_scale(frames[0])
+    return plan_scale(frames[0], blur_px=statistics.median(lengths))
+
+
 def _sample_frames(av: Any, info: VideoInfo, count: int) -> list[torch.Tensor]:
-    """``count`` frames ``(3, H, W)`` of the clip, at the centres of ``count`` equal stretches
-    of it (every frame of a shorter clip); decoded in one pass up to the last one picked."""
-    n = info.frames
-    picks = sorted({min(n - 1, int((i + 0.5) * n / count)) for i in range(count)})
+    """The :func:`sample_indices` frames ``(3, H, W)`` of the clip, decoded in one pass up to
+    the last one picked."""
+    picks = sample_indices(info.frames, count)
     out: list[torch.Tensor] = []
     with _open_input(av, info.path) as container:
         stream = container.streams.video[0]
@@ -418,11 +438,7 @@ def _sample_frames(av: Any, info: VideoInfo, count: int) -> list[torch.Tensor]:
 
 
 def _clip_plan(av: Any, info: VideoInfo, samples: int) -> ScalePlan:
-    frames = _sample_frames(av, info, samples)
-    lengths = [plan_scale(f).blur_px for f in frames]
-    if any(math.isnan(v) for v in lengths):  # frames too small to read: full size, G's frames
-        return plan_scale(frames[0])
-    return plan_scale(frames[0], blur_px=statistics.median(lengths))
+    return median_plan(_sample_frames(av, info, samples))
 
 
 def clip_scale(video: str | os.PathLike, *, samples: int = AUTO_SAMPLES) -> ScalePlan:
