@@ -22,6 +22,12 @@ each blurry frame has its 7 true sub-frames.
    times. In memory, before H.264 encoding (which costs all methods alike).
 
 Results go to ``benchmarks/results/video-quality.json``.
+
+``--auto-plans`` instead reads what ``slow_motion(..., max_side="auto")`` would decide for each
+of these blurry clips (:func:`blurvid.video.median_plan` of the
+:func:`blurvid.video.sample_indices` frames, the rule of :func:`blurvid.video.clip_scale`)
+beside the PSNRs of ``video-quality.json``: a plan with weight 0 writes each blurry frame 7
+times, which is the "repeat" column. -> ``benchmarks/results/video-auto-plans.json``.
 """
 
 from __future__ import annotations
@@ -233,6 +239,43 @@ def figures(args: argparse.Namespace) -> None:
     print("wrote", out / "video_before_after.jpg", out / "video_slowmo.gif")
 
 
+def auto_plans(args: argparse.Namespace) -> dict:
+    """Per clip: the plan of max_side="auto" and what it means against the measured PSNRs."""
+    from blurvid.video import median_plan, sample_indices
+
+    measured = json.loads(Path(args.out).read_text())
+    psnr = {c["clip"]: c["psnr_db"] for c in measured["clips"]}
+    rows = []
+    for name, (sharp, _) in load_clips(Path(args.data), args.limit).items():
+        blurry = groups_of(sharp).mean(1)
+        picks = sample_indices(len(blurry))
+        plan = median_plan([blurry[i] for i in picks])
+        row = {"clip": name, "frames_read": picks, "blur_px": round(plan.blur_px, 2),
+               "max_side": plan.max_side, "weight": plan.weight}  # fmt: skip
+        if plan.weight == 0.0:  # the input's frames: exactly frame repetition
+            row["auto_psnr_db"] = psnr[name]["repeat"]
+        elif plan.weight == 1.0 and plan.max_side is None:  # exactly G at full size
+            row["auto_psnr_db"] = psnr[name]["G (chooser)"]
+        row["full_size_psnr_db"] = psnr[name]["G (chooser)"]
+        rows.append(row)
+        print(row, flush=True)
+    return {"command": "python benchmarks/video_quality.py --auto-plans", "size": list(SIZE),
+            "psnr_from": str(Path(args.out).name), "clips": rows}  # fmt: skip
+
+
+def auto_markdown(result: dict) -> str:
+    lines = [f"Command: `{result['command']}`", "",
+             "| clip | blur read (px) | auto does | auto PSNR (dB) | G at full size (dB) |",
+             "|---|---:|---|---:|---:|"]  # fmt: skip
+    for r in result["clips"]:
+        does = ("the input's frames (repetition)" if r["weight"] == 0.0
+                else f"G at max_side {r['max_side']}, weight {r['weight']:.2f}")  # fmt: skip
+        auto = f"{r['auto_psnr_db']:.2f}" if "auto_psnr_db" in r else "not measured"
+        lines.append(f"| {r['clip']} | {r['blur_px']:.2f} | {does} | {auto} | "
+                     f"{r['full_size_psnr_db']:.2f} |")  # fmt: skip
+    return "\n".join(lines)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     from blurvid.data.download import default_data_dir
@@ -252,7 +295,16 @@ def main() -> None:
     p.add_argument("--figure-clip", default="sam2_01_dog")
     p.add_argument("--figure-start", type=int, default=8, help="first blurry frame of the GIF")
     p.add_argument("--out", default=str(HERE / "results" / "video-quality.json"))
+    p.add_argument("--auto-plans", action="store_true",
+                   help="only the max_side='auto' plan of each clip -> video-auto-plans.json")  # fmt: skip
     args = p.parse_args()
+    if args.auto_plans:
+        from blur_extent import save_result
+
+        torch.set_num_threads(args.threads)
+        result = auto_plans(args)
+        save_result(result, auto_markdown(result), HERE / "results" / "video-auto-plans.json")
+        return
     if not args.no_eval:
         result = evaluate(args)
         Path(args.out).write_text(json.dumps(result, indent=2) + "\n")

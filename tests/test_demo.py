@@ -107,6 +107,8 @@ def test_process_counts_the_frames_of_a_five_frame_model(png_path, tmp_path, mak
         (lambda p: shutil.copy(CLOCK, p), {"max_pixels": 10_000}, blurvid.InvalidImageError, "400x300 = 120,000 pixels; the demo takes up to 10,000"),
         (lambda p: shutil.copy(CLOCK, p), {"depth": 3}, blurvid.ConfigError, "depth 3 gives 287 frames"),
         (lambda p: shutil.copy(CLOCK, p), {"depth": 4}, blurvid.ConfigError, "depth must be 1, 2 or 3"),
+        (lambda p: shutil.copy(CLOCK, p), {"depth": 2, "max_side": "auto"}, blurvid.ConfigError, "automatic working scale gives 7 frames (depth 1)"),
+        (lambda p: shutil.copy(CLOCK, p), {"max_side": 512}, blurvid.ConfigError, "None (full size) or 'auto', got 512"),
     ],
 )  # fmt: skip
 def test_bad_uploads_fail_early_with_one_line(tmp_path, tiny_model, make, kwargs, error, message):
@@ -120,6 +122,32 @@ def test_bad_uploads_fail_early_with_one_line(tmp_path, tiny_model, make, kwargs
     assert message in text and "\n" not in text
     assert str(upload.parent) not in text  # the uploader knows the name, not the temp path
     assert not (tmp_path / "out").exists()  # checked before any work
+
+
+def test_the_automatic_scale_reaches_g_and_the_frames_keep_the_photo_size(
+    tmp_path, tiny_model, monkeypatch
+):
+    """The page's "auto" choice is extract_frames' max_side="auto": with a blur read as 96 px
+    G sees the clock photo (400x300) at the size that brings it to 16 px, and the frames,
+    strip and animation keep the photo's size; by default G sees the photo at full size."""
+    import blurvid.api as api
+    from blurvid.working_scale import auto_max_side, plan_scale
+
+    monkeypatch.setattr(api, "plan_scale", lambda img: plan_scale(img, blur_px=96.0))
+    seen = []
+    hook = tiny_model.register_forward_pre_hook(lambda m, args: seen.append(args[0].shape[-2:]))
+    try:
+        auto = process(CLOCK, tmp_path / "auto", model=tiny_model, max_side="auto")
+        full = process(CLOCK, tmp_path / "full", model=tiny_model)
+    finally:
+        hook.remove()
+    side = auto_max_side(300, 400, 96.0)
+    assert [tuple(s) for s in seen] == [api.working_size(300, 400, side), (300, 400)]
+    assert side < 400 and auto.size == full.size == (400, 300)
+    assert auto.summary().startswith("7 frames of 400x300 at the automatic working scale in ")
+    assert _gif_frames(auto.gif) == [(400, 300)] * 7
+    with zipfile.ZipFile(auto.zip) as zf, zf.open(zf.namelist()[3]) as f, Image.open(f) as frame:
+        assert frame.size == (400, 300)
 
 
 def test_example_images_are_bundled():

@@ -474,3 +474,136 @@ def test_freed_memory_is_reused_inside_and_given_back_after(python, subprocess_e
         pytest.skip("not glibc: the allocator is left alone")
     # measured: about 1/7 (2 threads) to 1/20 of the faults inside; a margin for any machine
     assert int(inside) < int(before) / 4 and int(after) > int(before) / 2
+
+
+# ----------------------------------------------------------------------------- max_side="auto"
+class SizeSpy(Generator):
+    """A G that records the size of every input it is given (frames: the input repeated)."""
+
+    def __init__(self) -> None:
+        super().__init__(GeneratorConfig(width=8))
+        self.sizes: list[tuple[int, int]] = []
+        self.eval()  # run as it is (a train-mode G would run as a copy, its list unseen)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.sizes += [tuple(x.shape[-2:])] * x.shape[0]
+        return x.unsqueeze(1).repeat(1, 7, 1, 1, 1)
+
+
+AUTO_SIDE = 192  # frames of the auto clips: 192x192, two 96 px tiles of the blur estimate a side
+
+
+@pytest.fixture(scope="module")
+def auto_clips(tmp_path_factory) -> dict[str, Path]:
+    """Two 4-frame clips of one procedural dead-leaves scene: ``shaken``, the training data's
+    camera shake with a 90 px path (3.75x the top of the training range 4-24 px) on every
+    frame; ``sharp``, the scene moving 3 px per frame without blur."""
+    from blurvid.data import item_generator, render_shake
+    from blurvid.data.leaves import leaves_image
+    from blurvid.train.blur_extent import sample_config
+
+    scene = leaves_image((320, 320), generator=torch.Generator().manual_seed(0))
+    cfg = sample_config(90.0, realism=False, size=AUTO_SIDE).replace(photo_scale=(1.0, 1.0))
+    shaken = [render_shake(scene, cfg, item_generator(i, 90))["blurry"] for i in range(4)]
+    sharp = [scene[:, 40 : 40 + AUTO_SIDE, 40 + 3 * i : 40 + 3 * i + AUTO_SIDE] for i in range(4)]
+    folder = tmp_path_factory.mktemp("auto_clips")
+
+    def u8(frames: list[torch.Tensor]) -> list[np.ndarray]:
+        return [(f.permute(1, 2, 0).clamp(0, 1) * 255).round().byte().numpy() for f in frames]
+
+    return {
+        "shaken": write_clip(folder / "shaken.mp4", u8(shaken)),
+        "sharp": write_clip(folder / "sharp.mp4", u8(sharp)),
+    }
+
+
+def test_a_long_blur_picks_a_smaller_working_size_than_a_sharp_clip(auto_clips):
+    from blurvid.video import clip_scale
+    from blurvid.working_scale import FULL_SIZE_PX, NO_BLUR_PX
+
+    shaken, sharp = clip_scale(auto_clips["shaken"]), clip_scale(auto_clips["sharp"])
+    assert shaken.blur_px > FULL_SIZE_PX and shaken.max_side < AUTO_SIDE
+    assert sharp.blur_px < NO_BLUR_PX < shaken.blur_px and sharp.max_side is None
+
+
+@pytest.mark.parametrize("factor", [7, 42])
+def test_auto_runs_g_at_one_size_for_the_whole_clip_and_writes_the_input_size(
+    auto_clips, tmp_path, factor
+):
+    """Every pass of G (one input frame each, and the recursion's pairs) sees the one working
+    size of the clip's plan; the video comes back at the input size."""
+    from blurvid.api import working_size
+
+    g = SizeSpy()
+    out = tmp_path / "out.mp4"
+    result = slow_motion(auto_clips["shaken"], out, model=g, factor=factor, max_side="auto",
+                         batch_size=1, progress=False)  # fmt: skip
+    plan = result.scale
+    assert plan is not None and plan.max_side < AUTO_SIDE
+    passes = 4 if factor == 7 else 4 * 7  # 4 frames, then 4 x 6 pairs
+    assert g.sizes == [working_size(AUTO_SIDE, AUTO_SIDE, plan.max_side)] * passes
+    info = probe_video(out)
+    assert (info.width, info.height, info.frames) == (AUTO_SIDE, AUTO_SIDE, 4 * factor)
+
+
+def test_auto_on_a_sharp_clip_keeps_its_size_and_frames(auto_clips, tmp_path):
+    """Without blur G never runs at a smaller size (under 2 px it does not run at all: the
+    frames are the input's), and the video keeps the input size."""
+    g = SizeSpy()
+    out = tmp_path / "out.mp4"
+    result = slow_motion(auto_clips["sharp"], out, model=g, max_side="auto", crf=0,
+                         progress=False)  # fmt: skip
+    assert set(g.sizes) <= {(AUTO_SIDE, AUTO_SIDE)}
+    if result.scale.weight == 0.0:
+        assert g.sizes == []
+    frames, source = read_clip(out, "gray"), read_clip(auto_clips["sharp"], "gray")
+    assert frames.shape == (28, AUTO_SIDE, AUTO_SIDE)
+    # each input frame, 7 times (lossless H.264: the luma off by the conversions' rounding)
+    diff = np.abs(frames.astype(int) - np.repeat(source, 7, axis=0).astype(int)).mean()
+    assert diff < 1.0, (diff, result.scale)
+
+
+def test_the_clip_scale_is_the_median_of_evenly_spaced_frames(clip, monkeypatch):
+    """The square clip (8 frames, the square at x = 10 + 7 i): the frames read are those at
+    the centres of 5 equal stretches (0, 2, 4, 5, 7), and the median of their lengths plans
+    the clip."""
+    from blurvid import video
+    from blurvid.working_scale import auto_max_side, plan_scale
+
+    read = []
+
+    def fake(image, blur_px=None):
+        if blur_px is None:  # a sampled frame: its index from the square's position
+            row = image[:, 16:32].mean(0).mean(0)  # (W,) brightness of the square's rows
+            i = round((float(torch.nonzero(row > 0.55).float().mean()) - 15.5) / STEP)
+            read.append(i)
+            blur_px = 10.0 * (i + 1)
+        return plan_scale(image, blur_px=blur_px)
+
+    monkeypatch.setattr(video, "plan_scale", fake)
+    plan = video.clip_scale(clip)
+    assert read == [0, 2, 4, 5, 7]
+    assert plan.blur_px == 50.0 and plan.max_side == auto_max_side(H, W, 50.0)
+    with pytest.raises(ConfigError, match="samples"):
+        video.clip_scale(clip, samples=0)
+
+
+def test_max_side_is_checked_before_any_work(clip, tmp_path, tiny_model):
+    with pytest.raises(ConfigError, match="'auto'"):
+        slow_motion(clip, tmp_path / "o.mp4", model=tiny_model, max_side="half", progress=False)
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_cli_slowmo_max_side_auto(auto_clips, tmp_path, tiny_model, capsys):
+    folder = tmp_path / "tiny"
+    tiny_model.save_pretrained(folder)
+    out = tmp_path / "o.mp4"
+    args = ["slowmo", str(auto_clips["shaken"]), "-o", str(out), "--model", str(folder)]
+    assert cli.main([*args, "--max-side", "auto"]) == 0
+    info = probe_video(out)
+    assert (info.width, info.height, info.frames) == (AUTO_SIDE, AUTO_SIDE, 28)
+    line = capsys.readouterr().out.splitlines()[-1]
+    assert line.startswith("working scale: blur ") and f"frames at {AUTO_SIDE}x{AUTO_SIDE}" in line
+    with pytest.raises(SystemExit):
+        cli.main([*args, "--max-side", "half", "--overwrite"])
+    assert "integer long side in pixels or 'auto'" in capsys.readouterr().err

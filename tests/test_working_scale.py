@@ -147,3 +147,14 @@ def test_cli_max_side_auto_writes_frames_at_the_input_size(tmp_path, tiny_model,
     with pytest.raises(SystemExit):
         cli.main([*args, "-o", str(tmp_path / "c"), "--max-side", "half"])
     assert "integer long side in pixels or 'auto'" in capsys.readouterr().err
+
+
+def test_to_input_size_upsamples_frame_by_frame_to_the_same_numbers():
+    """Frame by frame (bounded memory) gives exactly what upsampling all frames at once does."""
+    x = torch.rand(2, 3, 45, 61)
+    frames = torch.rand(2, 7, 3, 20, 27)
+    small = F.interpolate(x, size=(20, 27), mode="bilinear", antialias=True, align_corners=False)
+    detail = x - F.interpolate(small, size=(45, 61), mode="bilinear", align_corners=False)
+    up = F.interpolate(frames.flatten(0, 1), size=(45, 61), mode="bilinear", align_corners=False)
+    expected = (up.view(2, 7, 3, 45, 61) + detail.unsqueeze(1)).clamp(0.0, 1.0)
+    assert torch.equal(to_input_size(frames, x), expected)

@@ -299,7 +299,7 @@ def _extract_auto(g, x, dev, dtype, tile, overlap, batch_size) -> torch.Tensor:
                           batch_size)  # fmt: skip
         xi = xi.to(frames)
         out.append(blend_to_input(to_input_size(frames, xi), xi, plan.weight))
-    return torch.cat(out)
+    return out[0] if len(out) == 1 else torch.cat(out)  # one image: no copy of its frames
 
 
 # ----------------------------------------------------------------------------- public API

@@ -3,7 +3,8 @@
 Drop a blurry photo and get its frames as a strip and an animated GIF (optionally boomerang),
 sized for a screen, as soon as the model is done; full-size downloads (PNG frames as a ZIP,
 the strip as one PNG) are written on request. A depth slider gives 42 or 287 frames by
-recursion. The page serves on 127.0.0.1 unless told otherwise. A bad upload (not an image,
+recursion, and a working-scale choice runs G at full size (the default) or at the size the
+blur's estimated length picks (``max_side="auto"``). The page serves on 127.0.0.1 unless told otherwise. A bad upload (not an image,
 corrupt, too large) shows blurvid's one-line error on the page; the server goes on.
 
 Under load it stays bounded (:class:`Limits`, :mod:`blurvid._serving`): one extraction at a
@@ -58,6 +59,9 @@ PNG_LEVEL = 1
 #: Recursion depths the demo offers (7, 42, 287 frames with the paper's 7-frame G; a G of ``T``
 #: frames gives ``blurvid.api.num_recursive_frames(depth, T)``).
 DEPTHS = (1, 2, 3)
+#: Working scales the page offers (label, value): G at full size (the default), or at the
+#: size the blur's estimated length picks (``max_side="auto"``).
+SCALES = (("Full size", "full"), ("Automatic, from the blur's length (7 frames only)", "auto"))
 
 Progress = Callable[[float, str], None]
 
@@ -72,6 +76,7 @@ class DemoResult:
     frames: int
     size: tuple[int, int]  # (width, height)
     seconds: float
+    max_side: str | None = None  # "auto": the automatic working scale
     strip: list[Path] = field(default_factory=list)
     gif: Path | None = None
     zip: Path | None = None
@@ -85,7 +90,8 @@ class DemoResult:
 
     def summary(self) -> str:
         w, h = self.size
-        return f"{self.frames} frames of {w}x{h} in {self.seconds:.2f} s"
+        scale = " at the automatic working scale" if self.max_side == "auto" else ""
+        return f"{self.frames} frames of {w}x{h}{scale} in {self.seconds:.2f} s"
 
 
 def example_images() -> list[Path]:
@@ -145,6 +151,18 @@ def _check_depth(depth: Any, pixels: int, frame_pixels: int, num_frames: int = 7
     return int(depth)
 
 
+def _check_scale(max_side: Any, depth: int) -> str | None:
+    """The working scale: ``None`` (full size) or ``"auto"`` (7 frames only)."""
+    if max_side not in (None, "auto"):
+        raise ConfigError(f"the working scale must be None (full size) or 'auto', got {max_side!r}")
+    if max_side == "auto" and depth != 1:
+        raise ConfigError(
+            "the automatic working scale gives 7 frames (depth 1); choose depth 1, or full "
+            "size for 42 or 287 frames"
+        )
+    return max_side
+
+
 def _strip_image(frames: list[Image.Image]) -> Image.Image:
     w, h = frames[0].size
     strip = Image.new("RGB", (w * len(frames), h))
@@ -181,6 +199,7 @@ def process(
     progress: Progress | None = None,
     downloads: bool = True,
     on_frames: Callable[[DemoResult], None] | None = None,
+    max_side: str | None = None,
 ) -> DemoResult:
     """Extract the frames of ``upload`` and write the demo's outputs into ``out_dir``.
 
@@ -203,6 +222,9 @@ def process(
         downloads: also write the full-size downloads now.
         on_frames: called with the result as soon as the strip previews are written,
             before the animation.
+        max_side: the working scale: ``None`` (default): G at full size; ``"auto"``: the
+            size the blur's estimated length picks, frames at the photo's size
+            (``extract_frames(max_side="auto")``; depth 1 only).
 
     Returns:
         A :class:`DemoResult`; errors are :class:`blurvid.BlurvidError` with one-line
@@ -222,16 +244,17 @@ def process(
     _, h, w = image.shape
     num_frames = getattr(getattr(model, "config", None), "num_frames", 7)
     depth = _check_depth(depth, h * w, max_frame_pixels, num_frames)
+    max_side = _check_scale(max_side, depth)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
-    # max_side="auto" exists (extract_frames only) but is not passed here: with today's
-    # blur estimate it loses 0.4 dB on in-range blur (docs/api.md, "Automatic working scale");
-    # when it becomes extract_frames' default, the demo gets it too (docs/demo.md).
+    # full size unless the page asks for "auto": with today's blur estimate "auto" loses
+    # 0.4 dB on in-range blur (docs/api.md, "Automatic working scale"); it is the page's
+    # choice, and its default once it is extract_frames' default (docs/demo.md)
     report(0.15, f"extracting {_frame_count(depth, num_frames)} frames")
     start = time.perf_counter()
     if depth == 1:
-        frames = extract_frames(image, model=model)
+        frames = extract_frames(image, model=model, max_side=max_side)
     else:
         frames = interpolate_recursive(image, depth, model=model)
     seconds = time.perf_counter() - start
@@ -240,7 +263,9 @@ def process(
 
     report(0.8, "writing the previews")
     stem = path.stem or "photo"
-    result = DemoResult(frames=len(images), size=(w, h), seconds=seconds, stem=stem)
+    result = DemoResult(
+        frames=len(images), size=(w, h), seconds=seconds, stem=stem, max_side=max_side
+    )
     result.frames_file = out / f"{stem}_frames.npy"
     with atomic_path(result.frames_file) as tmp, open(tmp, "wb") as f:
         np.save(f, np.stack([np.asarray(img) for img in images]))
@@ -397,7 +422,7 @@ def build_demo(
 
     atexit.register(close_workers)
 
-    def run(upload, depth, fps, boomerang):
+    def run(upload, depth, fps, boomerang, scale=None):
         if not upload:
             yield "Drop a photo above, or click an example.", None, None, None, None
             return
@@ -416,6 +441,7 @@ def build_demo(
                     progress=lambda f, d: jobs.checkpoint(),
                     downloads=False,
                     on_frames=jobs.share,
+                    max_side=None if scale in (None, "full") else scale,
                 )
             )
             waiting, shown = _wait_for(jobs, job, begun), False
@@ -481,6 +507,14 @@ def build_demo(
                     info="1: 7 frames, 2: 42 frames, 3: 287 frames (slow motion)",
                     elem_id="depth",
                 )
+                scale = gr.Radio(
+                    choices=list(SCALES),
+                    value="full",
+                    label="Working scale",
+                    info="Automatic: G runs at the size that brings the blur into its training "
+                    "range, frames at the photo's size (7 frames only)",
+                    elem_id="scale",
+                )
                 fps = gr.Slider(2, 30, value=10, step=1, label="GIF frames per second")
                 boomerang = gr.Checkbox(label="Boomerang (forward, then back)", elem_id="boomerang")
                 button = gr.Button("Extract frames", variant="primary", elem_id="run")
@@ -492,7 +526,7 @@ def build_demo(
                 gif = gr.Image(label="Animation", type="filepath", format="gif", elem_id="gif")
                 files = gr.File(label="Downloads", file_count="multiple", elem_id="downloads")
                 more = gr.Button("Full-size downloads (PNG frames as ZIP, strip)", elem_id="full")
-        inputs = [upload, depth, fps, boomerang]
+        inputs = [upload, depth, fps, boomerang, scale]
         outputs = [status, strip, gif, files, result]
         # Gradio lets every request in (up to the queue's size); the JobQueue runs them
         concurrency = lim.workers + lim.max_waiting

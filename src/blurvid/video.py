@@ -20,10 +20,20 @@ the message gives the ``ffmpeg`` line that fixes it); still images are refused (
 input are written to the output; audio is dropped or kept in time with the video (slowed
 down with ``atempo``, pitch kept, for ``speed="slow"``). The output is written to a temporary
 file beside it and renamed at the end: an error or Ctrl-C leaves no partial file.
+
+Working scale: ``max_side=N`` runs G on frames downscaled to long side ``N`` and writes the
+video at that size. ``max_side="auto"`` decides the scale once for the whole clip
+(:func:`clip_scale`: a clip has one camera and one exposure time, and a size that changed from
+frame to frame would make the sharpness jump): the median blur length of
+:data:`AUTO_SAMPLES` evenly spaced frames, read before the main pass, gives one
+:class:`~blurvid.working_scale.ScalePlan`; G runs at its size, the time order is chosen there,
+and the frames come back at the input size as for ``extract_frames(max_side="auto")``
+(:func:`~blurvid.working_scale.to_input_size`, :func:`~blurvid.working_scale.blend_to_input`).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import statistics
 from collections.abc import Iterator
@@ -49,12 +59,14 @@ from .errors import (
 )
 from .model import Generator
 from .order import ClipOrienter, choose_order, orient_groups, thumbnail
+from .working_scale import ScalePlan, blend_to_input, plan_scale, to_input_size
 
 __all__ = [
     "ClipOrienter",
     "SlowMotionResult",
     "VideoInfo",
     "choose_order",
+    "clip_scale",
     "probe_video",
     "slow_motion",
 ]
@@ -72,6 +84,8 @@ VFR_TOLERANCE = 0.25
 VFR_SHARE = 0.01
 #: Pixels of input frames per generator batch (x6 for factor 42).
 BATCH_PIXELS = 2_100_000
+#: Frames of a clip whose blur is read for ``max_side="auto"`` (:func:`clip_scale`).
+AUTO_SAMPLES = 5
 _IMAGE_FORMATS = {"image2", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "tiff_pipe"}
 
 
@@ -368,6 +382,8 @@ class SlowMotionResult:
     fps: Fraction
     reversed_frames: int
     seconds: float
+    #: With ``max_side="auto"``: the clip's plan (blur length, working size, weight of G).
+    scale: ScalePlan | None = None
 
 
 def _batches(av: Any, container: Any, stream: Any, size: int, path: Path) -> Iterator[list]:
@@ -382,6 +398,73 @@ def _batches(av: Any, container: Any, stream: Any, size: int, path: Path) -> Ite
         raise VideoError(f"{path}: decoding failed ({exc}); the file may be damaged") from None
     if batch:
         yield batch
+
+
+def sample_indices(frames: int, count: int = AUTO_SAMPLES) -> list[int]:
+    """The frames :func:`clip_scale` reads in a clip of ``frames`` frames: those at the
+    centres of ``count`` equal stretches of it (every frame of a shorter clip).
+
+    Examples:
+        >>> sample_indices(8), sample_indices(300), sample_indices(3)
+        ([0, 2, 4, 5, 7], [30, 90, 150, 210, 270], [0, 1, 2])
+    """
+    return sorted({min(frames - 1, int((i + 0.5) * frames / count)) for i in range(count)})
+
+
+def median_plan(frames: list[torch.Tensor]) -> ScalePlan:
+    """One :class:`~blurvid.working_scale.ScalePlan` for frames ``(3, H, W)`` of one clip:
+    :func:`~blurvid.working_scale.plan_scale` of the median of their blur lengths (frames
+    too small to read: full size, G's frames)."""
+    lengths = [plan_scale(f).blur_px for f in frames]
+    if any(math.isnan(v) for v in lengths):
+        return plan_scale(frames[0])
+    return plan_scale(frames[0], blur_px=statistics.median(lengths))
+
+
+def _sample_frames(av: Any, info: VideoInfo, count: int) -> list[torch.Tensor]:
+    """The :func:`sample_indices` frames ``(3, H, W)`` of the clip, decoded in one pass up to
+    the last one picked."""
+    picks = sample_indices(info.frames, count)
+    out: list[torch.Tensor] = []
+    with _open_input(av, info.path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for i, frames in enumerate(_batches(av, container, stream, 1, info.path)):
+            if i in picks:
+                out.append(_to_tensor(av, frames, info)[0])
+            if i >= picks[-1]:
+                break
+    return out
+
+
+def _clip_plan(av: Any, info: VideoInfo, samples: int) -> ScalePlan:
+    return median_plan(_sample_frames(av, info, samples))
+
+
+def clip_scale(video: str | os.PathLike, *, samples: int = AUTO_SAMPLES) -> ScalePlan:
+    """The working scale ``slow_motion(video, ..., max_side="auto")`` uses for the whole clip.
+
+    Rule: ``samples`` frames are decoded at the centres of ``samples`` equal stretches of the
+    clip (all of a shorter clip), the blur length of each is estimated
+    (:func:`blurvid.blur_extent.estimate_blur_extent`) and their **median** is the clip's
+    blur length; :func:`blurvid.working_scale.plan_scale` turns it into one plan for every
+    frame: full size up to 24 px, else the size that brings the blur to 16 px; under 2 px G is
+    not run (the frames are the input's), up to 6 px its frames are blended with the input.
+    Frames too small to read (under 32 px a side) run at full size.
+
+    Returns:
+        A :class:`~blurvid.working_scale.ScalePlan` (``blur_px``, ``max_side``, ``weight``).
+
+    Raises:
+        ConfigError: ``samples`` is not an integer >= 1.
+        NotAVideoError, EmptyVideoError, VariableFrameRateError, UnsupportedCodecError:
+            see :func:`probe_video`.
+    """
+    from .checks import check_int
+
+    check_int(samples, "samples", minimum=1)
+    av = require("av", "video", "reading videos")
+    return _clip_plan(av, probe_video(video), samples)
 
 
 def slow_motion(
@@ -399,7 +482,7 @@ def slow_motion(
     crf: int = 18,
     overwrite: bool = False,
     progress: bool = True,
-    max_side: int | None = None,
+    max_side: int | str | None = None,
 ) -> SlowMotionResult:
     """Turn every blurry frame of a clip into ``factor`` sharp frames and write the result.
 
@@ -423,9 +506,16 @@ def slow_motion(
         max_side: working resolution (as for :func:`blurvid.extract_frames`): frames whose
             long side is larger are downscaled (antialiased) to it before G, and **the output
             video has that size** (:func:`blurvid.api.working_size`). Default: full size.
+            ``"auto"``: one working size for the whole clip from its blur
+            (:func:`clip_scale`: the median blur length of :data:`AUTO_SAMPLES` evenly spaced
+            frames, read before the main pass); G runs and the time order is chosen at that
+            size, and **the output video has the input size** (bilinear, plus the input's
+            own detail above the working resolution); a clip without blur (under 2 px) is
+            written as its own frames, each repeated ``factor`` times, without running G.
 
     Returns:
-        A :class:`SlowMotionResult` (path, frame counts, output fps, flipped groups, time).
+        A :class:`SlowMotionResult` (path, frame counts, output fps, flipped groups, time,
+        and with ``max_side="auto"`` the clip's :class:`~blurvid.working_scale.ScalePlan`).
 
     Raises:
         ConfigError: a bad ``factor``, ``speed``, ``audio``, ``crf`` or output suffix.
@@ -439,6 +529,7 @@ def slow_motion(
     from .api import (
         _extract,
         _get_model,
+        _is_auto,
         _resolve_dtype,
         _runnable,
         _to_working_size,
@@ -447,7 +538,8 @@ def slow_motion(
     )
     from .checks import check_max_side, check_tile
 
-    check_max_side(max_side)
+    auto = _is_auto(max_side)
+    fixed = None if auto else check_max_side(max_side)
     check_tile(tile, model.config.size_multiple if isinstance(model, Generator) else None)
     # the factor's check: now for a model object or the (7-frame) default, after loading for
     # a model given by another name
@@ -471,9 +563,12 @@ def slow_motion(
     out = Path(output)
     fmt = _check_output(out, overwrite)
     info = probe_video(video)  # every input check, before the model is loaded
-    h, w = working_size(info.height, info.width, max_side)
-    work = replace(info, width=w, height=h)  # what G sees and the output is
     av = require("av", "video", "writing videos")
+    plan = _clip_plan(av, info, AUTO_SAMPLES) if auto else None
+    side = plan.max_side if plan is not None else fixed
+    h, w = working_size(info.height, info.width, side)
+    work = replace(info, width=w, height=h)  # what G sees
+    shape = info if auto else work  # what the output is: the input's size with "auto"
     _require_codec(
         av,
         "libx264",
@@ -497,7 +592,8 @@ def slow_motion(
             f"got {factor!r}"
         )
     depth = depths[factor]
-    per_frame = work.width * work.height * (frames_per_pass - 1 if depth > 1 else 1)
+    # the outputs of a batch are held at the output size (the input's, with "auto")
+    per_frame = shape.width * shape.height * (frames_per_pass - 1 if depth > 1 else 1)
     size = batch_size or max(1, min(16, BATCH_PIXELS // per_frame))
     rate = info.fps * factor if speed == "realtime" else info.fps
 
@@ -513,7 +609,7 @@ def slow_motion(
             with av.open(str(info.path)) as src, av.open(str(tmp), "w", format=fmt) as dst:
                 vstream = src.streams.video[0]
                 vstream.thread_type = "AUTO"
-                encoder = _Encoder(av, dst, work, rate, crf)
+                encoder = _Encoder(av, dst, shape, rate, crf)
                 sound = None
                 if audio == "keep" and src.streams.audio:
                     slow = factor if speed == "slow" else 1
@@ -528,14 +624,22 @@ def slow_motion(
                     frames = next(batches, None)
                     while frames is not None:
                         upcoming = next(batches, None)  # one batch of look-ahead
-                        x = _to_working_size(_to_tensor(av, frames, info), max_side)
-                        hint = None  # the next input frame: the motion after this batch
-                        if upcoming:
-                            first = _to_tensor(av, upcoming[:1], info)
-                            hint = _to_working_size(first, max_side)[0]
-                        result = run(x)
-                        result, _ = orienter(result, x.to(result.device), hint)
-                        result = _recurse(result, depth, run)
+                        full = _to_tensor(av, frames, info)
+                        if plan is not None and plan.weight <= 0.0:  # no blur: the input
+                            result = full.unsqueeze(1).expand(-1, factor, -1, -1, -1)
+                        else:
+                            x = _to_working_size(full, side)
+                            hint = None  # the next input frame: the motion after this batch
+                            if upcoming:
+                                first = _to_tensor(av, upcoming[:1], info)
+                                hint = _to_working_size(first, side)[0]
+                            result = run(x)
+                            result, _ = orienter(result, x.to(result.device), hint)
+                            result = _recurse(result, depth, run)
+                            if plan is not None:  # back at the input size
+                                full = full.to(result)
+                                result = to_input_size(result, full)
+                                result = blend_to_input(result, full, plan.weight)
                         for group in result:
                             encoder.write(group)
                         bar.update(len(frames))
@@ -556,6 +660,7 @@ def slow_motion(
         fps=rate,
         reversed_frames=orienter.reversed_count,
         seconds=time.perf_counter() - start,
+        scale=plan,
     )
 
 
@@ -573,10 +678,11 @@ def _cmd_slowmo(args: Any) -> int:
     from .checks import check_max_side, check_tile
     from .hub import load_model
 
-    check_max_side(args.max_side, "--max-side")
+    if args.max_side != "auto":
+        check_max_side(args.max_side, "--max-side")
     check_tile(args.tile, None, "--tile")
     _check_output(Path(args.output), args.overwrite)  # bad paths fail before the model loads
-    probe_video(args.input)
+    info = probe_video(args.input)
     device = resolve_device(args.device)
     model = load_model(args.model, device=device, revision=args.revision)
     check_tile(args.tile, model.config.size_multiple, "--tile")
@@ -600,11 +706,32 @@ def _cmd_slowmo(args: Any) -> int:
             f"{args.input}: {result.input_frames} frames -> {result.output_frames} frames at "
             f"{float(result.fps):.3g} fps -> {result.path} ({result.seconds:.1f} s)"
         )
+        if result.scale is not None:
+            print(f"working scale: {_describe_plan(result.scale, info)}")
     return 0
+
+
+def _describe_plan(plan: ScalePlan, info: VideoInfo) -> str:
+    """One line for a clip's :class:`~blurvid.working_scale.ScalePlan`, e.g. ``"blur 48 px:
+    G at 427x240, frames at 1280x720"``."""
+    from .api import working_size
+
+    if math.isnan(plan.blur_px):
+        return f"frames too small to read the blur: G at full size ({info.width}x{info.height})"
+    blur = f"blur {plan.blur_px:.1f} px"
+    if plan.weight <= 0.0:
+        return f"{blur}: no blur, the input's frames (G not run)"
+    h, w = working_size(info.height, info.width, plan.max_side)
+    size = f"G at {w}x{h}, frames at {info.width}x{info.height}"
+    if plan.weight < 1.0:
+        size += f", {plan.weight:.0%} G and {1 - plan.weight:.0%} input"
+    return f"{blur}: {size}"
 
 
 def add_slowmo_parser(sub: Any) -> None:
     """The ``blurvid slowmo`` subcommand (added to :mod:`blurvid.cli`)."""
+    from .cli import _max_side_arg
+
     p = sub.add_parser(
         "slowmo",
         help="blurry video -> sharp slow motion (7x or 42x the frames)",
@@ -626,9 +753,11 @@ def add_slowmo_parser(sub: Any) -> None:
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if any)")
     p.add_argument("--tile", type=int, default=None, help="run G in tiles (automatic for 4K)")
     p.add_argument("--batch-size", type=int, default=None, help="input frames per batch")
-    p.add_argument("--max-side", type=int, default=None, metavar="N",
+    p.add_argument("--max-side", type=_max_side_arg, default=None, metavar="N|auto",
                    help="downscale frames whose long side is over N pixels to N before G; "
-                   "the output video has that size (default: full size)")  # fmt: skip
+                   "the output video has that size (default: full size). 'auto': one size "
+                   "for the whole clip from the median blur length of 5 evenly spaced frames, "
+                   "the output at the input size (docs/video.md)")  # fmt: skip
     p.add_argument("--crf", type=int, default=18, help="x264 quality, 0-51 (default 18)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
