@@ -37,6 +37,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from blurvid.data.download import default_data_dir
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 COMMAND = "python benchmarks/large_photo.py"
@@ -179,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     from blur_extent import save_result
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data-root", type=Path, default=REPO.parent / "shared" / "data")
+    ap.add_argument("--data-root", type=Path, default=default_data_dir(REPO))
     ap.add_argument("--blur", type=float, default=64.0, help="camera path (pixels at 4000x3000)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=3, help="repeats of the estimate's timing")
