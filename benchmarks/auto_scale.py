@@ -15,7 +15,10 @@
    only), tiny blur (0.15x the training range: 0.6-3.6 px), and nearly static real video (every
    7 consecutive frames of ``data/video/sam2_*`` at 320x180 averaged, the blurry
    frames whose first-to-last motion is under 1 px): the same PSNR of G's frames at full size
-   and with ``"auto"``, minus the input's against the same truth.
+   and with ``"auto"``, minus the input's against the same truth. ``--part no-harm`` runs only
+   these rows (a few minutes), e.g. for a training snapshot:
+   ``python benchmarks/auto_scale.py --part no-harm --model training/release-v0.3/base/latest
+   --out benchmarks/results/auto_scale_no_harm_v0.3.json``.
 
 Not part of the library.
 """
@@ -172,7 +175,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=4242)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", type=Path, default=HERE / "results" / "auto_scale.json")
+    ap.add_argument("--part", choices=("all", "no-harm"), default="all",
+                    help="no-harm: only the do-no-harm rows (e.g. to score a training snapshot; "
+                         "give --out a file of its own)")  # fmt: skip
     args = ap.parse_args(argv)
+    if args.part != "all" and args.out == ap.get_default("out"):
+        ap.error("--part no-harm writes a partial result: give it an --out of its own")
     torch.set_num_threads(args.threads)
     g = load_model(args.model).eval()
     result: dict = {
@@ -183,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         "no_harm": {},
     }
     hows = list(SCALES) + HOWS
-    for f in FACTORS:
+    for f in FACTORS if args.part == "all" else ():
         result["scale"][f"{f:g}x"] = synthetic(
             g, args.data_root, f, args.per_photo, args.seed, hows
         )
