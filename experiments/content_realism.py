@@ -193,8 +193,8 @@ def table(paths: list[Path]) -> str:
     )
     records = [json.loads(p.read_text()) for p in paths]
     starts: dict[str, dict] = {}  # the models the rows fine-tune, as they are
-    for r in records:
-        if r.get("start") and r["init"] not in starts:
+    for r in records:  # the start's scores with the most columns (older files lack no_harm)
+        if r.get("start") and len(r["start"]) > len(starts.get(r["init"], {}).get("start", {})):
             starts[r["init"]] = r
     lines = [head]
     for init, r in starts.items():
