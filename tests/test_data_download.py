@@ -172,3 +172,49 @@ def test_the_cli(hub, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(dl, "DATA_MANIFEST_SHA256", "1" * 64)
     assert cli.main(["data", "download", str(folder), "--repo", REPO, "-q"]) != 0
     assert "pins" in capsys.readouterr().err
+
+
+def test_the_licence_texts_travel_with_the_data():
+    """Every licence text of the mirror is among the files a download fetches (the data's
+    files are redistributed under them), and nothing named there is missing."""
+    names = sorted(f"LICENSES/{p.name}" for p in (MIRROR / "LICENSES").iterdir())
+    assert sorted(dl.LICENSE_FILES) == names
+    assert set(dl.LICENSE_FILES) <= set(dl.EXTRA_FILES)
+
+
+def _publish_script():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "publish_data.py"
+    spec = importlib.util.spec_from_file_location("publish_data", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_publish_checks_the_folder_and_lists_exactly_the_pinned_files(tmp_path, capsys):
+    """``scripts/publish_data.py --dry-run``: the mirror verifies and the listed files are the
+    manifest's, the manifest and the extras; a folder with a changed file or another manifest
+    is refused with what is wrong (and nothing is uploaded)."""
+    pub = _publish_script()
+    assert pub.main([str(MIRROR), "--dry-run"]) == 0
+    listed = capsys.readouterr().out.splitlines()[1:]
+    manifest = dl.read_manifest(MIRROR / dl.MANIFEST_NAME)
+    assert sorted(listed) == sorted([dl.MANIFEST_NAME, *dl.EXTRA_FILES, *manifest])
+    assert "build_data.py" not in listed
+    # a copy with one file changed: refused, naming the file
+    copy = tmp_path / "data"
+    for rel in [dl.MANIFEST_NAME, *dl.EXTRA_FILES, *manifest]:
+        (copy / rel).parent.mkdir(parents=True, exist_ok=True)
+        (copy / rel).write_bytes((MIRROR / rel).read_bytes())
+    assert pub.files_to_publish(copy) == [dl.MANIFEST_NAME, *dl.EXTRA_FILES, *manifest]
+    victim = FILES[0]
+    (copy / victim).write_bytes(b"not the photo")
+    with pytest.raises(DataError, match=victim):
+        pub.files_to_publish(copy)
+    assert pub.main([str(copy), "--dry-run"]) == 2
+    assert victim in capsys.readouterr().err
+    # another manifest than the pinned one
+    (copy / dl.MANIFEST_NAME).write_text("0" * 64 + "  photos/x.jpg\n")
+    with pytest.raises(DataError, match="not the manifest this blurvid version pins"):
+        pub.files_to_publish(copy)

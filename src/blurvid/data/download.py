@@ -2,13 +2,15 @@
 at a pinned revision, every file checked against a sha256 manifest (``blurvid data download``).
 
 The repository holds the layout of the project's data folder (``photos/``, ``video/``,
-``frames/``, ``blurry/``, ``README.md``, ``ATTRIBUTION.csv``) and ``MANIFEST.sha256``
+``frames/``, ``blurry/``, ``README.md``, ``ATTRIBUTION.csv``, the licence texts in
+``LICENSES/``) and ``MANIFEST.sha256``
 (``sha256sum`` format: ``<hex>  <path>``, one data file a line). This blurvid version pins the
 manifest by its own sha256 (:data:`DATA_MANIFEST_SHA256`), and the manifest pins every file:
 what lands in the folder is exactly the data the releases were trained and scored on, whatever
 the revision resolves to. Files already present and verified are not fetched again, and
 ``huggingface_hub`` resumes an interrupted file, so running the command again finishes a
 download. The ``blurvid train --config`` recipes read the folder as ``--data-root``.
+``scripts/publish_data.py`` uploads a verified folder (the maintainers' step, once).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ __all__ = [
     "DATA_MANIFEST_SHA256",
     "DATA_REPO_ID",
     "DATA_REVISION",
+    "EXTRA_FILES",
+    "LICENSE_FILES",
     "default_data_dir",
     "download_data",
     "read_manifest",
@@ -41,8 +45,30 @@ DATA_REVISION = "main"
 #: The sha256 of ``MANIFEST.sha256`` this version expects (the project's data folder's).
 DATA_MANIFEST_SHA256 = "e024012f048f0383e5b804df2d5c85bef20185d3a7b1e6aa1712f430124e77aa"
 MANIFEST_NAME = "MANIFEST.sha256"
-#: Files fetched beside the manifest's (the data's description and per-file licences).
-EXTRA_FILES = ("README.md", "ATTRIBUTION.csv")
+#: The licence texts the data's files are redistributed under (``ATTRIBUTION.csv`` names, per
+#: file, which one applies): they travel with the data.
+LICENSE_FILES = (
+    "LICENSES/Apache-2.0_sam2.txt",
+    "LICENSES/BSD-3-Clause_RAFT.txt",
+    "LICENSES/BSD-3-Clause_scikit-image.txt",
+    "LICENSES/BSD-3-Clause_scikit-video.txt",
+    "LICENSES/BSD-3-Clause_sporco.txt",
+    "LICENSES/CC-BY-3.0.txt",
+    "LICENSES/CC-BY-4.0.txt",
+    "LICENSES/CC-BY-SA-3.0.txt",
+    "LICENSES/CC-BY-SA-4.0.txt",
+    "LICENSES/CC0-1.0.txt",
+    "LICENSES/GPL-2.0.txt",
+    "LICENSES/MIT_NAFNet.txt",
+    "LICENSES/MIT_SRN-Deblur.txt",
+    "LICENSES/MIT_SelfDeblur.txt",
+    "LICENSES/lomiri-wallpapers.copyright",
+    "LICENSES/mate-backgrounds.copyright",
+    "LICENSES/sporco-data-README.rst",
+)
+#: Files fetched beside the manifest's (the data's description, per-file licences and the
+#: licence texts).
+EXTRA_FILES = ("README.md", "ATTRIBUTION.csv", *LICENSE_FILES)
 
 PathLike = Union[str, os.PathLike]
 _LINE = re.compile(r"([0-9a-f]{64}) [ *](.+)")
