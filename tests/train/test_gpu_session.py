@@ -74,7 +74,8 @@ def test_the_session_trains_on_the_release_recipes_mix(tmp_path):
         (root / sub).mkdir(parents=True)
     assert data_specs(root, video=True) == [
         f"photos:{root / 'photos'}@3", f"photos:{root / 'stills'}@3",
-        f"leaves:{root / 'photos'}@2.5", f"video:{root / 'video'}@1",
+        f"leaves:{root / 'photos'}@2.5", f"steady:{root / 'photos'}@3.3",
+        f"video:{root / 'video'}@1",
         f"frames:{root / 'frames' / 'sintel_raft'}@0.5",
     ]  # fmt: skip
     assert f"video:{root / 'video'}@1" not in data_specs(root, video=False)
