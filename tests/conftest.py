@@ -10,6 +10,7 @@ example scripts) under a minute; mark a test that takes more than ~3 s ``slow``.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -23,6 +24,12 @@ from blurvid import Generator, GeneratorConfig, PlaceholderWeightsWarning
 
 REPO = Path(__file__).resolve().parents[1]
 SRC = REPO / "src"
+
+# A suite started in the background of a non-interactive shell (`pytest &`, `nohup ... &`)
+# inherits SIGINT ignored, and so would every CLI process the Ctrl-C tests start (they would
+# never stop). Give the suite, and so its children, the disposition of a foreground run.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def make_tiny_model(seed: int = 0, **overrides) -> Generator:
