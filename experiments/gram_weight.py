@@ -199,13 +199,13 @@ def _fmt_w(w: float) -> str:
 
 
 def _cells(c: dict[str, Any], fin: dict[str, Any]) -> str:
-    def num(key: str, fmt: str) -> str:
-        return format(fin[key], fmt) if key in fin else ""
+    def num(key: str, fmt: str) -> str:  # the Gram distances in units of 1e-5
+        return format(fin[key] * (1e5 if "gram" in key else 1), fmt) if key in fin else ""
 
     return (
         f"{c['gain_db']:+.3f} | {c['centre_gain_db']:+.3f} | {c['motion_ratio']:.3f} | "
-        f"{num('real_sharpness_log2', '+.3f')} | {num('val_gram_filters', '.3g')} | "
-        f"{num('val_gram_vgg19', '.3g')} |"
+        f"{num('real_sharpness_log2', '+.3f')} | {num('val_gram_filters', '.3f')} | "
+        f"{num('val_gram_vgg19', '.3f')} |"
     )
 
 
@@ -224,10 +224,11 @@ def table(paths: list[Path]) -> str:
         "",
         "| row | Gram weight | Gram share of the loss (steps 1-20) | steps | 7 frames (dB) | "
         "centre (dB) | motion ratio | real photos sharpness (log2) | val. Gram distance, "
-        "filters | val. Gram distance, random VGG19 |",
+        "filters (1e-5) | val. Gram distance, random VGG19 (1e-5) |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     rows = [r for r in records if r.get("kind") == "row" and r["curve"]]
+    rows.sort(key=lambda r: (r["gram_weight"] > 0, r["features"], r["gram_weight"], r["name"]))
     for r in rows[:1]:
         lines.append(
             f"| (start: {r['init']}) | | | 0 | " + _cells(r["curve"][0], r.get("start", {}))
