@@ -4,6 +4,7 @@ Imported on demand only (``import blurvid`` does not load it). The pieces:
 
 * :mod:`blurvid.train.losses` -- one function per equation (Eq. 1-8);
 * :mod:`blurvid.train.features` -- VGG19 features for Eq. 1 and Eq. 6-7;
+* :mod:`blurvid.train.texture` -- a fixed oriented filter bank, the weight-free Gram features;
 * :mod:`blurvid.train.discriminator` -- D of Eq. 3;
 * :mod:`blurvid.train.data` -- sample banks, mixing, loaders and the ``--data`` specs (the
   datasets themselves, synthetic shake and the fixed validation set are in

@@ -374,6 +374,13 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
         help="stage gram: where the three averaged frames of its input come from",
     )
     p.add_argument(
+        "--gram-features",
+        dest="gram_features",
+        choices=("vgg19", "filters"),
+        help="stage gram: features of the Gram matrices: vgg19 (--vgg19-weights, else seeded "
+        "random VGG19) or filters (a fixed multi-scale oriented filter bank, no weights)",
+    )
+    p.add_argument(
         "--hepta-source",
         dest="hepta_source",
         choices=("prediction", "ground_truth"),

@@ -78,6 +78,10 @@ class TrainConfig:
             stage-2 input come from: ``"prediction"`` (the stage-1 G's output, the paper's
             text) or ``"ground_truth"``.
         gram_layer: VGG19 layer whose feature maps form the Gram matrices.
+        gram_features: the features of the Gram matrices: ``"vgg19"`` (VGG19 at
+            ``gram_layer``: ``vgg19_weights``, else the seeded random fallback) or
+            ``"filters"`` (a fixed multi-scale oriented filter bank, no weights needed:
+            :mod:`blurvid.train.texture`; ``gram_layer`` is then unused).
         hepta_source: stage-3 input frames: ``"ground_truth"`` (seven sharp frames, Fig. 5)
             or ``"prediction"`` (the previous stage's outputs, Sec. 3.3 text).
         flow: flow estimator of Eq. 4 (``"dis"``, ``"dis-fast"``...).
@@ -151,6 +155,7 @@ class TrainConfig:
     gram_weight: float = 1.0
     gram_mode: str = "prediction"
     gram_layer: str = "relu3_1"
+    gram_features: str = "vgg19"
     hepta_source: str = "ground_truth"
     flow: str = "dis"
     vgg19_weights: str | None = None
@@ -222,6 +227,10 @@ class TrainConfig:
         if self.gram_mode not in ("prediction", "ground_truth"):
             raise ConfigError(
                 f"gram_mode must be 'prediction' or 'ground_truth', got {self.gram_mode!r}"
+            )
+        if self.gram_features not in ("vgg19", "filters"):
+            raise ConfigError(
+                f"gram_features must be 'vgg19' or 'filters', got {self.gram_features!r}"
             )
         if self.hepta_source not in ("prediction", "ground_truth"):
             raise ConfigError(

@@ -230,7 +230,8 @@ class GramStage(Stage):
     only."""
 
     name = "gram"
-    #: VGG19 at ``gram_layer``, the features of the Gram matrices (built by :meth:`setup`)
+    #: the features of the Gram matrices (built by :meth:`setup`): VGG19 at ``gram_layer``,
+    #: or the fixed filter bank of :mod:`blurvid.train.texture` (``gram_features="filters"``)
     features: torch.nn.Module | None = None
 
     @staticmethod
@@ -239,6 +240,11 @@ class GramStage(Stage):
 
     def setup(self, device: torch.device) -> None:
         super().setup(device)
+        if self.cfg.gram_features == "filters":
+            from .texture import filter_bank_features
+
+            self.features = filter_bank_features().to(device)
+            return
         from .features import vgg19_features
 
         self.features = vgg19_features(self.cfg.vgg19_weights, layers=self.cfg.gram_layer).to(
