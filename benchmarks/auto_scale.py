@@ -133,13 +133,13 @@ def _recovered(means: dict[str, float], best: str, how: str) -> str:
 
 def markdown(result: dict) -> str:
     hows = list(SCALES) + HOWS
-    lines = [
-        f"Command: `{result['command']}` (model `{result['model']}`)",
-        "",
-        "| blur (x training range) | samples | " + " | ".join(hows) + " | best fixed scale | "
-        "auto: its gain over full size recovered | oracle: the same |",
-        "|---|---:|" + "---:|" * len(hows) + "---|---:|---:|",
-    ]
+    lines = [f"Command: `{result['command']}` (model `{result['model']}`)", ""]
+    if result["scale"]:  # not with --part no-harm
+        lines += [
+            "| blur (x training range) | samples | " + " | ".join(hows) + " | best fixed scale | "
+            "auto: its gain over full size recovered | oracle: the same |",
+            "|---|---:|" + "---:|" * len(hows) + "---|---:|---:|",
+        ]
     for key, rows in result["scale"].items():
         means = {h: _mean(rows, h) for h in hows}
         best = max(SCALES, key=lambda h: means[h])
