@@ -36,6 +36,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from bench_data import _cpu_model  # benchmarks/ (the script's folder)
 
 from blurvid.data.download import default_data_dir
 
@@ -44,16 +45,6 @@ REPO = HERE.parent
 COMMAND = "python benchmarks/large_photo.py"
 PHOTO = "lomiri_Dragonfly_by_Bolly.jpg"
 SIZE = (3000, 4000)  # height, width
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def camera_path(length: float) -> tuple[list[tuple[int, int]], float]:
@@ -191,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     result: dict = {
         "command": " ".join([COMMAND, *(sys.argv[1:] if argv is None else argv)]),
         "machine": {
-            "cpu": cpu_name(),
+            "cpu": _cpu_model(),
             "cores": os.cpu_count(),
             "threads": args.threads,
             "platform": platform.platform(),
