@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError, DataError
-from .config import STAGES, TrainConfig
+from .config import GRAM_FEATURES, STAGES, TrainConfig
 
 if TYPE_CHECKING:
     from ..model import Generator
@@ -376,7 +376,7 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--gram-features",
         dest="gram_features",
-        choices=("vgg19", "filters"),
+        choices=GRAM_FEATURES,
         help="stage gram: features of the Gram matrices: vgg19 (--vgg19-weights, else seeded "
         "random VGG19) or filters (a fixed multi-scale oriented filter bank, no weights)",
     )

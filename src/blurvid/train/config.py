@@ -19,9 +19,13 @@ from ..data.camera import CameraConfig
 from ..errors import ConfigError
 from ..model import GeneratorConfig
 
-__all__ = ["STAGES", "TrainConfig"]
+__all__ = ["GRAM_FEATURES", "STAGES", "TrainConfig"]
 
 STAGES = ("base", "gram", "hepta")
+#: The feature kinds of the Gram loss (``TrainConfig.gram_features``): ``"vgg19"`` (VGG19 at
+#: ``gram_layer``: the local weights file, else the seeded random fallback) or ``"filters"``
+#: (the fixed filter bank of :mod:`blurvid.train.texture`).
+GRAM_FEATURES = ("vgg19", "filters")
 
 
 @dataclass
@@ -228,7 +232,7 @@ class TrainConfig:
             raise ConfigError(
                 f"gram_mode must be 'prediction' or 'ground_truth', got {self.gram_mode!r}"
             )
-        if self.gram_features not in ("vgg19", "filters"):
+        if self.gram_features not in GRAM_FEATURES:
             raise ConfigError(
                 f"gram_features must be 'vgg19' or 'filters', got {self.gram_features!r}"
             )

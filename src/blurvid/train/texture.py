@@ -43,13 +43,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError, InvalidImageError
+from .config import GRAM_FEATURES  # re-exported: the kinds TrainConfig.gram_features takes
 
 __all__ = ["FilterBankFeatures", "GRAM_FEATURES", "filter_bank_features"]
 
-#: The feature kinds of the Gram loss (``TrainConfig.gram_features``): ``"vgg19"`` (VGG19 at
-#: ``gram_layer``: the local weights file, else the seeded random fallback) or ``"filters"``
-#: (this module's fixed filter bank).
-GRAM_FEATURES = ("vgg19", "filters")
 
 _KSIZE = 7
 _SIGMA = 1.5
