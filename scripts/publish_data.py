@@ -26,9 +26,9 @@ from blurvid.data.download import (
     EXTRA_FILES,
     MANIFEST_NAME,
     default_data_dir,
+    missing_files,
     read_manifest,
     sha256_file,
-    verify_folder,
 )
 from blurvid.errors import DataError
 
@@ -51,8 +51,7 @@ def files_to_publish(folder: Path, manifest_sha256: str | None = DATA_MANIFEST_S
             f"version, or update DATA_MANIFEST_SHA256 in blurvid/data/download.py first"
         )
     manifest = read_manifest(path)
-    bad = verify_folder(folder, manifest)
-    bad += [f for f in EXTRA_FILES if not (folder / f).is_file()]
+    bad = missing_files(folder, manifest)
     if bad:
         shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
         raise DataError(f"{folder}: missing or not matching the manifest: {shown}")

@@ -33,6 +33,7 @@ __all__ = [
     "LICENSE_FILES",
     "default_data_dir",
     "download_data",
+    "missing_files",
     "read_manifest",
     "verify_folder",
 ]
@@ -131,6 +132,13 @@ def verify_folder(folder: PathLike, manifest: dict[str, str]) -> list[str]:
     ]
 
 
+def missing_files(folder: PathLike, manifest: dict[str, str]) -> list[str]:
+    """What ``folder`` lacks to be complete: the manifest's files missing or differing from
+    their sha256 (:func:`verify_folder`), then the :data:`EXTRA_FILES` missing."""
+    root = Path(folder)
+    return verify_folder(root, manifest) + [f for f in EXTRA_FILES if not (root / f).is_file()]
+
+
 def _check_manifest(path: Path, expected: str | None) -> dict[str, str]:
     if expected is not None and sha256_file(path) != expected:
         raise DataError(
@@ -175,8 +183,7 @@ def download_data(
         raise ConfigError(f"{root} is a file; pass a folder for the data")
     local_manifest = root / MANIFEST_NAME
     if local_manifest.is_file():  # a folder downloaded before: done when every file verifies
-        manifest = _check_manifest(local_manifest, manifest_sha256)
-        if not verify_folder(root, manifest) and all((root / f).is_file() for f in EXTRA_FILES):
+        if not missing_files(root, _check_manifest(local_manifest, manifest_sha256)):
             return root
 
     def get(name: str) -> Path:
@@ -194,10 +201,10 @@ def download_data(
     root.mkdir(parents=True, exist_ok=True)
     path = get(MANIFEST_NAME)
     manifest = _check_manifest(path, manifest_sha256)
-    todo = verify_folder(root, manifest)
+    todo = missing_files(root, manifest)
     for rel in todo:  # a damaged file is fetched again from scratch
-        (root / rel).unlink(missing_ok=True)
-    todo += [f for f in EXTRA_FILES if not (root / f).is_file()]
+        if rel in manifest:
+            (root / rel).unlink(missing_ok=True)
     for rel in tqdm(todo, desc="blurvid data", unit="file", disable=not progress or not todo):
         get(rel)
         if rel in manifest and sha256_file(root / rel) != manifest[rel]:
