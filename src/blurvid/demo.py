@@ -4,8 +4,9 @@ Drop a blurry photo and get its frames as a strip and an animated GIF (optionall
 sized for a screen, as soon as the model is done; full-size downloads (PNG frames as a ZIP,
 the strip as one PNG) are written on request. A depth slider gives 42 or 287 frames by
 recursion, and a working-scale choice runs G at full size (the default) or at the size the
-blur's estimated length picks (``max_side="auto"``). The page serves on 127.0.0.1 unless told otherwise. A bad upload (not an image,
-corrupt, too large) shows blurvid's one-line error on the page; the server goes on.
+blur's estimated length picks (``max_side="auto"``). The page serves on 127.0.0.1 unless told
+otherwise. A bad upload (not an image, corrupt, too large) shows blurvid's one-line error on
+the page; the server goes on.
 
 Under load it stays bounded (:class:`Limits`, :mod:`blurvid._serving`): one extraction at a
 time by default, requests queued behind it with their position and expected wait on the
