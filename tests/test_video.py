@@ -151,6 +151,41 @@ def test_order_is_consistent_across_the_clip(clip, tmp_path):
         assert steps.min() > 0.4 and abs(steps.mean() - 1.0) < 0.05  # 1 px per output frame
 
 
+def test_still_pixels_stay_the_input(tmp_path):
+    """Do no harm (blurvid.motion_gate): a G that invents motion everywhere (it rolls the
+    whole frame) changes the still textured background only with the gate off; with it, the
+    background comes back as it went in (H.264 aside) and the moving square still moves."""
+    pytest.importorskip("cv2")
+    from PIL import Image
+
+    noise = np.random.default_rng(0).integers(0, 256, (H // 6, W // 6, 3)).astype(np.uint8)
+    back = np.asarray(Image.fromarray(noise).resize((W, H), Image.BICUBIC))  # a 3 px roll shows
+    frames = []
+    for i in range(6):
+        img = back.copy()
+        img[16:32, 10 + STEP * i : 22 + STEP * i] = 230
+        frames.append(img)
+    clip = write_clip(tmp_path / "in.mp4", frames)
+    src = read_clip(clip).astype(float)  # the decoded input
+    got = {}
+    for g, gate in ((IdentityGenerator(), True), (ShiftGenerator(seed=2), True),
+                    (ShiftGenerator(seed=2), False)):  # fmt: skip
+        out = tmp_path / "out.mp4"
+        slow_motion(clip, out, model=g, progress=False, motion_gate=gate, overwrite=True, crf=0)
+        got[type(g).__name__[0] + str(gate)[0]] = (
+            read_clip(out).astype(float).reshape(6, 7, H, W, 3)
+        )
+    # 12 px and more below the square: out of reach of its motion (the map's 9 px window);
+    # "IT": the input as the YUV 4:2:0 round trip gives it back (an identity G; crf 0)
+    still = {k: np.abs(v[:, :, 44:] - src[:, None, 44:]).mean() for k, v in got.items()}
+    assert still["ST"] < still["IT"] + 0.5 and still["SF"] > still["IT"] + 10.0
+    for i in range(6):  # on the square: G's rolled frames, with the gate as without it
+        box = (i, slice(None), slice(16, 32), slice(10 + STEP * i, 22 + STEP * i))
+        kept, rolled = got["ST"][box], got["SF"][box]
+        assert np.abs(kept - rolled).mean() < 1.0
+        assert np.abs(kept - src[box[0], None, 16:32, box[3]]).mean() > 10.0
+
+
 def test_factor_42_keeps_the_order_inside_the_recursion(tmp_path):
     frames = [square(i) for i in range(3)]
     clip = write_clip(tmp_path / "in.mp4", frames)

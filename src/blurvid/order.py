@@ -33,6 +33,7 @@ __all__ = [
     "THUMB",
     "ClipOrienter",
     "choose_order",
+    "clip_thumbnails",
     "motion_reverse_mask",
     "orient_groups",
     "reverse_mask",
@@ -172,6 +173,29 @@ def _prediction(
     return pred
 
 
+def clip_thumbnails(
+    blurry: torch.Tensor, previous: torch.Tensor | None, following: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``blurry`` ``(B, 3, H, W)`` (consecutive frames of a clip) between its neighbours
+    ``previous`` and ``following`` (None at the clip's ends) as one sequence of thumbnails
+    with a long side of at most :data:`ORDER_SIDE`, and for each frame of ``blurry`` its
+    index in that sequence and the indices of its previous and next frame (its own where
+    there is none).
+
+    Returns:
+        ``(small, idx, lo, hi)``: ``(n, 3, h, w)`` and three ``(B,)`` long tensors.
+    """
+    seq = [blurry] if previous is None else [previous[None], blurry]
+    off = 0 if previous is None else 1
+    if following is not None:
+        seq.append(following[None])
+    # one by one: ``previous`` may be kept small already (a thumbnail of a thumbnail is equal)
+    small = torch.cat([thumbnail(x.to(blurry.device), ORDER_SIDE) for x in seq])
+    idx = torch.arange(blurry.shape[0]) + off
+    lo, hi = (idx - 1).clamp(min=0), (idx + 1).clamp(max=small.shape[0] - 1)
+    return small, idx, lo, hi
+
+
 def motion_reverse_mask(
     first: torch.Tensor,
     last: torch.Tensor,
@@ -210,17 +234,9 @@ def motion_reverse_mask(
 
     est = get_flow_estimator(flow)  # type: ignore[arg-type]
     d = (num_frames - 1) / (2 * num_frames)
-    seq = [blurry] if previous is None else [previous[None], blurry]
-    off = 0 if previous is None else 1
-    if following is not None:
-        seq.append(following[None])
-    # one by one: ``previous`` may be kept small already (a thumbnail of a thumbnail is equal)
-    small = torch.cat([thumbnail(x.to(blurry.device), ORDER_SIDE) for x in seq])
+    small, idx, lo, hi = clip_thumbnails(blurry, previous, following)
     ends = thumbnail(torch.stack([first, last], 1), ORDER_SIDE)  # (B, 2, 3, h, w)
-    b, n = blurry.shape[0], small.shape[0]
-    idx = torch.arange(b) + off
-    lo, hi = (idx - 1).clamp(min=0), (idx + 1).clamp(max=n - 1)
-    flips = torch.zeros(b, dtype=torch.bool)
+    flips = torch.zeros(blurry.shape[0], dtype=torch.bool)
     moving = hi > lo
     if not bool(moving.any()):
         return flips

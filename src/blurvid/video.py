@@ -29,6 +29,10 @@ frame to frame would make the sharpness jump): the median blur length of
 :class:`~blurvid.working_scale.ScalePlan`; G runs at its size, the time order is chosen there,
 and the frames come back at the input size as for ``extract_frames(max_side="auto")``
 (:func:`~blurvid.working_scale.to_input_size`, :func:`~blurvid.working_scale.blend_to_input`).
+
+Do no harm: where the neighbouring frames show that a pixel does not move, G's frames (which
+invent motion on sharp input) give way to the input, per pixel (:mod:`blurvid.motion_gate`,
+``motion_gate=True``).
 """
 
 from __future__ import annotations
@@ -58,7 +62,7 @@ from .errors import (
     require,
 )
 from .model import Generator
-from .order import ClipOrienter, choose_order, orient_groups, thumbnail
+from .order import ClipOrienter, _flow_available, choose_order, orient_groups, thumbnail
 from .working_scale import ScalePlan, blend_to_input, plan_scale, to_input_size
 
 __all__ = [
@@ -483,6 +487,7 @@ def slow_motion(
     overwrite: bool = False,
     progress: bool = True,
     max_side: int | str | None = None,
+    motion_gate: bool = True,
 ) -> SlowMotionResult:
     """Turn every blurry frame of a clip into ``factor`` sharp frames and write the result.
 
@@ -512,6 +517,11 @@ def slow_motion(
             size, and **the output video has the input size** (bilinear, plus the input's
             own detail above the working resolution); a clip without blur (under 2 px) is
             written as its own frames, each repeated ``factor`` times, without running G.
+        motion_gate: do no harm where the clip does not move (default on; needs OpenCV's
+            flow, ``pip install 'blurvid[flow]'``, else off): per pixel, the blur the
+            neighbouring frames' motion allows decides how much of G's frames to keep
+            (the input under 2 px, G's frames from 6 px, :mod:`blurvid.motion_gate`); a
+            still background stays the input instead of G's invented motion.
 
     Returns:
         A :class:`SlowMotionResult` (path, frame counts, output fps, flipped groups, time,
@@ -537,6 +547,7 @@ def slow_motion(
         working_size,
     )
     from .checks import check_max_side, check_tile
+    from .motion_gate import MotionGate
 
     auto = _is_auto(max_side)
     fixed = None if auto else check_max_side(max_side)
@@ -550,6 +561,8 @@ def slow_motion(
     if (t is not None or model in (None, "default")) and factor not in known:
         model_words = f" for this {t}-frame model" if t is not None else ""
         raise ConfigError(f"factor must be one of {sorted(known)}{model_words}, got {factor!r}")
+    if not isinstance(motion_gate, bool):
+        raise ConfigError(f"motion_gate must be True or False, got {motion_gate!r}")
     if speed not in SPEEDS:
         raise ConfigError(f"speed must be one of {', '.join(SPEEDS)}, got {speed!r}")
     if audio not in AUDIO:
@@ -601,6 +614,7 @@ def slow_motion(
         return _extract(g, x, dev, dtype, tile, None, None)
 
     orienter = ClipOrienter()
+    gate = MotionGate(num_frames=frames_per_pass) if motion_gate and _flow_available() else None
     start = time.perf_counter()
     try:
         # freed feature maps stay in the heap for the next batch: no fresh pages to zero
@@ -636,6 +650,8 @@ def slow_motion(
                             result = run(x)
                             result, _ = orienter(result, x.to(result.device), hint)
                             result = _recurse(result, depth, run)
+                            if gate is not None:  # still pixels: the input
+                                result = gate(result, x.to(result.device), hint)
                             if plan is not None:  # back at the input size
                                 full = full.to(result)
                                 result = to_input_size(result, full)
@@ -700,6 +716,7 @@ def _cmd_slowmo(args: Any) -> int:
         overwrite=args.overwrite,
         progress=not args.quiet,
         max_side=args.max_side,
+        motion_gate=not args.no_motion_gate,
     )
     if not args.quiet:
         print(
@@ -758,6 +775,9 @@ def add_slowmo_parser(sub: Any) -> None:
                    "the output video has that size (default: full size). 'auto': one size "
                    "for the whole clip from the median blur length of 5 evenly spaced frames, "
                    "the output at the input size (docs/video.md)")  # fmt: skip
+    p.add_argument("--no-motion-gate", action="store_true",
+                   help="G's frames everywhere, also where the clip does not move (default: "
+                   "still pixels stay the input; docs/video.md)")  # fmt: skip
     p.add_argument("--crf", type=int, default=18, help="x264 quality, 0-51 (default 18)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")

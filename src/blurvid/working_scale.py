@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import overload
 
 import torch
 import torch.nn.functional as F
@@ -68,15 +69,22 @@ def auto_max_side(height: int, width: int, blur_px: float) -> int | None:
     return None if side >= long else side
 
 
-def blur_weight(blur_px: float) -> float:
+@overload
+def blur_weight(blur_px: float) -> float: ...
+@overload
+def blur_weight(blur_px: torch.Tensor) -> torch.Tensor: ...
+def blur_weight(blur_px: float | torch.Tensor) -> float | torch.Tensor:
     """How much of G's frames to keep (the rest is the input): 0 below :data:`NO_BLUR_PX`,
-    1 from :data:`FULL_EFFECT_PX` on, linear in between.
+    1 from :data:`FULL_EFFECT_PX` on, linear in between. A tensor of lengths (e.g. one per
+    pixel, :mod:`blurvid.motion_gate`) gives a tensor of weights (NaN stays NaN).
 
     Examples:
         >>> blur_weight(0.5), blur_weight(4.0), blur_weight(30.0)
         (0.0, 0.5, 1.0)
     """
     span = FULL_EFFECT_PX - NO_BLUR_PX
+    if isinstance(blur_px, torch.Tensor):
+        return ((blur_px - NO_BLUR_PX) / span).clamp(0.0, 1.0)
     return min(1.0, max(0.0, (blur_px - NO_BLUR_PX) / span))
 
 
