@@ -10,8 +10,8 @@ nearly sharp (docs/api.md: 0.37 of auto's 0.41 dB loss inside the training range
 sharp photo read as 3 px. A second reading comes free once G has run: how far its first and
 last frames are apart. G's frames 1 and 7 are the centres of the first and last seventh of
 the exposure, so the blur G sees is ``7/6`` of that distance; here the 90th percentile of
-the DIS optical flow between them (thumbnails with a long side of
-:data:`blurvid.order.ORDER_SIDE`, in input pixels).
+the DIS optical flow between them (:func:`blurvid.working_scale.frames_blur_px`: thumbnails
+with a long side of :data:`blurvid.order.ORDER_SIDE`, in input pixels).
 
 Samples as ``benchmarks/auto_scale.py`` renders them (the 6 validation photos, 512 px, the
 project's synthetic camera shake, 8 bits): sharp photos, tiny blur (0.15x the training
@@ -42,19 +42,9 @@ ROWS = {"sharp photos": 0.0, "tiny blur (0.15x)": 0.15, "1x": 1.0, "2x": 2.0}
 GUARDS = ("none", "estimate", "G's motion", "min", "max", "mean", "geometric")
 
 
-def g_motion_px(frames: torch.Tensor, num_frames: int) -> float:
-    """The blur G's ``frames`` ``(N, 3, H, W)`` show, input pixels: ``N / (N - 1)`` x the
-    90th percentile of the flow magnitude between the first and the last frame."""
-    from blurvid.flow import estimate_flow
-    from blurvid.order import ORDER_SIDE, thumbnail
-
-    a, b = thumbnail(frames[:1], ORDER_SIDE), thumbnail(frames[-1:], ORDER_SIDE)
-    mag = estimate_flow(a, b).norm(dim=1)
-    ratio = max(frames.shape[-2:]) / max(a.shape[-2:])
-    return float(mag.quantile(0.9)) * ratio * num_frames / (num_frames - 1)
-
-
 def lengths(est: float, shown: float) -> dict[str, float]:
+    from blurvid.working_scale import guard_blur_px
+
     return {
         "none": math.inf,
         "estimate": est,
@@ -62,7 +52,7 @@ def lengths(est: float, shown: float) -> dict[str, float]:
         "min": min(est, shown),
         "max": max(est, shown),
         "mean": (est + shown) / 2,
-        "geometric": math.sqrt(max(est, 0.0) * max(shown, 0.0)),
+        "geometric": guard_blur_px(est, shown, "geometric"),
     }
 
 
@@ -75,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     from blurvid.data import item_generator
     from blurvid.data.base import _dequantize, _quantize
     from blurvid.data.download import default_data_dir
-    from blurvid.working_scale import blur_weight
+    from blurvid.working_scale import blur_weight, frames_blur_px
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default="default")
@@ -87,7 +77,6 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     g = load_model(args.model).eval()
-    n = g.config.num_frames
     rows: dict[str, list[dict]] = {}
     for key, factor in ROWS.items():
         rows[key] = []
@@ -98,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
                 x, truth = s["blurry"], _dequantize(_quantize(s["frames"]))
                 base = input_score(x, truth)
                 frames = extract_frames(x, model=g)
-                est, shown = estimate_blur_extent(x), g_motion_px(frames, n)
+                est, shown = estimate_blur_extent(x), frames_blur_px(frames, max(x.shape[-2:]))
                 row = {"photo": name, "arc": round(s["arc"], 2), "estimate": round(est, 2),
                        "g_motion": round(shown, 2), "gain_db": {}}  # fmt: skip
                 for guard, length in lengths(est, shown).items():

@@ -13,11 +13,14 @@ from blurvid import ConfigError, extract_frames, interpolate_recursive
 from blurvid.working_scale import (
     FULL_EFFECT_PX,
     FULL_SIZE_PX,
+    GUARDS,
     NO_BLUR_PX,
     TARGET_PX,
     auto_max_side,
     blend_to_input,
     blur_weight,
+    frames_blur_px,
+    guard_blur_px,
     plan_scale,
     to_input_size,
 )
@@ -158,3 +161,65 @@ def test_to_input_size_upsamples_frame_by_frame_to_the_same_numbers():
     up = F.interpolate(frames.flatten(0, 1), size=(45, 61), mode="bilinear", align_corners=False)
     expected = (up.view(2, 7, 3, 45, 61) + detail.unsqueeze(1)).clamp(0.0, 1.0)
     assert torch.equal(to_input_size(frames, x), expected)
+
+
+# ----------------------------------------------------------------------------- the guard
+def _texture(h: int, w: int) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(5)
+    t = F.avg_pool2d(torch.rand(1, 3, h + 4, w + 4, generator=gen), 5, 1)[0]
+    return (t - t.min()) / (t.max() - t.min())
+
+
+def test_guard_blur_px_reads_both_or_the_estimate():
+    assert guard_blur_px(16.0, 1.0, "geometric") == pytest.approx(4.0)
+    assert guard_blur_px(16.0, 1.0) == 16.0  # "estimate"
+    assert guard_blur_px(16.0, math.nan, "geometric") == 16.0  # no OpenCV: the estimate
+    with pytest.raises(ValueError, match="guard"):
+        guard_blur_px(1.0, 1.0, "mean")
+    assert set(GUARDS) == {"estimate", "geometric"}
+
+
+def test_frames_blur_px_is_the_motion_between_first_and_last_frame():
+    """Frames of a texture 1 px apart each (6 px first to last): the blur they show is
+    7/6 of that, 7 px; in pixels of an input twice their size, 14."""
+    pytest.importorskip("cv2")
+    big = _texture(100, 180)
+    frames = torch.stack([big[:, 10:90, k : k + 160] for k in range(7)])
+    assert frames_blur_px(frames, 160) == pytest.approx(7.0, abs=0.7)
+    assert frames_blur_px(frames, 320) == pytest.approx(14.0, abs=1.4)
+    assert frames_blur_px(frames.flip(0), 160) == pytest.approx(7.0, abs=0.7)  # either way
+
+
+class _Offsets(torch.nn.Module):
+    """A stand-in G: frame k is the input plus ``(k - 3) / 100`` (no motion a flow can see)
+    or, with ``roll``, the input rolled by ``roll (k - 3)`` px (motion)."""
+
+    def __init__(self, roll: int = 0) -> None:
+        super().__init__()
+        self.roll = roll
+
+    def forward(self, x):
+        if self.roll:
+            return torch.stack([x.roll(self.roll * (k - 3), dims=-1) for k in range(7)], 1)
+        return torch.stack([x + (k - 3) / 100 for k in range(7)], 1)
+
+
+@pytest.mark.parametrize(("roll", "guard", "kept"), [
+    (0, "estimate", True),    # estimate 16 px: G's frames
+    (0, "geometric", False),  # ... but G's frames show no motion: sqrt(16 x 0) -> the input
+    (2, "geometric", True),   # G's frames 12 px apart (14 px of blur): sqrt(16 x 14) -> G's
+])  # fmt: skip
+def test_auto_guard_from_the_models_metadata(tiny_model, monkeypatch, roll, guard, kept):
+    """``max_side="auto"`` reads the guard from the model's ``auto_guard`` metadata."""
+    pytest.importorskip("cv2")
+    import blurvid.api as api
+    from blurvid.weights_io import _METADATA
+
+    monkeypatch.setattr(api, "plan_scale", lambda img: plan_scale(img, blur_px=16.0))
+    fake = _Offsets(roll)
+    monkeypatch.setattr(api, "_extract", lambda g, x, *a: fake(x.float()))
+    monkeypatch.setattr(tiny_model, _METADATA, {**tiny_model.metadata, "auto_guard": guard})
+    x = _texture(64, 112) * 0.9 + 0.05
+    frames = extract_frames(x, model=tiny_model, max_side="auto")
+    g_frames = fake(x[None])[0]
+    torch.testing.assert_close(frames, g_frames if kept else x.expand_as(frames))

@@ -42,7 +42,15 @@ from .hub import load_model
 from .io import ImageInput, to_batch
 from .model import NUM_FRAMES, Generator
 from .order import orient_groups, thumbnail
-from .working_scale import blend_to_input, plan_scale, to_input_size
+from .working_scale import (
+    GUARDS,
+    blend_to_input,
+    blur_weight,
+    frames_blur_px,
+    guard_blur_px,
+    plan_scale,
+    to_input_size,
+)
 
 __all__ = [
     "FrameExtractor",
@@ -285,20 +293,34 @@ def _is_auto(max_side: Any) -> bool:
     return isinstance(max_side, str) and max_side == "auto"
 
 
+def _auto_guard(g: Generator) -> str:
+    """The model's ``auto_guard`` metadata (:data:`blurvid.working_scale.GUARDS`), else
+    ``"estimate"``."""
+    guard = g.metadata.get("auto_guard", "estimate")
+    return guard if guard in GUARDS else "estimate"
+
+
 def _extract_auto(g, x, dev, dtype, tile, overlap, batch_size) -> torch.Tensor:
     """``max_side="auto"``, image by image (:mod:`blurvid.working_scale`): the blur's length
     picks the working size, G runs there, the frames come back at the input size and move
-    towards the input as the blur vanishes. An image without blur skips G."""
+    towards the input as the blur vanishes. With the ``"estimate"`` guard an image without
+    blur skips G; with ``"geometric"`` (a model whose metadata says so) G always runs and
+    the blur its frames show joins the estimate (:func:`~blurvid.working_scale.guard_blur_px`)."""
+    guard = _auto_guard(g)
     out = []
     for xi in x.split(1):
         plan = plan_scale(xi[0])
-        if plan.weight <= 0.0:
+        if plan.weight <= 0.0 and guard == "estimate":
             out.append(xi.float().unsqueeze(1).expand(-1, g.config.num_frames, -1, -1, -1))
             continue
         frames = _extract(g, _to_working_size(xi, plan.max_side), dev, dtype, tile, overlap,
                           batch_size)  # fmt: skip
+        weight = plan.weight
+        if guard != "estimate" and math.isfinite(plan.blur_px):
+            shown = frames_blur_px(frames[0], max(xi.shape[-2:]))
+            weight = blur_weight(guard_blur_px(plan.blur_px, shown, guard))
         xi = xi.to(frames)
-        out.append(blend_to_input(to_input_size(frames, xi), xi, plan.weight))
+        out.append(blend_to_input(to_input_size(frames, xi), xi, weight))
     return out[0] if len(out) == 1 else torch.cat(out)  # one image: no copy of its frames
 
 
