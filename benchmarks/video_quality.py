@@ -149,7 +149,7 @@ def evaluate(args: argparse.Namespace) -> dict:
 
         frames = run_model(model, blurry, args.batch)
         chosen, chose_rev = ClipOrienter()(frames, blurry)  # the clip's motion (slow_motion)
-        gated = MotionGate()(chosen, blurry)  # and still pixels back to the input (slow_motion)
+        gated = MotionGate()(chosen.clone(), blurry)  # still pixels back to the input (in place)
         still.append(motion / scale < 2.0)  # under 2 px at this size: nearly sharp
         by_pixels, pixel_rev = ClipOrienter(rule="pixels")(frames, blurry)  # the old rule
         fwd, rev = psnr_of(frames, groups), psnr_of(frames.flip(1), groups)

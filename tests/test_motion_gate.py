@@ -59,12 +59,16 @@ def test_weight_is_local_and_has_no_seam():
 def test_gate_frames_moves_towards_the_input():
     gen = torch.Generator().manual_seed(0)
     frames, x = torch.rand(2, 7, 3, 8, 10, generator=gen), torch.rand(2, 3, 8, 10, generator=gen)
+    before = frames.clone()
     assert torch.equal(
         gate_frames(frames, x, torch.zeros(2, 1, 8, 10)), x[:, None].expand_as(frames)
     )
     assert torch.allclose(gate_frames(frames, x, torch.ones(2, 1, 8, 10)), frames)
     half = gate_frames(frames, x, torch.full((2, 1, 8, 10), 0.5))
     assert torch.allclose(half, 0.5 * (frames + x[:, None]), atol=1e-6)
+    assert torch.equal(frames, before)  # not changed without inplace
+    same = gate_frames(frames, x, torch.full((2, 1, 8, 10), 0.5), inplace=True)
+    assert same is frames and torch.allclose(frames, half)
 
 
 def _texture(h: int, w: int, seed: int) -> torch.Tensor:
@@ -125,7 +129,7 @@ def test_motion_gate_keeps_still_pixels_and_moving_ones(tmp_path):
     pytest.importorskip("cv2")
     clip = _clip()
     frames = torch.stack([clip.roll(k - 3, dims=-1) for k in range(7)], 1)  # G invents motion
-    whole = MotionGate()(frames, clip)
+    whole = MotionGate()(frames.clone(), clip)  # (it gates in place)
     still = clip[:, None, :, 58:, :].expand(-1, 7, -1, -1, -1)
     assert torch.equal(whole[:, :, :, 58:, :], still)
     for i in range(6):  # on the patch: G's frames
@@ -135,5 +139,5 @@ def test_motion_gate_keeps_still_pixels_and_moving_ones(tmp_path):
     gate, parts = MotionGate(), []
     for start in (0, 2, 4):
         nxt = clip[start + 2] if start + 2 < 6 else None
-        parts.append(gate(frames[start : start + 2], clip[start : start + 2], nxt))
+        parts.append(gate(frames[start : start + 2].clone(), clip[start : start + 2], nxt))
     assert torch.allclose(torch.cat(parts), whole, atol=1e-6)

@@ -138,11 +138,15 @@ def motion_weight(speed: torch.Tensor, size: tuple[int, int], num_frames: int = 
     return blur_weight(motion_blur_px(speed, size, num_frames)).nan_to_num(nan=1.0)
 
 
-def gate_frames(frames: torch.Tensor, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+def gate_frames(
+    frames: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, *, inplace: bool = False
+) -> torch.Tensor:
     """``x + weight (frames - x)``: G's ``frames`` ``(B, N, 3, H, W)`` moved towards their
-    input ``x`` ``(B, 3, H, W)`` where ``weight`` ``(B, 1, H, W)`` is below 1."""
+    input ``x`` ``(B, 3, H, W)`` where ``weight`` ``(B, 1, H, W)`` is below 1; with
+    ``inplace`` in ``frames`` itself (no second copy of a batch of frames)."""
     x = x.to(frames).unsqueeze(1)
-    return (frames - x).mul_(weight.to(frames).unsqueeze(1)).add_(x)
+    out = frames if inplace else frames.clone()
+    return out.sub_(x).mul_(weight.to(frames).unsqueeze(1)).add_(x)
 
 
 class MotionGate:
@@ -152,7 +156,7 @@ class MotionGate:
     returns the frames gated by :func:`motion_weight` of :func:`neighbour_speed`
     (``num_frames`` is N of the pass that made the frames: 7). It keeps the batch's last
     input frame (as a thumbnail) for the next call, so batches give what the whole clip at
-    once gives."""
+    once gives. The frames are gated in place (:func:`gate_frames` with ``inplace``)."""
 
     def __init__(self, flow: object = "dis", num_frames: int = 7) -> None:
         self.flow = flow
@@ -168,4 +172,4 @@ class MotionGate:
         self._previous = thumbnail(blurry[-1], ORDER_SIDE)
         size = (int(frames.shape[-2]), int(frames.shape[-1]))
         weight = motion_weight(speed, size, self.num_frames)
-        return gate_frames(frames, blurry, weight.to(frames.device))
+        return gate_frames(frames, blurry, weight.to(frames.device), inplace=True)
