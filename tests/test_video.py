@@ -171,7 +171,10 @@ def test_still_pixels_stay_the_input(tmp_path):
     for g, gate in ((IdentityGenerator(), True), (ShiftGenerator(seed=2), True),
                     (ShiftGenerator(seed=2), False)):  # fmt: skip
         out = tmp_path / "out.mp4"
-        slow_motion(clip, out, model=g, progress=False, motion_gate=gate, overwrite=True, crf=0)
+        result = slow_motion(
+            clip, out, model=g, progress=False, motion_gate=gate, overwrite=True, crf=0
+        )
+        assert result.motion_gate is gate
         got[type(g).__name__[0] + str(gate)[0]] = (
             read_clip(out).astype(float).reshape(6, 7, H, W, 3)
         )
@@ -317,6 +320,23 @@ def test_interrupt_leaves_no_file(clip, tmp_path, tiny_model, monkeypatch, exc, 
     with pytest.raises(raised):
         slow_motion(clip, tmp_path / "out.mp4", model=tiny_model, progress=False, batch_size=2)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+
+
+def test_without_opencv_the_gate_is_off_and_the_cli_says_so(
+    clip, tmp_path, tiny_model, capsys, monkeypatch
+):
+    import blurvid.video as video
+
+    monkeypatch.setattr(video, "_flow_available", lambda: False)
+    result = slow_motion(clip, tmp_path / "a.mp4", model=tiny_model, progress=False)
+    assert result.motion_gate is False
+    folder = tmp_path / "tiny"
+    tiny_model.save_pretrained(folder)
+    args = ["slowmo", str(clip), "--model", str(folder)]
+    assert cli.main([*args, "-o", str(tmp_path / "b.mp4")]) == 0
+    assert "pip install 'blurvid[flow]'" in capsys.readouterr().out
+    assert cli.main([*args, "-o", str(tmp_path / "c.mp4"), "--no-motion-gate"]) == 0
+    assert "motion gate" not in capsys.readouterr().out  # not asked for: nothing to say
 
 
 # ----------------------------------------------------------------------------- CLI

@@ -388,6 +388,9 @@ class SlowMotionResult:
     seconds: float
     #: With ``max_side="auto"``: the clip's plan (blur length, working size, weight of G).
     scale: ScalePlan | None = None
+    #: Whether still pixels were kept as the input (``motion_gate`` asked for and OpenCV's
+    #: flow installed; :mod:`blurvid.motion_gate`).
+    motion_gate: bool = False
 
 
 def _batches(av: Any, container: Any, stream: Any, size: int, path: Path) -> Iterator[list]:
@@ -677,6 +680,7 @@ def slow_motion(
         reversed_frames=orienter.reversed_count,
         seconds=time.perf_counter() - start,
         scale=plan,
+        motion_gate=gate is not None,
     )
 
 
@@ -725,6 +729,11 @@ def _cmd_slowmo(args: Any) -> int:
         )
         if result.scale is not None:
             print(f"working scale: {_describe_plan(result.scale, info)}")
+        if not args.no_motion_gate and not result.motion_gate:
+            print(
+                "note: still pixels were not kept as the input (the motion gate needs "
+                "OpenCV's optical flow: pip install 'blurvid[flow]')"
+            )
     return 0
 
 
