@@ -104,12 +104,18 @@ def run_case(args: argparse.Namespace) -> dict:
         reference, reference_cpu = time.perf_counter() - t0, _cpu() - c0
         t0, c0, (k0, f0) = time.perf_counter(), _cpu(), _kernel()
         result = blurvid.slow_motion(
-            clip, Path(tmp) / "out.mp4", model=model, factor=args.factor, progress=False
+            clip,
+            Path(tmp) / "out.mp4",
+            model=model,
+            factor=args.factor,
+            progress=False,
+            motion_gate=not args.no_motion_gate,
         )
         wall, cpu, (k1, f1) = time.perf_counter() - t0, _cpu() - c0, _kernel()
     return {
         "size": args.size,
         "heap_reuse": not args.no_heap_reuse,
+        "motion_gate": result.motion_gate,
         "kernel_share_of_cpu": round((k1 - k0) / cpu, 3),
         "minor_faults_per_input_frame": round((f1 - f0) / result.input_frames),
         "factor": args.factor,
@@ -140,6 +146,9 @@ def main() -> None:
     p.add_argument(
         "--no-heap-reuse", action="store_true", help="allocator defaults (the run before the fix)"
     )
+    p.add_argument(
+        "--no-motion-gate", action="store_true", help="G's frames everywhere (slowmo's flag)"
+    )
     p.add_argument("--case", default=None, help=argparse.SUPPRESS)  # one case, in a child
     p.add_argument("--out", default=None)
     args = p.parse_args()
@@ -152,6 +161,7 @@ def main() -> None:
         cmd = [sys.executable, __file__, "--case", case, "--model", args.model]
         cmd += ["--device", args.device, "--threads", str(args.threads), "--source", args.source]
         cmd += ["--size", args.size] + (["--no-heap-reuse"] if args.no_heap_reuse else [])
+        cmd += ["--no-motion-gate"] if args.no_motion_gate else []
         done = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ))
         if done.returncode:
             raise SystemExit(done.stderr)
