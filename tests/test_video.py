@@ -601,16 +601,19 @@ def test_auto_runs_g_at_one_size_for_the_whole_clip_and_writes_the_input_size(
     assert (info.width, info.height, info.frames) == (AUTO_SIDE, AUTO_SIDE, 4 * factor)
 
 
-def test_auto_on_a_sharp_clip_keeps_its_size_and_frames(auto_clips, tmp_path):
-    """Without blur G never runs at a smaller size (under 2 px it does not run at all: the
-    frames are the input's), and the video keeps the input size."""
+@pytest.mark.parametrize("gate", [False, True])
+def test_auto_on_a_sharp_clip_keeps_its_size_and_frames(auto_clips, tmp_path, gate):
+    """Without blur G never runs at a smaller size, and the video keeps the input size.
+    Without the motion gate, under 2 px G does not run at all (the frames are the input's);
+    with it G runs at full size and the gate decides per pixel."""
+    if gate:
+        pytest.importorskip("cv2")
     g = SizeSpy()
     out = tmp_path / "out.mp4"
     result = slow_motion(auto_clips["sharp"], out, model=g, max_side="auto", crf=0,
-                         progress=False)  # fmt: skip
-    assert set(g.sizes) <= {(AUTO_SIDE, AUTO_SIDE)}
-    if result.scale.weight == 0.0:
-        assert g.sizes == []
+                         progress=False, motion_gate=gate)  # fmt: skip
+    assert result.scale.weight == 0.0 and result.motion_gate is gate
+    assert g.sizes == ([(AUTO_SIDE, AUTO_SIDE)] * 4 if gate else [])
     frames, source = read_clip(out, "gray"), read_clip(auto_clips["sharp"], "gray")
     assert frames.shape == (28, AUTO_SIDE, AUTO_SIDE)
     # each input frame, 7 times (lossless H.264: the luma off by the conversions' rounding)

@@ -518,8 +518,10 @@ def slow_motion(
             (:func:`clip_scale`: the median blur length of :data:`AUTO_SAMPLES` evenly spaced
             frames, read before the main pass); G runs and the time order is chosen at that
             size, and **the output video has the input size** (bilinear, plus the input's
-            own detail above the working resolution); a clip without blur (under 2 px) is
-            written as its own frames, each repeated ``factor`` times, without running G.
+            own detail above the working resolution). Without the motion gate a clip read
+            as without blur (under 2 px) is written as its own frames, each repeated
+            ``factor`` times, without running G (2-6 px: blended with them); with it (the
+            default) the gate decides per pixel instead of one weight for the clip.
         motion_gate: do no harm where the clip does not move (default on; needs OpenCV's
             flow, ``pip install 'blurvid[flow]'``, else off): per pixel, the blur the
             neighbouring frames' motion allows decides how much of G's frames to keep
@@ -642,7 +644,7 @@ def slow_motion(
                     while frames is not None:
                         upcoming = next(batches, None)  # one batch of look-ahead
                         full = _to_tensor(av, frames, info)
-                        if plan is not None and plan.weight <= 0.0:  # no blur: the input
+                        if plan is not None and plan.weight <= 0.0 and gate is None:  # the input
                             result = full.unsqueeze(1).expand(-1, factor, -1, -1, -1)
                         else:
                             x = _to_working_size(full, side)
@@ -658,7 +660,8 @@ def slow_motion(
                             if plan is not None:  # back at the input size
                                 full = full.to(result)
                                 result = to_input_size(result, full)
-                                result = blend_to_input(result, full, plan.weight)
+                                if gate is None:  # else the gate decided, per pixel
+                                    result = blend_to_input(result, full, plan.weight)
                         for group in result:
                             encoder.write(group)
                         bar.update(len(frames))
@@ -728,7 +731,7 @@ def _cmd_slowmo(args: Any) -> int:
             f"{float(result.fps):.3g} fps -> {result.path} ({result.seconds:.1f} s)"
         )
         if result.scale is not None:
-            print(f"working scale: {_describe_plan(result.scale, info)}")
+            print(f"working scale: {_describe_plan(result.scale, info, result.motion_gate)}")
         if not args.no_motion_gate and not result.motion_gate:
             print(
                 "note: still pixels were not kept as the input (the motion gate needs "
@@ -737,19 +740,22 @@ def _cmd_slowmo(args: Any) -> int:
     return 0
 
 
-def _describe_plan(plan: ScalePlan, info: VideoInfo) -> str:
+def _describe_plan(plan: ScalePlan, info: VideoInfo, gated: bool = False) -> str:
     """One line for a clip's :class:`~blurvid.working_scale.ScalePlan`, e.g. ``"blur 48 px:
-    G at 427x240, frames at 1280x720"``."""
+    G at 427x240, frames at 1280x720"``; ``gated``: the motion gate replaced the plan's
+    weight."""
     from .api import working_size
 
     if math.isnan(plan.blur_px):
         return f"frames too small to read the blur: G at full size ({info.width}x{info.height})"
     blur = f"blur {plan.blur_px:.1f} px"
-    if plan.weight <= 0.0:
+    if plan.weight <= 0.0 and not gated:
         return f"{blur}: no blur, the input's frames (G not run)"
     h, w = working_size(info.height, info.width, plan.max_side)
     size = f"G at {w}x{h}, frames at {info.width}x{info.height}"
-    if plan.weight < 1.0:
+    if gated:
+        size += ", still pixels kept as the input (motion gate)"
+    elif plan.weight < 1.0:
         size += f", {plan.weight:.0%} G and {1 - plan.weight:.0%} input"
     return f"{blur}: {size}"
 
