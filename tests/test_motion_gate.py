@@ -97,15 +97,17 @@ def test_neighbour_speed_finds_a_small_fast_object():
     """The patch moves 10 px per frame; the background does not move; a lone frame has no
     neighbours (NaN). On a clip this small DIS reads the patch as nearly still (under
     3 px), but the flow-aligned neighbour does not match it there: it counts as moving
-    (MISSED_PX), so G's frames are kept all over it."""
+    (MISSED_PX; 20-44 % of its pixels, where 3x3 of them are together), so G's frames are
+    kept all over it."""
     pytest.importorskip("cv2")
     clip = _clip()
     speed = neighbour_speed(clip)
     assert speed.shape == (6, 1, 72, 140)
     for i in range(6):
         x0 = 10 + STEP * i
-        assert float(speed[i, 0, 28:44, x0 + 4 : x0 + 20].median()) > 6.0  # a chance match
-        weight = motion_weight(speed[i : i + 1], (72, 140))  # here and there is pooled away
+        patch = speed[i, 0, 28:44, x0 : x0 + 24]
+        assert float((patch >= MISSED_PX).float().mean()) > 0.1  # the texture matches in places
+        weight = motion_weight(speed[i : i + 1], (72, 140))  # the gaps are pooled away
         assert float(weight[0, 0, 28:44, x0 : x0 + 24].min()) == 1.0
         assert float(speed[i, 0, 52:, :].max()) < 0.5  # the still background
     assert torch.isnan(neighbour_speed(clip[:1])).all()
