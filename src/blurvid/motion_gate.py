@@ -176,4 +176,4 @@ class MotionGate:
         self._previous = thumbnail(blurry[-1], ORDER_SIDE)
         size = (int(frames.shape[-2]), int(frames.shape[-1]))
         weight = motion_weight(speed, size, self.num_frames)
-        return gate_frames(frames, blurry, weight.to(frames.device), inplace=True)
+        return gate_frames(frames, blurry, weight, inplace=True)  # (it moves the weight)

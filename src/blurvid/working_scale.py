@@ -130,12 +130,11 @@ def frames_blur_px(frames: torch.Tensor, input_side: int) -> float:
     of the exposure), measured on thumbnails with a long side of at most
     :data:`blurvid.order.ORDER_SIDE`. NaN without OpenCV (``pip install 'blurvid[flow]'``).
     """
-    import importlib.util
+    from .order import ORDER_SIDE, _flow_available, thumbnail
 
-    if importlib.util.find_spec("cv2") is None:
+    if not _flow_available():
         return math.nan
     from .flow import estimate_flow
-    from .order import ORDER_SIDE, thumbnail
 
     n = frames.shape[0]
     ends = thumbnail(frames[[0, -1]].float(), ORDER_SIDE)
