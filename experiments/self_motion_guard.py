@@ -15,9 +15,16 @@ with a long side of :data:`blurvid.order.ORDER_SIDE`, in input pixels).
 
 Samples as ``benchmarks/auto_scale.py`` renders them (the 6 validation photos, 512 px, the
 project's synthetic camera shake, 8 bits): sharp photos, tiny blur (0.15x the training
-range), 1x and 2x the training range; G at full size. Each guard is one weight per image,
+range), 1x and 2x the training range; and the real half of the project's validation set
+(``val:`` data, ``subset="real"``: 7 consecutive frames of the held-out real videos and
+frame sequences averaged, the blur real footage has, whose length no estimate was fitted on).
+G at full size. Each guard is one weight per image,
 ``blur_weight(L)`` of a length ``L``: ``estimate`` (today's guard), ``G's motion``, their
-``min``, ``max``, arithmetic ``mean`` and ``geometric`` mean, and ``none`` (G's frames).
+``min``, ``max``, arithmetic ``mean`` and ``geometric`` mean, and ``none`` (G's frames);
+and ``either``, the library's guard of that name
+(:func:`blurvid.working_scale.guard_weight`: the larger of the estimate and G's motion at
+its 75th percentile, the input up to 3 px; session 15: chosen among variants of the
+percentile and the threshold on these samples, then checked on others, ``--seed 777``).
 Scores: PSNR of the 7 frames against the 7 true frames (best order) minus the input's,
 mean and worst per row. Needs OpenCV (``pip install 'blurvid[flow]'``). Not part of the
 library.
@@ -39,13 +46,17 @@ REPO = HERE.parent
 sys.path.insert(0, str(REPO / "benchmarks"))
 COMMAND = "python experiments/self_motion_guard.py"
 ROWS = {"sharp photos": 0.0, "tiny blur (0.15x)": 0.15, "1x": 1.0, "2x": 2.0}
-GUARDS = ("none", "estimate", "G's motion", "min", "max", "mean", "geometric")
+REAL = "validation, real"
+GUARDS = ("none", "estimate", "G's motion", "min", "max", "mean", "geometric", "either")
 
 
-def lengths(est: float, shown: float) -> dict[str, float]:
-    from blurvid.working_scale import guard_blur_px
+def weights(est: float, shown: float, shown75: float) -> dict[str, float]:
+    """Per guard, the share of G's frames kept: ``blur_weight`` of a length (G's motion
+    ``shown`` at its 90th percentile), and the library's ``"either"`` guard (G's motion at
+    its 75th percentile ``shown75``, the input up to 3 px)."""
+    from blurvid.working_scale import blur_weight, guard_blur_px, guard_weight
 
-    return {
+    lengths = {
         "none": math.inf,
         "estimate": est,
         "G's motion": shown,
@@ -54,6 +65,8 @@ def lengths(est: float, shown: float) -> dict[str, float]:
         "mean": (est + shown) / 2,
         "geometric": guard_blur_px(est, shown, "geometric"),
     }
+    return {**{k: blur_weight(v) for k, v in lengths.items()},
+            "either": guard_weight(est, shown75, "either")}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     from blurvid.data import item_generator
     from blurvid.data.base import _dequantize, _quantize
     from blurvid.data.download import default_data_dir
-    from blurvid.working_scale import blur_weight, frames_blur_px
+    from blurvid.evaluate import iter_samples
+    from blurvid.working_scale import GUARD_QUANTILE, frames_blur_px
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default="default")
@@ -77,6 +91,21 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     g = load_model(args.model).eval()
+
+    def guarded(x: torch.Tensor, truth: torch.Tensor, row: dict) -> dict:
+        base = input_score(x, truth)
+        frames = extract_frames(x, model=g)
+        side = max(x.shape[-2:])
+        est, shown = estimate_blur_extent(x), frames_blur_px(frames, side)
+        shown75 = frames_blur_px(frames, side, GUARD_QUANTILE["either"])
+        row.update(estimate=round(est, 2), g_motion=round(shown, 2),
+                   g_motion_q75=round(shown75, 2), gain_db={})  # fmt: skip
+        for guard, w in weights(est, shown, shown75).items():
+            y = x.unsqueeze(0) + w * (frames - x.unsqueeze(0))
+            row["gain_db"][guard] = round(score(y, truth) - base, 3)
+        print(f"  {row}", flush=True)
+        return row
+
     rows: dict[str, list[dict]] = {}
     for key, factor in ROWS.items():
         rows[key] = []
@@ -84,22 +113,16 @@ def main(argv: list[str] | None = None) -> int:
             for j in range(args.per_photo):
                 gen = item_generator(args.seed, int(100 * factor), i, j)
                 s = render(photo, draw_length(factor, gen), gen, frames=True)
-                x, truth = s["blurry"], _dequantize(_quantize(s["frames"]))
-                base = input_score(x, truth)
-                frames = extract_frames(x, model=g)
-                est, shown = estimate_blur_extent(x), frames_blur_px(frames, max(x.shape[-2:]))
-                row = {"photo": name, "arc": round(s["arc"], 2), "estimate": round(est, 2),
-                       "g_motion": round(shown, 2), "gain_db": {}}  # fmt: skip
-                for guard, length in lengths(est, shown).items():
-                    w = blur_weight(length)
-                    y = x.unsqueeze(0) + w * (frames - x.unsqueeze(0))
-                    row["gain_db"][guard] = round(score(y, truth) - base, 3)
-                rows[key].append(row)
-                print(f"  {key} {name}: {row}", flush=True)
-    table = ["| guard | " + " | ".join(ROWS) + " |", "|---|" + "---:|" * len(ROWS)]
+                truth = _dequantize(_quantize(s["frames"]))
+                row = {"row": key, "photo": name, "arc": round(s["arc"], 2)}
+                rows[key].append(guarded(s["blurry"], truth, row))
+    rows[REAL] = [guarded(x, truth, {"row": REAL, "sample": name})
+                  for name, x, truth in iter_samples(f"val:{args.data_root}", subset="real")]  # fmt: skip
+    keys = [*ROWS, REAL]
+    table = ["| guard | " + " | ".join(keys) + " |", "|---|" + "---:|" * len(keys)]
     for guard in GUARDS:
         cells = []
-        for key in ROWS:
+        for key in keys:
             v = [r["gain_db"][guard] for r in rows[key]]
             cells.append(f"{sum(v) / len(v):+.2f} / {min(v):+.2f}")
         table.append(f"| {guard} | " + " | ".join(cells) + " |")

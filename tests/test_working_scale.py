@@ -13,6 +13,8 @@ from blurvid import ConfigError, extract_frames, interpolate_recursive
 from blurvid.working_scale import (
     FULL_EFFECT_PX,
     FULL_SIZE_PX,
+    GUARD_NO_BLUR_PX,
+    GUARD_QUANTILE,
     GUARDS,
     NO_BLUR_PX,
     TARGET_PX,
@@ -21,6 +23,7 @@ from blurvid.working_scale import (
     blur_weight,
     frames_blur_px,
     guard_blur_px,
+    guard_weight,
     plan_scale,
     to_input_size,
 )
@@ -174,9 +177,26 @@ def test_guard_blur_px_reads_both_or_the_estimate():
     assert guard_blur_px(16.0, 1.0, "geometric") == pytest.approx(4.0)
     assert guard_blur_px(16.0, 1.0) == 16.0  # "estimate"
     assert guard_blur_px(16.0, math.nan, "geometric") == 16.0  # no OpenCV: the estimate
+    assert guard_blur_px(1.0, 9.0, "either") == 9.0  # either reading says "blurred"
+    assert guard_blur_px(9.0, 1.0, "either") == 9.0
+    assert guard_blur_px(1.0, math.nan, "either") == 1.0
     with pytest.raises(ValueError, match="guard"):
         guard_blur_px(1.0, 1.0, "mean")
-    assert set(GUARDS) == {"estimate", "geometric"}
+    assert set(GUARDS) == {"estimate", "geometric", "either"}
+    assert set(GUARD_QUANTILE) == set(GUARD_NO_BLUR_PX) == set(GUARDS)
+
+
+def test_guard_weight_uses_each_guards_threshold():
+    """The "either" guard returns the input up to 3 px (the estimate and the geometric guard:
+    2 px) and keeps G's frames in full from 6 px, like every guard."""
+    assert guard_weight(2.5, 1.0, "estimate") == pytest.approx(0.125)
+    assert guard_weight(2.5, 1.0, "either") == 0.0  # both readings under 3 px: the input
+    assert guard_weight(2.9, 2.9, "either") == 0.0
+    assert guard_weight(1.0, 4.5, "either") == pytest.approx(0.5)  # G shows 4.5 px: half
+    assert guard_weight(6.0, 0.0, "either") == 1.0
+    assert guard_weight(16.0, 1.0, "geometric") == pytest.approx(0.5)  # sqrt(16) = 4 px
+    with pytest.raises(ValueError, match="no_blur_px"):
+        blur_weight(4.0, 6.0)
 
 
 def test_frames_blur_px_is_the_motion_between_first_and_last_frame():
@@ -188,6 +208,14 @@ def test_frames_blur_px_is_the_motion_between_first_and_last_frame():
     assert frames_blur_px(frames, 160) == pytest.approx(7.0, abs=0.7)
     assert frames_blur_px(frames, 320) == pytest.approx(14.0, abs=1.4)
     assert frames_blur_px(frames.flip(0), 160) == pytest.approx(7.0, abs=0.7)  # either way
+    # half the frame still, half moving: the median reads the still half, the 90th percentile
+    # the moving one
+    half = frames.clone()
+    half[..., :80] = frames[3:4, ..., :80]
+    assert frames_blur_px(half, 160, quantile=0.25) < 1.0
+    assert frames_blur_px(half, 160, quantile=0.9) == pytest.approx(7.0, abs=0.7)
+    with pytest.raises(ValueError, match="quantile"):
+        frames_blur_px(frames, 160, quantile=90.0)
 
 
 class _Offsets(torch.nn.Module):
@@ -204,18 +232,22 @@ class _Offsets(torch.nn.Module):
         return torch.stack([x + (k - 3) / 100 for k in range(7)], 1)
 
 
-@pytest.mark.parametrize(("roll", "guard", "kept"), [
-    (0, "estimate", True),    # estimate 16 px: G's frames
-    (0, "geometric", False),  # ... but G's frames show no motion: sqrt(16 x 0) -> the input
-    (2, "geometric", True),   # G's frames 12 px apart (14 px of blur): sqrt(16 x 14) -> G's
+@pytest.mark.parametrize(("blur", "roll", "guard", "kept"), [
+    (16.0, 0, "estimate", True),    # estimate 16 px: G's frames
+    (16.0, 0, "geometric", False),  # ... but G's frames show no motion: sqrt(16 x 0) -> input
+    (16.0, 2, "geometric", True),   # G's frames 12 px apart (14 px of blur): sqrt(16 x 14)
+    (1.0, 0, "estimate", False),    # estimate 1 px: the input (G not run)
+    (1.0, 0, "either", False),      # 1 px and no motion in G's frames: the input
+    (1.0, 2, "either", True),       # 1 px, but G's frames show 14 px: G's frames
+    (16.0, 0, "either", True),      # 16 px read, whatever G shows: G's frames
 ])  # fmt: skip
-def test_auto_guard_from_the_models_metadata(tiny_model, monkeypatch, roll, guard, kept):
+def test_auto_guard_from_the_models_metadata(tiny_model, monkeypatch, blur, roll, guard, kept):
     """``max_side="auto"`` reads the guard from the model's ``auto_guard`` metadata."""
     pytest.importorskip("cv2")
     import blurvid.api as api
     from blurvid.weights_io import _METADATA
 
-    monkeypatch.setattr(api, "plan_scale", lambda img: plan_scale(img, blur_px=16.0))
+    monkeypatch.setattr(api, "plan_scale", lambda img: plan_scale(img, blur_px=blur))
     fake = _Offsets(roll)
     monkeypatch.setattr(api, "_extract", lambda g, x, *a: fake(x.float()))
     monkeypatch.setattr(tiny_model, _METADATA, {**tiny_model.metadata, "auto_guard": guard})

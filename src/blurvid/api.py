@@ -43,11 +43,11 @@ from .io import ImageInput, to_batch
 from .model import NUM_FRAMES, Generator
 from .order import orient_groups, thumbnail
 from .working_scale import (
+    GUARD_QUANTILE,
     GUARDS,
     blend_to_input,
-    blur_weight,
     frames_blur_px,
-    guard_blur_px,
+    guard_weight,
     plan_scale,
     to_input_size,
 )
@@ -304,8 +304,9 @@ def _extract_auto(g, x, dev, dtype, tile, overlap, batch_size) -> torch.Tensor:
     """``max_side="auto"``, image by image (:mod:`blurvid.working_scale`): the blur's length
     picks the working size, G runs there, the frames come back at the input size and move
     towards the input as the blur vanishes. With the ``"estimate"`` guard an image without
-    blur skips G; with ``"geometric"`` (a model whose metadata says so) G always runs and
-    the blur its frames show joins the estimate (:func:`~blurvid.working_scale.guard_blur_px`)."""
+    blur skips G; with ``"geometric"`` or ``"either"`` (a model whose metadata says so) G
+    always runs and the blur its frames show joins the estimate
+    (:func:`~blurvid.working_scale.guard_weight`)."""
     guard = _auto_guard(g)
     out = []
     for xi in x.split(1):
@@ -317,8 +318,8 @@ def _extract_auto(g, x, dev, dtype, tile, overlap, batch_size) -> torch.Tensor:
                           batch_size)  # fmt: skip
         weight = plan.weight
         if guard != "estimate" and math.isfinite(plan.blur_px):
-            shown = frames_blur_px(frames[0], max(xi.shape[-2:]))
-            weight = blur_weight(guard_blur_px(plan.blur_px, shown, guard))
+            shown = frames_blur_px(frames[0], max(xi.shape[-2:]), GUARD_QUANTILE[guard])
+            weight = guard_weight(plan.blur_px, shown, guard)
         xi = xi.to(frames)
         out.append(blend_to_input(to_input_size(frames, xi), xi, weight))
     return out[0] if len(out) == 1 else torch.cat(out)  # one image: no copy of its frames
@@ -360,7 +361,10 @@ def extract_frames(
             brings it to about 16 px (full size up to 24 px), and **the frames come back at
             the input size** (bilinear, plus the input's own detail above the working
             resolution); a photo with under 2 px of blur comes back as the input (7 copies),
-            G's frames taking over up to 6 px (:mod:`blurvid.working_scale`).
+            G's frames taking over up to 6 px (:mod:`blurvid.working_scale`). A model's
+            ``auto_guard`` metadata can add the motion G's own frames show to that reading
+            (``"geometric"``, ``"either"``: the bundled v0.3 keeps a photo as it is when
+            both read under 3 px; :data:`blurvid.working_scale.GUARDS`).
 
     Returns:
         The frames in the input's kind: list of 7 PIL images; numpy ``(7, H, W, 3)``;

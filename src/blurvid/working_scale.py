@@ -33,6 +33,8 @@ __all__ = [
     "FULL_EFFECT_PX",
     "FULL_SIZE_PX",
     "GUARDS",
+    "GUARD_NO_BLUR_PX",
+    "GUARD_QUANTILE",
     "NO_BLUR_PX",
     "TARGET_PX",
     "ScalePlan",
@@ -40,6 +42,7 @@ __all__ = [
     "blur_weight",
     "frames_blur_px",
     "guard_blur_px",
+    "guard_weight",
     "plan_scale",
     "to_input_size",
 ]
@@ -73,22 +76,27 @@ def auto_max_side(height: int, width: int, blur_px: float) -> int | None:
 
 
 @overload
-def blur_weight(blur_px: float) -> float: ...
+def blur_weight(blur_px: float, no_blur_px: float = NO_BLUR_PX) -> float: ...
 @overload
-def blur_weight(blur_px: torch.Tensor) -> torch.Tensor: ...
-def blur_weight(blur_px: float | torch.Tensor) -> float | torch.Tensor:
-    """How much of G's frames to keep (the rest is the input): 0 below :data:`NO_BLUR_PX`,
-    1 from :data:`FULL_EFFECT_PX` on, linear in between. A tensor of lengths (e.g. one per
-    pixel, :mod:`blurvid.motion_gate`) gives a tensor of weights (NaN stays NaN).
+def blur_weight(blur_px: torch.Tensor, no_blur_px: float = NO_BLUR_PX) -> torch.Tensor: ...
+def blur_weight(
+    blur_px: float | torch.Tensor, no_blur_px: float = NO_BLUR_PX
+) -> float | torch.Tensor:
+    """How much of G's frames to keep (the rest is the input): 0 below ``no_blur_px``
+    (:data:`NO_BLUR_PX`), 1 from :data:`FULL_EFFECT_PX` on, linear in between. A tensor of
+    lengths (e.g. one per pixel, :mod:`blurvid.motion_gate`) gives a tensor of weights (NaN
+    stays NaN).
 
     Examples:
-        >>> blur_weight(0.5), blur_weight(4.0), blur_weight(30.0)
-        (0.0, 0.5, 1.0)
+        >>> blur_weight(0.5), blur_weight(4.0), blur_weight(30.0), blur_weight(4.5, 3.0)
+        (0.0, 0.5, 1.0, 0.5)
     """
-    span = FULL_EFFECT_PX - NO_BLUR_PX
+    if not 0.0 <= no_blur_px < FULL_EFFECT_PX:
+        raise ValueError(f"no_blur_px must be in [0, {FULL_EFFECT_PX:g}), got {no_blur_px}")
+    span = FULL_EFFECT_PX - no_blur_px
     if isinstance(blur_px, torch.Tensor):
-        return ((blur_px - NO_BLUR_PX) / span).clamp(0.0, 1.0)
-    return min(1.0, max(0.0, (blur_px - NO_BLUR_PX) / span))
+        return ((blur_px - no_blur_px) / span).clamp(0.0, 1.0)
+    return min(1.0, max(0.0, (blur_px - no_blur_px) / span))
 
 
 def to_input_size(frames: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -117,19 +125,31 @@ def to_input_size(frames: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 #: How ``max_side="auto"`` reads the blur for its do-no-harm weight, by the model's
 #: ``auto_guard`` metadata: ``"estimate"`` (the default) the blur estimate alone;
 #: ``"geometric"`` the geometric mean of the estimate and the blur G's own frames show
-#: (:func:`frames_blur_px`), for a G that leaves sharp input alone (trained on steady
-#: samples): with v0.3's base run it loses 0.10 dB inside the training range instead of 0.41
-#: and keeps sharp photos (``experiments/self_motion_guard.py``, docs/api.md).
-GUARDS = ("estimate", "geometric")
+#: (:func:`frames_blur_px`, 90th percentile), for a G that leaves sharp input alone (trained
+#: on steady samples): with v0.3's base run it loses 0.10 dB inside the training range
+#: instead of 0.41 and keeps sharp photos; ``"either"`` the larger of the two (G's motion at
+#: its 75th percentile), with the frames the input up to 3 px instead of 2: G's frames are
+#: kept when either reading says "blurred", and a sharp photo needs both to say "under 3 px".
+#: With release v0.3 it keeps sharp photos and tiny blur at the input (-0.01 and 0.00 dB)
+#: and loses nothing inside the training range (``experiments/self_motion_guard.py``,
+#: docs/api.md).
+GUARDS = ("estimate", "geometric", "either")
+#: The percentile of G's first-to-last frame motion each guard reads (:func:`frames_blur_px`).
+GUARD_QUANTILE = {"estimate": 0.9, "geometric": 0.9, "either": 0.75}
+#: Below this blur (pixels, as the guard reads it) the frames are the input, per guard.
+GUARD_NO_BLUR_PX = {"estimate": NO_BLUR_PX, "geometric": NO_BLUR_PX, "either": 3.0}
 
 
-def frames_blur_px(frames: torch.Tensor, input_side: int) -> float:
+def frames_blur_px(frames: torch.Tensor, input_side: int, quantile: float = 0.9) -> float:
     """The blur that G's ``frames`` ``(N, 3, h, w)`` show, in pixels of an input whose long
-    side is ``input_side``: ``N / (N - 1)`` times the 90th percentile of the optical flow's
-    magnitude between the first and the last frame (the centres of the first and last N-th
-    of the exposure), measured on thumbnails with a long side of at most
-    :data:`blurvid.order.ORDER_SIDE`. NaN without OpenCV (``pip install 'blurvid[flow]'``).
+    side is ``input_side``: ``N / (N - 1)`` times the ``quantile`` (the 90th percentile by
+    default) of the optical flow's magnitude between the first and the last frame (the
+    centres of the first and last N-th of the exposure), measured on thumbnails with a long
+    side of at most :data:`blurvid.order.ORDER_SIDE`. NaN without OpenCV (``pip install
+    'blurvid[flow]'``).
     """
+    if not 0.0 <= quantile <= 1.0:
+        raise ValueError(f"quantile must be in [0, 1], got {quantile}")
     from .order import ORDER_SIDE, _flow_available, thumbnail
 
     if not _flow_available():
@@ -140,24 +160,41 @@ def frames_blur_px(frames: torch.Tensor, input_side: int) -> float:
     ends = thumbnail(frames[[0, -1]].float(), ORDER_SIDE)
     mag = estimate_flow(ends[:1], ends[1:]).norm(dim=1)
     ratio = input_side / max(ends.shape[-2:])  # input pixels per thumbnail pixel
-    return float(mag.quantile(0.9)) * ratio * n / (n - 1)
+    return float(mag.quantile(quantile)) * ratio * n / (n - 1)
 
 
 def guard_blur_px(estimate: float, shown: float, guard: str = "estimate") -> float:
-    """The blur length the do-no-harm weight reads (:func:`blur_weight`): ``estimate`` for
+    """The blur length the do-no-harm weight reads (:func:`guard_weight`): ``estimate`` for
     the ``"estimate"`` guard, or where ``shown`` (:func:`frames_blur_px`) is unknown; for
     ``"geometric"``, ``sqrt(estimate x shown)``: both readings must say "blurred" for G's
-    frames to be kept in full.
+    frames to be kept in full; for ``"either"``, ``max(estimate, shown)``.
 
     Examples:
         >>> guard_blur_px(16.0, 1.0, "estimate"), guard_blur_px(16.0, 1.0, "geometric")
         (16.0, 4.0)
+        >>> guard_blur_px(1.0, 9.0, "either")
+        9.0
     """
     if guard not in GUARDS:
         raise ValueError(f"guard must be one of {GUARDS}, got {guard!r}")
     if guard == "estimate" or not math.isfinite(shown) or not math.isfinite(estimate):
         return estimate
+    if guard == "either":
+        return max(estimate, shown)
     return math.sqrt(max(estimate, 0.0) * max(shown, 0.0))
+
+
+def guard_weight(estimate: float, shown: float, guard: str = "estimate") -> float:
+    """The share of G's frames ``max_side="auto"`` keeps: :func:`blur_weight` of
+    :func:`guard_blur_px`, with the guard's own :data:`GUARD_NO_BLUR_PX`.
+
+    Examples:
+        >>> guard_weight(2.5, 1.0, "estimate"), guard_weight(2.5, 1.0, "either")
+        (0.125, 0.0)
+        >>> guard_weight(1.0, 4.5, "either")
+        0.5
+    """
+    return blur_weight(guard_blur_px(estimate, shown, guard), GUARD_NO_BLUR_PX[guard])
 
 
 @dataclass(frozen=True)
