@@ -37,7 +37,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -51,7 +50,15 @@ def readings(data_root: Path, held_out: bool, per_photo: int, seed: int) -> list
     """Per sample: the factor, the true arc length and every level's tile lengths (px)."""
     from blur_extent import draw_length, render
 
-    from blurvid.blur_extent import PATCH, TILES, _luma, _tiles, load_blur_extent_net, to_length
+    from blurvid.blur_extent import (
+        PATCH,
+        TILES,
+        _level,
+        _luma,
+        _tiles,
+        load_blur_extent_net,
+        to_length,
+    )
     from blurvid.data import find_split, item_generator
     from blurvid.io import read_image
 
@@ -73,10 +80,7 @@ def readings(data_root: Path, held_out: bool, per_photo: int, seed: int) -> list
                     for k in range(LEVELS):
                         if min(h, w) / 2**k < PATCH:
                             break
-                        yk = y if k == 0 else F.interpolate(
-                            y[None], size=(round(h / 2**k), round(w / 2**k)), mode="bilinear",
-                            antialias=True)[0]  # fmt: skip
-                        tiles, _, _ = _tiles(yk, TILES)
+                        tiles, _, _ = _tiles(_level(y, k), TILES)
                         levels[str(k)] = [round(float(v), 2) for v in to_length(net(tiles))]
                     rows.append({"factor": factor, "photo": name, "arc": round(s["arc"], 2),
                                  "levels": levels})  # fmt: skip

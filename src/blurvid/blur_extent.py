@@ -207,6 +207,16 @@ def _tiles(y: torch.Tensor, count: int) -> tuple[torch.Tensor, torch.Tensor, tup
     return t[keep], keep, (rows, cols)
 
 
+def _level(y: torch.Tensor, level: int) -> torch.Tensor:
+    """Luma ``(1, h, w)`` at pyramid ``level``: ``1 / 2**level`` of its size (antialiased
+    bilinear); level 0 is ``y`` itself."""
+    if not level:
+        return y
+    h, w = y.shape[-2:]
+    size = (round(h / 2**level), round(w / 2**level))
+    return F.interpolate(y[None], size=size, mode="bilinear", antialias=True)[0]
+
+
 @torch.inference_mode()
 def blur_extent(
     image: torch.Tensor, net: BlurExtentNet | None = None, tiles: int = TILES
@@ -232,10 +242,7 @@ def blur_extent(
     levels: dict[int, float] = {}
     level, found = 0, None
     while True:
-        yl = y
-        if level:
-            size = (round(h / 2**level), round(w / 2**level))
-            yl = F.interpolate(y[None], size=size, mode="bilinear", antialias=True)[0]
+        yl = _level(y, level)
         patches, index, grid = _tiles(yl, tiles)
         est = to_length(net(patches))
         levels[level] = float(est.median())
