@@ -19,13 +19,15 @@ automatic 1024 px tiles (over 2.1 MP), as a user gets it. Then the same two extr
 Python (``blurvid.extract_frames`` on the decoded photo, frames kept in memory, no files),
 each in its own process: the call's own time beside the process's wall time and peak memory. **The estimate** itself
 (:func:`blurvid.blur_extent.blur_extent` on the decoded photo, best of ``--repeat``) and the
-plan it gives (:func:`blurvid.working_scale.plan_scale`) are measured in this process.
+plan ``"auto"`` follows (:func:`blurvid.api.plan_working_scale`: the estimate corrected by G's
+own motion at 1/8 and 1/4 of the size, with OpenCV) are measured in this process.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import subprocess
@@ -132,9 +134,13 @@ print(json.dumps({"extract_frames_s": round(time.perf_counter() - t, 2),
 
 
 def estimate(photo: Path, repeat: int) -> dict:
+    """The estimate (best of ``repeat``), then the plan ``max_side="auto"`` follows
+    (:func:`blurvid.api.plan_working_scale`: the estimate and G's motion at the probe
+    sizes) and its time, model loaded beforehand."""
+    from blurvid import load_model
+    from blurvid.api import plan_working_scale
     from blurvid.blur_extent import blur_extent
     from blurvid.io import read_image
-    from blurvid.working_scale import plan_scale
 
     x = read_image(photo)
     times, be = [], None
@@ -143,9 +149,14 @@ def estimate(photo: Path, repeat: int) -> dict:
         be = blur_extent(x)
         times.append(time.perf_counter() - t)
     assert be is not None
-    plan = plan_scale(x, blur_px=be.length)
+    g = load_model("default")
+    t = time.perf_counter()
+    plan = plan_working_scale(x, model=g, device="cpu")
+    plan_s = time.perf_counter() - t
     return {"seconds": round(min(times), 3), "length_px": round(be.length, 1),
-            "level": be.level, "max_side": plan.max_side, "weight": plan.weight}  # fmt: skip
+            "level": be.level, "plan_seconds": round(plan_s, 2),
+            "plan_px": round(plan.blur_px, 1), "max_side": plan.max_side,
+            "weight": plan.weight}  # fmt: skip
 
 
 def markdown(result: dict) -> str:
@@ -157,7 +168,8 @@ def markdown(result: dict) -> str:
         "",
         f"Photo: {p['size']} ({p['file']} upscaled, camera path {p['path_px']} px, "
         f"JPEG {p['bytes'] / 2**20:.1f} MiB). Estimate: {e['length_px']} px in "
-        f"{e['seconds']:.2f} s -> max_side {e['max_side']}.",
+        f"{e['seconds']:.2f} s; the plan with G's probes: {e.get('plan_px')} px in "
+        f"{e.get('plan_seconds', math.nan):.1f} s -> max_side {e['max_side']}.",
         "",
         "| run (own process) | wall time (s) | of which extract_frames (s) | peak RSS (MiB) |",
         "|---|---:|---:|---:|",

@@ -273,17 +273,16 @@ def before_after_synthetic(data: Path) -> None:
 
 def before_after_auto(data: Path) -> None:
     """The real blurry photo with the longest estimated blur: input | full size | auto."""
-    from blurvid.api import working_size
+    from blurvid.api import plan_working_scale, working_size
     from blurvid.blur_extent import estimate_blur_extent
     from blurvid.io import list_images
-    from blurvid.working_scale import plan_scale
 
     model = _default_model()
     lengths = {p: estimate_blur_extent(read_image(p)) for p in list_images(data / "blurry")}
     path = max(lengths, key=lambda p: lengths[p])  # the rule: the longest estimated blur
     image = read_image(path)
     h, w = image.shape[-2:]
-    plan = plan_scale(image, blur_px=lengths[path])
+    plan = plan_working_scale(image, model=model)  # what "auto" does (G's probe included)
     wh, ww = working_size(h, w, plan.max_side)
     full = blurvid.extract_frames(image, model=model)
     auto = blurvid.extract_frames(image, model=model, max_side="auto")
@@ -293,7 +292,7 @@ def before_after_auto(data: Path) -> None:
 
     picks = [image, full[3], auto[3]]
     labels = [
-        f"input {w}x{h}, blur read as {lengths[path]:.1f} px",
+        f"input {w}x{h}, blur read as {plan.blur_px:.1f} px (estimate {lengths[path]:.1f})",
         f"full size: G at {w}x{h}, frame 4 ({motion(full)})",
         f"auto: G at {ww}x{wh}, frame 4 ({motion(auto)})",
     ]
@@ -315,7 +314,8 @@ def before_after_auto(data: Path) -> None:
         m = x.mean(0)
         return float((m[1:, :] - m[:-1, :]).abs().mean() + (m[:, 1:] - m[:, :-1]).abs().mean())
 
-    print(f"{path.name}: blur {lengths[path]:.1f} px, auto {ww}x{wh}; {labels}")
+    print(f"{path.name}: estimate {lengths[path]:.1f} px, read {plan.blur_px:.1f} px, "
+          f"auto {ww}x{wh}; {labels}")  # fmt: skip
     print("mean |gradient| (input, full frame 4, auto frame 4): "
           + ", ".join(f"{edges(p):.4f}" for p in picks))  # fmt: skip
 

@@ -133,7 +133,7 @@ def test_the_automatic_scale_reaches_g_and_the_frames_keep_the_photo_size(
     import blurvid.api as api
     from blurvid.working_scale import auto_max_side, plan_scale
 
-    monkeypatch.setattr(api, "plan_scale", lambda img: plan_scale(img, blur_px=96.0))
+    monkeypatch.setattr(api, "plan_scale", lambda img, **kw: plan_scale(img, blur_px=96.0))
     seen = []
     hook = tiny_model.register_forward_pre_hook(lambda m, args: seen.append(args[0].shape[-2:]))
     try:

@@ -17,6 +17,8 @@ from blurvid.working_scale import (
     GUARD_QUANTILE,
     GUARDS,
     NO_BLUR_PX,
+    PROBE_LEVELS,
+    PROBE_PX,
     TARGET_PX,
     auto_max_side,
     blend_to_input,
@@ -25,6 +27,8 @@ from blurvid.working_scale import (
     guard_blur_px,
     guard_weight,
     plan_scale,
+    probe_sides,
+    probed_blur_px,
     to_input_size,
 )
 
@@ -111,7 +115,7 @@ def test_auto_runs_g_small_and_returns_frames_at_the_input_size(tiny_model, monk
         seen.append(tuple(x.shape[-2:]))
         return real(g, x, *args)
 
-    monkeypatch.setattr(api, "plan_scale", lambda img: plan_scale(img, blur_px=96.0))
+    monkeypatch.setattr(api, "plan_scale", lambda img, **kw: plan_scale(img, blur_px=96.0))
     monkeypatch.setattr(api, "_extract", spy)
     x = torch.rand(3, 48, 96)
     frames = extract_frames(x, model=tiny_model, max_side="auto")
@@ -247,7 +251,7 @@ def test_auto_guard_from_the_models_metadata(tiny_model, monkeypatch, blur, roll
     import blurvid.api as api
     from blurvid.weights_io import _METADATA
 
-    monkeypatch.setattr(api, "plan_scale", lambda img: plan_scale(img, blur_px=blur))
+    monkeypatch.setattr(api, "plan_scale", lambda img, **kw: plan_scale(img, blur_px=blur))
     fake = _Offsets(roll)
     monkeypatch.setattr(api, "_extract", lambda g, x, *a: fake(x.float()))
     monkeypatch.setattr(tiny_model, _METADATA, {**tiny_model.metadata, "auto_guard": guard})
@@ -255,3 +259,117 @@ def test_auto_guard_from_the_models_metadata(tiny_model, monkeypatch, blur, roll
     frames = extract_frames(x, model=tiny_model, max_side="auto")
     g_frames = fake(x[None])[0]
     torch.testing.assert_close(frames, g_frames if kept else x.expand_as(frames))
+
+
+def test_probe_sides_are_the_coarse_levels_big_enough_coarsest_first():
+    assert probe_sides(3000, 4000) == [(3, 500), (2, 1000)]
+    assert probe_sides(720, 1280) == [(2, 320)]  # 1/8 would be 90 px high
+    assert probe_sides(383, 1000) == []  # too small to probe: the estimate alone
+    assert [k for k, _ in probe_sides(10_000, 10_000)] == sorted(PROBE_LEVELS, reverse=True)
+
+
+def test_probed_blur_px_takes_the_first_level_that_reads_a_long_blur():
+    fire2 = PROBE_PX * 4  # the threshold at level 2, in input pixels
+    assert probed_blur_px(20.0, [(2, fire2 + 1.0)]) == fire2 + 1.0  # estimate under-read
+    assert probed_blur_px(20.0, [(3, 200.0), (2, 90.0)]) == 200.0  # the coarsest that fires
+    assert probed_blur_px(20.0, [(3, 40.0), (2, 90.0)]) == 90.0  # 1/8 reads 5 px: go finer
+    # nothing fires: the blur is at most the finest threshold; a shorter estimate stands
+    assert probed_blur_px(150.0, [(3, 40.0), (2, 20.0)]) == fire2
+    assert probed_blur_px(10.0, [(2, 20.0)]) == 10.0
+    # no reading (too small, no OpenCV): the estimate
+    assert probed_blur_px(150.0, []) == probed_blur_px(150.0, [(2, math.nan)]) == 150.0
+
+
+def test_plan_scale_probes_coarse_to_fine_and_stops_at_the_first_that_fires(monkeypatch):
+    import blurvid.blur_extent as be
+
+    monkeypatch.setattr(be, "estimate_blur_extent", lambda img: 20.0)
+    image = torch.rand(3, 800, 1000)  # levels 3 (125 x 100) and 2 (250 x 200)
+    asked = []
+
+    def probe(side, shown):
+        asked.append(side)
+        return shown[side]
+
+    plan = plan_scale(image, probe=lambda s: probe(s, {125: 100.0, 250: 70.0}))
+    assert asked == [125] and plan.blur_px == 100.0  # 1/8 reads 12.5 px there: long blur
+    assert plan.max_side == auto_max_side(800, 1000, 100.0) == 160
+    asked.clear()
+    plan = plan_scale(image, probe=lambda s: probe(s, {125: 40.0, 250: 70.0}))
+    assert asked == [125, 250] and plan.blur_px == 70.0
+    asked.clear()
+    plan = plan_scale(image, probe=lambda s: probe(s, {125: 40.0, 250: 20.0}))
+    assert asked == [125, 250] and (plan.blur_px, plan.max_side) == (20.0, None)
+
+
+def test_auto_reads_a_long_blur_the_estimate_misses_from_gs_own_motion(tiny_model, monkeypatch):
+    """The estimate reads 10 px (alone: full size); G at 1/4 size shows 100 px of motion (in
+    input pixels): the blur is long, G runs again at the size that brings it to 16 px (long
+    side 82, not within 15 % of the probe's 128), and the frames come back at the input
+    size, G's in full."""
+    import blurvid.api as api
+    import blurvid.blur_extent as be
+
+    monkeypatch.setattr(be, "estimate_blur_extent", lambda img: 10.0)
+    monkeypatch.setattr(api, "_flow_available", lambda: True)
+    monkeypatch.setattr(api, "frames_blur_px", lambda frames, side, q=0.9: 100.0)
+    seen = []
+
+    def spy(g, x, *args):
+        seen.append(tuple(x.shape[-2:]))
+        return _Offsets()(x.float())
+
+    monkeypatch.setattr(api, "_extract", spy)
+    x = _texture(400, 512)
+    frames = extract_frames(x, model=tiny_model, max_side="auto")
+    assert seen == [(100, 128), (64, 82)]  # the probe at 1/4 (1/8 would be 50 px high)
+    assert frames.shape == (7, 3, 400, 512)
+    # G's frames (the input's detail above 82 px added back): frame k is the input + (k-3)/100
+    offsets = (frames - x).mean(dim=(1, 2, 3))
+    torch.testing.assert_close(offsets, torch.arange(-3, 4) / 100, atol=2e-3, rtol=0)
+
+
+def test_auto_reuses_the_probes_frames_when_the_working_size_is_the_probes(tiny_model, monkeypatch):
+    """G at 1/4 shows 56 px of motion (in input pixels): the working size that brings it to
+    16 px (long side 146) is within 15 % of the probe's (128), so G runs once."""
+    import blurvid.api as api
+    import blurvid.blur_extent as be
+
+    monkeypatch.setattr(be, "estimate_blur_extent", lambda img: 10.0)
+    monkeypatch.setattr(api, "_flow_available", lambda: True)
+    monkeypatch.setattr(api, "frames_blur_px", lambda frames, side, q=0.9: 56.0)
+    seen = []
+    monkeypatch.setattr(api, "_extract", lambda g, x, *a: seen.append(x.shape) or _Offsets()(x))
+    frames = extract_frames(_texture(400, 512), model=tiny_model, max_side="auto")
+    assert [tuple(s[-2:]) for s in seen] == [(100, 128)] and frames.shape == (7, 3, 400, 512)
+
+
+def test_auto_without_opencv_uses_the_estimate_alone(tiny_model, monkeypatch):
+    import blurvid.api as api
+    import blurvid.blur_extent as be
+
+    monkeypatch.setattr(be, "estimate_blur_extent", lambda img: 10.0)
+    monkeypatch.setattr(api, "_flow_available", lambda: False)
+    seen = []
+    monkeypatch.setattr(api, "_extract", lambda g, x, *a: seen.append(x.shape) or _Offsets()(x))
+    extract_frames(_texture(400, 512), model=tiny_model, max_side="auto")
+    assert [tuple(s[-2:]) for s in seen] == [(400, 512)]  # no probe: full size, G once
+
+
+def test_plan_working_scale_is_what_auto_does(tiny_model, monkeypatch):
+    """The public plan is the one ``extract_frames(..., max_side="auto")`` follows."""
+    import blurvid.api as api
+    import blurvid.blur_extent as be
+    from blurvid import InvalidImageError
+    from blurvid.api import plan_working_scale
+
+    monkeypatch.setattr(be, "estimate_blur_extent", lambda img: 10.0)
+    monkeypatch.setattr(api, "_flow_available", lambda: True)
+    monkeypatch.setattr(api, "frames_blur_px", lambda frames, side, q=0.9: 100.0)
+    x = _texture(400, 512)
+    plan = plan_working_scale(x, model=tiny_model)
+    assert (plan.blur_px, plan.max_side, plan.weight) == (100.0, 82, 1.0)
+    monkeypatch.setattr(api, "_flow_available", lambda: False)  # no OpenCV: the estimate
+    assert plan_working_scale(x, model=tiny_model).blur_px == 10.0
+    with pytest.raises(InvalidImageError, match="one image"):
+        plan_working_scale(torch.rand(2, 3, 64, 64), model=tiny_model)

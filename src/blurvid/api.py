@@ -37,14 +37,16 @@ from .checks import (
     format_bytes,
 )
 from .checks import memory_limit as _memory_limit
-from .errors import ConfigError, OutputTooLargeError
+from .errors import ConfigError, InvalidImageError, OutputTooLargeError
 from .hub import load_model
 from .io import ImageInput, to_batch
 from .model import NUM_FRAMES, Generator
-from .order import orient_groups, thumbnail
+from .order import _flow_available, orient_groups, thumbnail
 from .working_scale import (
     GUARD_QUANTILE,
     GUARDS,
+    PROBE_QUANTILE,
+    ScalePlan,
     blend_to_input,
     frames_blur_px,
     guard_weight,
@@ -59,6 +61,7 @@ __all__ = [
     "interpolate_recursive",
     "num_recursive_frames",
     "plan_recursive",
+    "plan_working_scale",
     "working_size",
 ]
 
@@ -300,6 +303,37 @@ def _auto_guard(g: Generator) -> str:
     return guard if guard in GUARDS else "estimate"
 
 
+def _plan_auto(g, xi, dev, dtype, tile, overlap, batch_size) -> tuple[ScalePlan, dict]:
+    """The plan of ``max_side="auto"`` for one image ``xi`` ``(1, 3, H, W)``: the blur
+    estimate, corrected by the motion of G's frames at the coarse probe levels
+    (:func:`~blurvid.working_scale.probed_blur_px`; with OpenCV, images of at least 384 px a
+    side), and the probes' frames by their ``max_side``."""
+    probed: dict[int | None, torch.Tensor] = {}
+    side = max(xi.shape[-2:])
+
+    def probe(max_side: int) -> float:
+        if not _flow_available():
+            return math.nan
+        probed[max_side] = frames = _extract(g, _to_working_size(xi, max_side), dev, dtype, tile,
+                                             overlap, batch_size)  # fmt: skip
+        return frames_blur_px(frames[0], side, PROBE_QUANTILE)
+
+    return plan_scale(xi[0], probe=probe), probed
+
+
+#: A working size within this share of a probe's (:func:`_plan_auto`) takes the probe's frames.
+PROBE_REUSE = 0.15
+
+
+def _probed_frames(probed: dict, max_side: int | None) -> torch.Tensor | None:
+    """The frames of the probe whose ``max_side`` is within :data:`PROBE_REUSE` of the
+    planned one (the blur lands within 15 % of the same length: G need not run again)."""
+    for side, frames in probed.items():
+        if max_side is not None and abs(side - max_side) <= PROBE_REUSE * max_side:
+            return frames
+    return None
+
+
 def _extract_auto(g, x, dev, dtype, tile, overlap, batch_size) -> torch.Tensor:
     """``max_side="auto"``, image by image (:mod:`blurvid.working_scale`): the blur's length
     picks the working size, G runs there, the frames come back at the input size and move
@@ -310,12 +344,15 @@ def _extract_auto(g, x, dev, dtype, tile, overlap, batch_size) -> torch.Tensor:
     guard = _auto_guard(g)
     out = []
     for xi in x.split(1):
-        plan = plan_scale(xi[0])
+        plan, probed = _plan_auto(g, xi, dev, dtype, tile, overlap, batch_size)
         if plan.weight <= 0.0 and guard == "estimate":
             out.append(xi.float().unsqueeze(1).expand(-1, g.config.num_frames, -1, -1, -1))
             continue
-        frames = _extract(g, _to_working_size(xi, plan.max_side), dev, dtype, tile, overlap,
-                          batch_size)  # fmt: skip
+        frames = _probed_frames(probed, plan.max_side)
+        probed.clear()  # the other probes' frames are not kept while G runs again
+        if frames is None:
+            frames = _extract(g, _to_working_size(xi, plan.max_side), dev, dtype, tile, overlap,
+                              batch_size)  # fmt: skip
         weight = plan.weight
         if guard != "estimate" and math.isfinite(plan.blur_px):
             shown = frames_blur_px(frames[0], max(xi.shape[-2:]), GUARD_QUANTILE[guard])
@@ -326,6 +363,47 @@ def _extract_auto(g, x, dev, dtype, tile, overlap, batch_size) -> torch.Tensor:
 
 
 # ----------------------------------------------------------------------------- public API
+def plan_working_scale(
+    image: ImageInput,
+    *,
+    model: Generator | str | None = None,
+    device: str | torch.device | None = None,
+) -> ScalePlan:
+    """What ``extract_frames(image, max_side="auto")`` does with one image: the blur length
+    it reads (the estimate, corrected by G's own motion at 1/4 and 1/8 of the size where
+    the image is large enough and OpenCV is installed), the working size and the share of
+    G's frames in the result (:mod:`blurvid.working_scale`). G runs at the probe sizes
+    (1/16 and 1/64 of a full-size pass).
+
+    Args:
+        image: one image, in any kind :func:`extract_frames` takes.
+        model, device: as for :func:`extract_frames`.
+
+    Returns:
+        A :class:`~blurvid.working_scale.ScalePlan`: ``blur_px`` (input pixels; NaN for an
+        image under 32 px a side), ``max_side`` (``None``: full size) and ``weight``. Pass
+        ``plan.max_side`` to :func:`interpolate_recursive` for slow motion at that size.
+
+    Raises:
+        InvalidImageError: more than one image.
+
+    Examples:
+        >>> import torch, blurvid
+        >>> from blurvid.api import plan_working_scale
+        >>> g = blurvid.Generator(blurvid.GeneratorConfig(width=8))
+        >>> plan_working_scale(torch.full((3, 64, 64), 0.5), model=g).max_side is None
+        True
+    """
+    model, dev = _check_args(model, device, None, None, None, None)
+    x, _ = to_batch(image)
+    if x.shape[0] != 1:
+        raise InvalidImageError(
+            f"plan_working_scale takes one image, got a batch of {x.shape[0]}: call it per image"
+        )
+    g = _get_model(model, dev, _resolve_dtype(None, dev))
+    return _plan_auto(g, x, dev, None, None, None, None)[0]
+
+
 def extract_frames(
     image: ImageInput,
     *,
@@ -357,9 +435,10 @@ def extract_frames(
             ``None`` (default): full size. Useful when the blur spans tens of pixels, more
             than G was trained on; see docs/performance.md for what it does to sharpness.
             ``"auto"``: per image, the blur's estimated length
-            (:func:`blurvid.blur_extent.estimate_blur_extent`) picks the working size that
-            brings it to about 16 px (full size up to 24 px), and **the frames come back at
-            the input size** (bilinear, plus the input's own detail above the working
+            (:func:`blurvid.blur_extent.estimate_blur_extent`; a long blur read from G's own
+            motion at 1/4 or 1/8 of the size, with OpenCV: :func:`plan_working_scale`) picks
+            the working size that brings it to about 16 px (full size up to 24 px), and
+            **the frames come back at the input size** (bilinear, plus the input's own detail above the working
             resolution); a photo with under 2 px of blur comes back as the input (7 copies),
             G's frames taking over up to 6 px (:mod:`blurvid.working_scale`). A model's
             ``auto_guard`` metadata can add the motion G's own frames show to that reading
@@ -570,7 +649,7 @@ def interpolate_recursive(
     if _is_auto(max_side):
         raise ConfigError(
             "max_side='auto' is for extract_frames (depth 1); for slow motion pick the size "
-            "from the blur: blurvid.working_scale.plan_scale(image).max_side"
+            "from the blur: blurvid.api.plan_working_scale(image).max_side"
         )
     model, dev = _check_args(model, device, dtype, tile, overlap, batch_size, max_side)
     x, restore = to_batch(image)
