@@ -2,6 +2,7 @@
 
     python experiments/probe_levels.py            # -> results/probe_levels.json (+ table)
     python experiments/probe_levels.py --table    # the table again, from the file
+    python experiments/probe_levels.py --native   # -> results/probe_levels_native.json
 
 ``max_side="auto"`` picks its working scale from :func:`blurvid.blur_extent.estimate_blur_extent`,
 whose 96 px patches read blur 3-4x G's training range (4-24 px) at about half its length
@@ -36,6 +37,10 @@ above the highest readings on in-range blur; 28 keeps twice the highest reading 
 tiny blur as margin. The first candidate (90th percentile, 32 px, no cap) read two in-range
 samples of ``benchmarks/auto_scale.py`` as long blur (-0.19 dB against full size at 1x): the
 90th percentile of a flow field has outliers.
+
+``--native``: the library's plan (:func:`blurvid.api.plan_working_scale`, the estimate and
+G's probe) for every photo of the project's data at its own size (512-1280 px, all sharp):
+whether the probe ever reads a sharp photo as a long blur.
 
 G at 1/4 costs 1/16 of a full-size pass (1/2 would cost a quarter, beyond the 20 % the issue
 allows the estimate). Also printed: G's highest readings at 1/4 on sharp, tiny and 1x samples
@@ -169,6 +174,26 @@ def table(result: dict) -> str:
     return "\n".join(lines)
 
 
+def native_sharp(g, data_root: Path) -> list[dict]:
+    """Per photo of ``data_root/photos`` at its own size: the estimate and the plan."""
+    from blurvid.api import plan_working_scale
+    from blurvid.blur_extent import estimate_blur_extent
+    from blurvid.data import find_split
+    from blurvid.io import read_image
+
+    held = find_split().validation_photos
+    rows = []
+    for path in sorted((data_root / "photos").glob("*.jpg")):
+        x = read_image(path)
+        plan = plan_working_scale(x, model=g)
+        rows.append({"photo": path.name, "held_out": path.name in held,
+                     "size": list(x.shape[-2:]), "estimate": round(estimate_blur_extent(x), 2),
+                     "plan_px": round(plan.blur_px, 2), "max_side": plan.max_side,
+                     "weight": round(plan.weight, 3)})  # fmt: skip
+        print(f"  {rows[-1]}", flush=True)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     from blurvid import load_model
     from blurvid._fs import atomic_write_bytes
@@ -180,12 +205,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", type=Path, default=HERE / "results" / "probe_levels.json")
     ap.add_argument("--table", action="store_true", help="print the table of --out and stop")
+    ap.add_argument("--native", action="store_true",
+                    help="the plan for every sharp photo at its own size (its own --out)")  # fmt: skip
     args = ap.parse_args(argv)
     if args.table:
         print(table(json.loads(args.out.read_text())))
         return 0
     torch.set_num_threads(args.threads)
     g = load_model(args.model).eval()
+    if args.native:
+        out = args.out
+        if out == ap.get_default("out"):
+            out = out.with_name("probe_levels_native.json")
+        rows = native_sharp(g, args.data_root)
+        fired = [r["photo"] for r in rows if r["plan_px"] != r["estimate"]]
+        result = {"command": " ".join([COMMAND, *(sys.argv[1:] if argv is None else argv)]),
+                  "model": args.model, "photos": len(rows), "probe_changed": fired,
+                  "rows": rows}  # fmt: skip
+        atomic_write_bytes(out, (json.dumps(result, indent=1) + "\n").encode())
+        print(f"{len(rows)} photos; the probe changed the reading of {len(fired)}: {fired}")
+        return 0
     rows = {"training": readings(g, args.data_root, False, 2, 777),
             "validation": readings(g, args.data_root, True, 2, 4242)}  # fmt: skip
     result = {

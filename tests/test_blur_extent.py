@@ -158,3 +158,21 @@ def test_the_head_runs_on_odd_sizes():
     net = BlurExtentNet().eval()
     with torch.no_grad():
         assert net(torch.rand(2, 1, 37, 51)).shape == (2,)
+
+
+def test_gs_probe_reads_the_long_blur_the_estimate_reads_short(photos, default_model):
+    """``max_side="auto"``'s plan (:func:`blurvid.api.plan_working_scale`) on blur 3x the
+    top of the training range: the estimate alone reads about half of it (36 px of 68); G's
+    motion at 1/4 of the size reads it within a factor 1.5. Inside the range (11 px) and on
+    the sharp photo the probe does not fire: the estimate stands."""
+    pytest.importorskip("cv2")
+    from blurvid.api import plan_working_scale
+
+    for i, photo in enumerate(photos):
+        long, arc = shaken(photo, 70.0, 1)
+        plan = plan_working_scale(long, model=default_model)
+        assert 1 / 1.5 < plan.blur_px / arc < 1.5, (i, plan, arc)
+        assert plan.max_side is not None and plan.max_side < 384
+        for image in (shaken(photo, 12.0, 3)[0], photo):
+            est = estimate_blur_extent(image)
+            assert plan_working_scale(image, model=default_model).blur_px == est

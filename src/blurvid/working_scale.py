@@ -243,8 +243,8 @@ def probed_blur_px(estimate: float, readings: Sequence[tuple[int, float]]) -> fl
     level's threshold. Chosen on training photos (``experiments/probe_levels.py``, 75th
     percentile, 28 px at 1/4): over blur 1-4x the training range the working scale's mean
     error drops from 0.45 to 0.11 log2 there, and from 0.36 to 0.16 on the held-out photos
-    (3x: 0.78 to 0.15). Without readings
-    (an image too small to probe, or no OpenCV: NaN readings) the estimate.
+    (3x: 0.78 to 0.15). Without readings (an image too small to probe, or no OpenCV: NaN
+    readings) the estimate.
 
     Examples:
         >>> probed_blur_px(20.0, [(2, 60.0)]), probed_blur_px(150.0, [(2, 12.0)])
