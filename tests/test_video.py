@@ -665,3 +665,33 @@ def test_cli_slowmo_max_side_auto(auto_clips, tmp_path, tiny_model, capsys):
     with pytest.raises(SystemExit):
         cli.main([*args, "--max-side", "half", "--overwrite"])
     assert "integer long side in pixels or 'auto'" in capsys.readouterr().err
+
+
+def test_auto_reads_the_sampled_frames_as_photos_g_probe_included(
+    auto_clips, tmp_path, monkeypatch
+):
+    """``slow_motion(..., max_side="auto")`` reads each sampled frame with the photo rule of
+    the model it runs (``api._plan_auto``: the estimate and G's probe for long blur), and so
+    does ``clip_scale(..., model=...)``: a sharp clip read as 40 px runs at the size for 40 px."""
+    import blurvid.api as api
+    from blurvid.api import working_size
+    from blurvid.video import clip_scale
+    from blurvid.working_scale import ScalePlan, auto_max_side
+
+    seen = []
+
+    def fake(g, x, *args):
+        seen.append(tuple(x.shape))
+        return ScalePlan(40.0, None, 1.0), {}
+
+    monkeypatch.setattr(api, "_plan_auto", fake)
+    g = SizeSpy()
+    result = slow_motion(auto_clips["sharp"], tmp_path / "o.mp4", model=g, max_side="auto",
+                         batch_size=1, progress=False, motion_gate=False)  # fmt: skip
+    side = auto_max_side(AUTO_SIDE, AUTO_SIDE, 40.0)
+    assert result.scale.blur_px == 40.0 and result.scale.max_side == side
+    assert len(seen) == 4 and all(s == (1, 3, AUTO_SIDE, AUTO_SIDE) for s in seen)
+    assert g.sizes == [working_size(AUTO_SIDE, AUTO_SIDE, side)] * 4
+    monkeypatch.setattr(api, "plan_working_scale", lambda f, model: ScalePlan(40.0, None, 1.0))
+    assert clip_scale(auto_clips["sharp"], model=g).blur_px == 40.0
+    assert clip_scale(auto_clips["sharp"]).blur_px < 2.0  # without a model: the estimate

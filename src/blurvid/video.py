@@ -40,7 +40,7 @@ from __future__ import annotations
 import math
 import os
 import statistics
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
@@ -418,11 +418,15 @@ def sample_indices(frames: int, count: int = AUTO_SAMPLES) -> list[int]:
     return sorted({min(frames - 1, int((i + 0.5) * frames / count)) for i in range(count)})
 
 
-def median_plan(frames: list[torch.Tensor]) -> ScalePlan:
+def median_plan(
+    frames: list[torch.Tensor], read: Callable[[torch.Tensor], float] | None = None
+) -> ScalePlan:
     """One :class:`~blurvid.working_scale.ScalePlan` for frames ``(3, H, W)`` of one clip:
     :func:`~blurvid.working_scale.plan_scale` of the median of their blur lengths (frames
-    too small to read: full size, G's frames)."""
-    lengths = [plan_scale(f).blur_px for f in frames]
+    too small to read: full size, G's frames). ``read``: a frame's blur length (default:
+    the estimate, ``plan_scale(frame).blur_px``; with G's probe,
+    :func:`blurvid.api.plan_working_scale`)."""
+    lengths = [read(f) if read is not None else plan_scale(f).blur_px for f in frames]
     if any(math.isnan(v) for v in lengths):
         return plan_scale(frames[0])
     return plan_scale(frames[0], blur_px=statistics.median(lengths))
@@ -444,16 +448,26 @@ def _sample_frames(av: Any, info: VideoInfo, count: int) -> list[torch.Tensor]:
     return out
 
 
-def _clip_plan(av: Any, info: VideoInfo, samples: int) -> ScalePlan:
-    return median_plan(_sample_frames(av, info, samples))
+def _clip_plan(
+    av: Any, info: VideoInfo, samples: int, read: Callable[[torch.Tensor], float] | None = None
+) -> ScalePlan:
+    return median_plan(_sample_frames(av, info, samples), read)
 
 
-def clip_scale(video: str | os.PathLike, *, samples: int = AUTO_SAMPLES) -> ScalePlan:
+def clip_scale(
+    video: str | os.PathLike,
+    *,
+    samples: int = AUTO_SAMPLES,
+    model: Generator | str | None = None,
+) -> ScalePlan:
     """The working scale ``slow_motion(video, ..., max_side="auto")`` uses for the whole clip.
 
     Rule: ``samples`` frames are decoded at the centres of ``samples`` equal stretches of the
-    clip (all of a shorter clip), the blur length of each is estimated
-    (:func:`blurvid.blur_extent.estimate_blur_extent`) and their **median** is the clip's
+    clip (all of a shorter clip), the blur length of each is read as for a photo
+    (:func:`blurvid.api.plan_working_scale` with ``model``: the estimate, and G's own motion
+    at 1/4 and 1/8 of the size for long blur where the frames are large enough and OpenCV
+    is installed; without ``model`` the estimate alone,
+    :func:`blurvid.blur_extent.estimate_blur_extent`) and their **median** is the clip's
     blur length; :func:`blurvid.working_scale.plan_scale` turns it into one plan for every
     frame: full size up to 24 px, else the size that brings the blur to 16 px; under 2 px G is
     not run (the frames are the input's), up to 6 px its frames are blended with the input.
@@ -471,7 +485,12 @@ def clip_scale(video: str | os.PathLike, *, samples: int = AUTO_SAMPLES) -> Scal
 
     check_int(samples, "samples", minimum=1)
     av = require("av", "video", "reading videos")
-    return _clip_plan(av, probe_video(video), samples)
+    info = probe_video(video)
+    if model is None:
+        return _clip_plan(av, info, samples)
+    from .api import plan_working_scale
+
+    return _clip_plan(av, info, samples, lambda f: plan_working_scale(f, model=model).blur_px)
 
 
 def slow_motion(
@@ -515,8 +534,9 @@ def slow_motion(
             long side is larger are downscaled (antialiased) to it before G, and **the output
             video has that size** (:func:`blurvid.api.working_size`). Default: full size.
             ``"auto"``: one working size for the whole clip from its blur
-            (:func:`clip_scale`: the median blur length of :data:`AUTO_SAMPLES` evenly spaced
-            frames, read before the main pass); G runs and the time order is chosen at that
+            (:func:`clip_scale` with the model: the median blur length of
+            :data:`AUTO_SAMPLES` evenly spaced frames, each read as for a photo, G's probe
+            for long blur included, before the main pass); G runs and the time order is chosen at that
             size, and **the output video has the input size** (bilinear, plus the input's
             own detail above the working resolution). Without the motion gate a clip read
             as without blur (under 2 px) is written as its own frames, each repeated
@@ -545,6 +565,7 @@ def slow_motion(
         _extract,
         _get_model,
         _is_auto,
+        _plan_auto,
         _resolve_dtype,
         _runnable,
         _to_working_size,
@@ -582,11 +603,6 @@ def slow_motion(
     fmt = _check_output(out, overwrite)
     info = probe_video(video)  # every input check, before the model is loaded
     av = require("av", "video", "writing videos")
-    plan = _clip_plan(av, info, AUTO_SAMPLES) if auto else None
-    side = plan.max_side if plan is not None else fixed
-    h, w = working_size(info.height, info.width, side)
-    work = replace(info, width=w, height=h)  # what G sees
-    shape = info if auto else work  # what the output is: the input's size with "auto"
     _require_codec(
         av,
         "libx264",
@@ -602,6 +618,17 @@ def slow_motion(
     dev = resolve_device(device, model if isinstance(model, Generator) else None)
     dt = _resolve_dtype(dtype, dev)  # a bad dtype fails here, not after the first batch
     g = _runnable(_get_model(model, dev, dt), dev, dt)  # once; the caller's model stays as is
+    plan = None
+    if auto:  # the photo rule on sampled frames, G's probe for long blur included
+
+        def read(frame: torch.Tensor) -> float:
+            return _plan_auto(g, frame[None], dev, dtype, tile, None, None)[0].blur_px
+
+        plan = _clip_plan(av, info, AUTO_SAMPLES, read)
+    side = plan.max_side if plan is not None else fixed
+    h, w = working_size(info.height, info.width, side)
+    work = replace(info, width=w, height=h)  # what G sees
+    shape = info if auto else work  # what the output is: the input's size with "auto"
     frames_per_pass = g.config.num_frames
     depths = factors_for(frames_per_pass)
     if factor not in depths:  # a model given by name: its frame count is known only now
