@@ -178,9 +178,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--part", choices=("all", "no-harm"), default="all",
                     help="no-harm: only the do-no-harm rows (e.g. to score a training snapshot; "
                          "give --out a file of its own)")  # fmt: skip
+    ap.add_argument("--without-opencv", action="store_true",
+                    help="run 'auto' as an install without OpenCV does (no reading of G's "
+                         "frames: the estimate alone); give --out a file of its own")  # fmt: skip
     args = ap.parse_args(argv)
-    if args.part != "all" and args.out == ap.get_default("out"):
-        ap.error("--part no-harm writes a partial result: give it an --out of its own")
+    if (args.part != "all" or args.without_opencv) and args.out == ap.get_default("out"):
+        ap.error("--part no-harm and --without-opencv write another result: give --out a file")
+    if args.without_opencv:  # what blurvid sees when cv2 is not installed
+        import blurvid.api
+        import blurvid.order
+
+        blurvid.order._flow_available = blurvid.api._flow_available = lambda: False
     torch.set_num_threads(args.threads)
     g = load_model(args.model).eval()
     result: dict = {

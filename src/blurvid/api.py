@@ -438,8 +438,8 @@ def extract_frames(
             (:func:`blurvid.blur_extent.estimate_blur_extent`; a long blur read from G's own
             motion at 1/4 or 1/8 of the size, with OpenCV: :func:`plan_working_scale`) picks
             the working size that brings it to about 16 px (full size up to 24 px), and
-            **the frames come back at the input size** (bilinear, plus the input's own detail above the working
-            resolution); a photo with under 2 px of blur comes back as the input (7 copies),
+            **the frames come back at the input size** (bilinear, plus the input's own
+            detail above the working resolution); a photo with under 2 px of blur comes back as the input (7 copies),
             G's frames taking over up to 6 px (:mod:`blurvid.working_scale`). A model's
             ``auto_guard`` metadata can add the motion G's own frames show to that reading
             (``"geometric"``, ``"either"``: the bundled v0.3 keeps a photo as it is when
