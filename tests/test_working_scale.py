@@ -151,7 +151,10 @@ def test_cli_max_side_auto_writes_frames_at_the_input_size(tmp_path, tiny_model,
     pngs = sorted((tmp_path / "a" / "flat").glob("*.png"))
     assert len(pngs) == 7 and {Image.open(p).size for p in pngs} == {(48, 40)}
     assert Image.open(pngs[0]).getpixel((5, 5)) == (90, 120, 30)
-    capsys.readouterr()
+    # what "auto" chose, one line per image (not with -q)
+    assert f"{path}: working scale: blur 0.0 px: no blur, the input" in capsys.readouterr().out
+    assert cli.main([*args, "-o", str(tmp_path / "q"), "--max-side", "auto", "-q"]) == 0
+    assert "working scale" not in capsys.readouterr().out
     assert cli.main([*args, "-o", str(tmp_path / "b"), "--max-side", "auto", "--depth", "2"]) == 1
     assert "--max-side auto is for --depth 1" in capsys.readouterr().err
     with pytest.raises(SystemExit):
@@ -302,7 +305,9 @@ def test_plan_scale_probes_coarse_to_fine_and_stops_at_the_first_that_fires(monk
     assert asked == [125, 250] and (plan.blur_px, plan.max_side) == (20.0, None)
 
 
-def test_auto_reads_a_long_blur_the_estimate_misses_from_gs_own_motion(tiny_model, monkeypatch):
+def test_auto_reads_a_long_blur_the_estimate_misses_from_gs_own_motion(
+    tiny_model, monkeypatch, caplog
+):
     """The estimate reads 10 px (alone: full size); G at 1/4 size shows 100 px of motion (in
     input pixels): the blur is long, G runs again at the size that brings it to 16 px (long
     side 82, not within 15 % of the probe's 128), and the frames come back at the input
@@ -321,8 +326,12 @@ def test_auto_reads_a_long_blur_the_estimate_misses_from_gs_own_motion(tiny_mode
 
     monkeypatch.setattr(api, "_extract", spy)
     x = _texture(400, 512)
-    frames = extract_frames(x, model=tiny_model, max_side="auto")
+    with caplog.at_level("INFO", logger="blurvid.api"):
+        frames = extract_frames(x, model=tiny_model, max_side="auto")
     assert seen == [(100, 128), (64, 82)]  # the probe at 1/4 (1/8 would be 50 px high)
+    assert caplog.messages == [
+        "working scale: blur 100.0 px: G at 82x64, frames at 512x400, 100% G's frames"
+    ]
     assert frames.shape == (7, 3, 400, 512)
     # G's frames (the input's detail above 82 px added back): frame k is the input + (k-3)/100
     offsets = (frames - x).mean(dim=(1, 2, 3))

@@ -19,6 +19,7 @@ consistent); reversing the returned frames is an equally valid answer.
 from __future__ import annotations
 
 import copy
+import logging
 import math
 import os
 from decimal import Decimal
@@ -72,6 +73,8 @@ BATCH_PIXELS = 2_100_000
 DEFAULT_TILE = 1024
 DEFAULT_OVERLAP = 64
 _MODEL_CACHE: dict[tuple[str, str, str], Generator] = {}
+#: ``max_side="auto"`` says what it chose per image at INFO level (``blurvid extract`` prints it).
+_log = logging.getLogger(__name__)
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -346,6 +349,7 @@ def _extract_auto(g, x, dev, dtype, tile, overlap, batch_size) -> torch.Tensor:
     for xi in x.split(1):
         plan, probed = _plan_auto(g, xi, dev, dtype, tile, overlap, batch_size)
         if plan.weight <= 0.0 and guard == "estimate":
+            _log.info("working scale: blur %.1f px: no blur, the input (G not run)", plan.blur_px)
             out.append(xi.float().unsqueeze(1).expand(-1, g.config.num_frames, -1, -1, -1))
             continue
         frames = _probed_frames(probed, plan.max_side)
@@ -357,6 +361,9 @@ def _extract_auto(g, x, dev, dtype, tile, overlap, batch_size) -> torch.Tensor:
         if guard != "estimate" and math.isfinite(plan.blur_px):
             shown = frames_blur_px(frames[0], max(xi.shape[-2:]), GUARD_QUANTILE[guard])
             weight = guard_weight(plan.blur_px, shown, guard)
+        (h, w), (wh, ww) = xi.shape[-2:], frames.shape[-2:]
+        _log.info("working scale: blur %.1f px: G at %dx%d, frames at %dx%d, %.0f%% G's frames",
+                  plan.blur_px, ww, wh, w, h, 100 * weight)  # fmt: skip
         xi = xi.to(frames)
         out.append(blend_to_input(to_input_size(frames, xi), xi, weight))
     return out[0] if len(out) == 1 else torch.cat(out)  # one image: no copy of its frames

@@ -11,7 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, cast
 
@@ -91,6 +92,32 @@ def _write_outputs(frames, path: Path, out: Path, formats: list[str], fps: float
     return written
 
 
+@contextmanager
+def _log_lines(name: str, prefix: str, on: bool = True) -> Iterator[None]:
+    """While inside, INFO records of the logger ``name`` are printed as lines (``prefix`` +
+    message) between the progress bars: what ``--max-side auto`` chose for an image."""
+    if not on:
+        yield
+        return
+    import logging
+
+    from tqdm import tqdm
+
+    class _Lines(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            tqdm.write(prefix + record.getMessage())
+
+    log, handler = logging.getLogger(name), _Lines()
+    level = log.level
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+
+
 def _max_side_arg(text: str) -> int | str:
     """``--max-side``: an integer, or ``auto``."""
     if text.strip().lower() == "auto":
@@ -153,7 +180,8 @@ def _cmd_extract(args: argparse.Namespace) -> int:
         if not auto:
             h, w = working_size(h, w, args.max_side)
         if args.depth == 1:
-            frames = extract_frames(x, **kw)[0]
+            with _log_lines("blurvid.api", f"{path}: ", on=auto and not args.quiet):
+                frames = extract_frames(x, **kw)[0]
         else:  # count, estimate and refuse what would not fit before any work
             plan = plan_recursive(args.depth, h, w, num_frames=model.config.num_frames)
             if not args.quiet:
