@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import statistics
 import sys
 from collections.abc import Callable
@@ -134,11 +133,9 @@ RULES: dict[str, Callable[[dict], float]] = {
 }
 
 
-def scale_error(estimate: float, arc: float) -> float:
-    return abs(math.log2(max(estimate, 24.0) / max(arc, 24.0)))
-
-
 def score(rows: list[dict], rule: Callable[[dict], float]) -> dict:
+    from blur_extent_levels import scale_error  # experiments/ (the script's folder)
+
     out: dict = {"error": {}}
     inside = []
     for factor in FACTORS:

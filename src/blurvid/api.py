@@ -446,11 +446,12 @@ def extract_frames(
             motion at 1/4 or 1/8 of the size, with OpenCV: :func:`plan_working_scale`) picks
             the working size that brings it to about 16 px (full size up to 24 px), and
             **the frames come back at the input size** (bilinear, plus the input's own
-            detail above the working resolution); a photo with under 2 px of blur comes back as the input (7 copies),
-            G's frames taking over up to 6 px (:mod:`blurvid.working_scale`). A model's
-            ``auto_guard`` metadata can add the motion G's own frames show to that reading
-            (``"geometric"``, ``"either"``: the bundled v0.3 keeps a photo as it is when
-            both read under 3 px; :data:`blurvid.working_scale.GUARDS`).
+            detail above the working resolution); a photo with under 2 px of blur comes
+            back as the input (7 copies), G's frames taking over up to 6 px
+            (:mod:`blurvid.working_scale`). A model's ``auto_guard`` metadata can add the
+            motion G's own frames show to that reading (``"geometric"``, ``"either"``: the
+            bundled v0.3 keeps a photo as it is when both read under 3 px;
+            :data:`blurvid.working_scale.GUARDS`).
 
     Returns:
         The frames in the input's kind: list of 7 PIL images; numpy ``(7, H, W, 3)``;

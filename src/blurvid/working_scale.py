@@ -24,7 +24,7 @@ range (best fixed scale +1.25), +1.16 at 3x (+0.78), +0.97 at 4x (+0.92), equals
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import overload
 
@@ -231,11 +231,13 @@ def probe_sides(height: int, width: int) -> list[tuple[int, int]]:
     return [(k, round(long / 2**k)) for k in PROBE_LEVELS if short / 2**k >= PROBE_MIN_SIDE]
 
 
-def probed_blur_px(estimate: float, readings: Sequence[tuple[int, float]]) -> float:
+def probed_blur_px(estimate: float, readings: Iterable[tuple[int, float]]) -> float:
     """The blur length from the estimate and G's motion at the probe levels.
 
     ``readings`` are ``(level, shown)`` pairs, coarsest first, ``shown`` the motion G's
-    frames show at that level (:func:`frames_blur_px`, in input pixels). The first level
+    frames show at that level (:func:`frames_blur_px`, in input pixels); they are read one
+    by one and no further than the first that fires (a generator that runs G per level runs
+    it only that far: :func:`plan_scale`). The first level
     whose reading is above :data:`PROBE_PX` at that level (``PROBE_PX * 2**level`` input
     pixels) gives the length: G reads blur inside its training range, and a long blur is
     inside it at a coarse level, while the estimate's patches under-read it. When no level
@@ -252,13 +254,14 @@ def probed_blur_px(estimate: float, readings: Sequence[tuple[int, float]]) -> fl
         >>> probed_blur_px(10.0, [(3, 30.0), (2, 20.0)]), probed_blur_px(10.0, [])
         (10.0, 10.0)
     """
-    readings = [(k, v) for k, v in readings if math.isfinite(v)]
+    finest = None  # the finest level with a reading
     for level, shown in readings:
+        if not math.isfinite(shown):
+            continue
         if shown > PROBE_PX * 2**level:
             return shown
-    if not readings:
-        return estimate
-    return min(estimate, PROBE_PX * 2 ** readings[-1][0])
+        finest = level
+    return estimate if finest is None else min(estimate, PROBE_PX * 2**finest)
 
 
 @dataclass(frozen=True)
@@ -295,12 +298,8 @@ def plan_scale(
         if min(h, w) < MIN_SIDE:
             return ScalePlan(math.nan, None, 1.0)
         blur_px = estimate_blur_extent(image)
-        if probe is not None:
-            readings: list[tuple[int, float]] = []
-            for level, side in probe_sides(h, w):  # coarse to fine, up to the first that fires
-                readings.append((level, probe(side)))
-                if not math.isfinite(readings[-1][1]) or readings[-1][1] > PROBE_PX * 2**level:
-                    break
+        if probe is not None:  # coarse to fine, G run up to the first level that fires
+            readings = ((level, probe(side)) for level, side in probe_sides(h, w))
             blur_px = probed_blur_px(blur_px, readings)
     return ScalePlan(blur_px, auto_max_side(h, w, blur_px), blur_weight(blur_px))
 
