@@ -82,13 +82,13 @@ def main() -> None:
         w, h = (int(v) for v in size.split("x"))
         x = torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(0))
         feed = {"blurry": x.numpy()}
-        ref = blurvid.extract_frames(x, model=model)
+        ref = blurvid.extract_frames(x, model=model, max_side=None)
         (out,) = session.run(["frames"], feed)
         max_diff = float(np.abs(out - ref.numpy()).max())
         del ref, out
         times = _interleaved_medians(
             {
-                "pytorch": lambda x=x: blurvid.extract_frames(x, model=model),
+                "pytorch": lambda x=x: blurvid.extract_frames(x, model=model, max_side=None),
                 "onnxruntime": lambda feed=feed: session.run(["frames"], feed),
             },
             args.repeats,

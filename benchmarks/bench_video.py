@@ -96,9 +96,9 @@ def run_case(args: argparse.Namespace) -> dict:
         clip = Path(tmp) / "in.mp4"
         make_clip(clip, args.frames, Path(args.source), (width, height))
         x = torch.rand(1, 3, height, width, device=args.device)
-        blurvid.extract_frames(x, model=model)  # warm-up (kernels, allocator)
+        blurvid.extract_frames(x, model=model, max_side=None)  # warm-up (kernels, allocator)
         t0, c0 = time.perf_counter(), _cpu()
-        blurvid.extract_frames(x, model=model)
+        blurvid.extract_frames(x, model=model, max_side=None)
         if args.device.startswith("cuda"):
             torch.cuda.synchronize()
         reference, reference_cpu = time.perf_counter() - t0, _cpu() - c0

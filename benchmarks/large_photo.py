@@ -11,8 +11,8 @@ training range 4-24 px) -- the mean of the photo shifted to every whole pixel al
 -- and saved as JPEG quality 92 (what phones write).
 
 **Each run** is one ``python -m blurvid extract PHOTO -o DIR --format png --device cpu -q``
-(plus ``--max-side auto``), in a fresh process with ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS``
-set to ``--threads``, after a warm-up that loads the model (so the disk cache is warm): its
+(with ``--max-side full``, and without it: ``auto``, the default since v0.3.x), in a fresh
+process with ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS`` set to ``--threads``, after a warm-up that loads the model (so the disk cache is warm): its
 wall time, and its peak resident memory from ``os.wait4`` (that child's own ``ru_maxrss``). The
 7 frames are written as PNGs at 4000x3000 in both runs; full size runs G in the library's
 automatic 1024 px tiles (over 2.1 MP), as a user gets it. Then the same two extractions from
@@ -214,7 +214,10 @@ def main(argv: list[str] | None = None) -> int:
         Image.new("RGB", (64, 48), (128, 90, 60)).save(small)
         run_child(extract_cmd(small, folder / "warmup", []), args.threads)
         result["runs"] = {}
-        for name, extra in (("extract", []), ("extract --max-side auto", ["--max-side", "auto"])):
+        for name, extra in (
+            ("extract --max-side full", ["--max-side", "full"]),
+            ("extract (default: --max-side auto)", []),
+        ):
             out = folder / name.replace(" ", "_")
             result["runs"][name] = run_child(extract_cmd(photo, out, extra), args.threads)
             pngs = sorted(out.rglob("*.png"))
@@ -222,8 +225,8 @@ def main(argv: list[str] | None = None) -> int:
                 result["runs"][name].update(frames=len(pngs), frame_size=list(frame.size))
             print(f"{name}: {result['runs'][name]}", flush=True)
         for name, side in (
-            ("extract_frames(x)", ""),
-            ("extract_frames(x, max_side='auto')", "auto"),
+            ("extract_frames(x, max_side=None)", ""),
+            ("extract_frames(x) (default: max_side='auto')", "auto"),
         ):
             cmd = [sys.executable, "-c", IN_PROCESS, str(photo), side]
             result["runs"][name] = run_child(cmd, args.threads)

@@ -126,7 +126,10 @@ def run_model(model, blurry: torch.Tensor, batch: int) -> torch.Tensor:
     from blurvid import extract_frames
 
     return torch.cat(
-        [extract_frames(blurry[i : i + batch], model=model) for i in range(0, len(blurry), batch)]
+        [
+            extract_frames(blurry[i : i + batch], model=model, max_side=None)
+            for i in range(0, len(blurry), batch)
+        ]
     )
 
 

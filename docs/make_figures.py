@@ -91,7 +91,7 @@ def example() -> None:
     placeholder = model.metadata.get("placeholder") == "true"
     image = read_image(ROOT / "examples" / "images" / "clock_motion.png")
     small = torch.nn.functional.interpolate(image[None], scale_factor=0.5, mode="area")[0]
-    frames = blurvid.extract_frames(small, model=model)
+    frames = blurvid.extract_frames(small, model=model, max_side=None)
     title = "examples/images/clock_motion.png -> 7 frames, default model"
     if placeholder:
         title += " (UNTRAINED PLACEHOLDER: not meaningful)"
@@ -222,7 +222,7 @@ def before_after(data: Path) -> None:
     """Real blurry photo vs frames 1, 4, 7 (full view + a 2x zoom of the most detailed part)."""
     model = _default_model()
     image = _shrink(read_image(data / "blurry" / "nafnet_blurry.jpg"), 640)  # 640x360
-    frames = blurvid.extract_frames(image, model=model)
+    frames = blurvid.extract_frames(image, model=model, max_side=None)
     picks = [image, frames[0], frames[3], frames[6]]
     labels = ["blurry input (real photo)", "frame 1", "frame 4", "frame 7"]
     view = [_shrink(p, 400) for p in picks]
@@ -241,7 +241,7 @@ def before_after_synthetic(data: Path) -> None:
     model = _default_model()
     scored = []
     for name, blurry, frames in iter_samples(f"val:{data}", subset="synthetic"):
-        centre = blurvid.extract_frames(blurry, model=model)[3]
+        centre = blurvid.extract_frames(blurry, model=model, max_side=None)[3]
         truth = frames[3]
         before, after = (
             psnr(blurry[None], truth[None]).item(),
@@ -284,7 +284,7 @@ def before_after_auto(data: Path) -> None:
     h, w = image.shape[-2:]
     plan = plan_working_scale(image, model=model)  # what "auto" does (G's probe included)
     wh, ww = working_size(h, w, plan.max_side)
-    full = blurvid.extract_frames(image, model=model)
+    full = blurvid.extract_frames(image, model=model, max_side=None)
     auto = blurvid.extract_frames(image, model=model, max_side="auto")
 
     def motion(frames: torch.Tensor) -> str:  # the gallery's measure: mean |frame 1 - frame 7|
@@ -354,7 +354,7 @@ def gallery(data: Path) -> None:
     slowmo = {"nafnet_blurry", "srn_07"}
     for path in list_images(data / "blurry"):
         small = _shrink(read_image(path), 320)
-        frames = blurvid.extract_frames(small, model=model)
+        frames = blurvid.extract_frames(small, model=model, max_side=None)
         motion = float((frames[0] - frames[-1]).abs().mean())
         reblur = float(psnr(frames.mean(0, keepdim=True), small[None]))
         sheet = _strip(

@@ -335,7 +335,7 @@ def test_batch_equals_one_by_one(tiny_model, perturbed):
 
 def test_batch_size_chunks_the_forward_passes(tiny_model):
     spy = Spy(tiny_model)
-    extract_frames(torch.rand(5, 3, 16, 16), model=tiny_model, batch_size=2)
+    extract_frames(torch.rand(5, 3, 16, 16), model=tiny_model, batch_size=2, max_side=None)
     assert [t.shape[0] for t in spy.inputs] == [2, 2, 1]
 
 
@@ -450,7 +450,9 @@ def test_tiled_matches_untiled(tiny_model):
     for ys, xs in [(slice(0, 16), slice(0, 16)), (slice(80, 96), slice(80, 96))]:
         assert diff[..., ys, xs].max() < 1e-5
     # the public API takes the same path
-    torch.testing.assert_close(extract_frames(x, model=tiny_model, tile=64, overlap=16), tiled)
+    torch.testing.assert_close(
+        extract_frames(x, model=tiny_model, tile=64, overlap=16, max_side=None), tiled
+    )
 
 
 def test_tiling_is_automatic_above_the_pixel_limit(tiny_model, monkeypatch):
@@ -473,11 +475,11 @@ def test_tile_argument_checks(tiny_model):
         extract_frames(x, model=tiny_model, tile=64, overlap=-1)
     # a tile larger than the image is one pass
     spy = Spy(tiny_model)
-    extract_frames(x, model=tiny_model, tile=128)
+    extract_frames(x, model=tiny_model, tile=128, max_side=None)
     assert len(spy.inputs) == 1
     # small tiles work without an explicit overlap (the default shrinks to tile // 4)
     spy.inputs.clear()
-    assert extract_frames(x, model=tiny_model, tile=64).shape == (7, 3, 96, 96)
+    assert extract_frames(x, model=tiny_model, tile=64, max_side=None).shape == (7, 3, 96, 96)
     assert len(spy.inputs) == 4
 
 
@@ -529,7 +531,7 @@ def test_auto_batch_size_bounds_pixels_per_pass(tiny_model, monkeypatch):
 
     monkeypatch.setattr(tiny_model, "forward", spy)
     monkeypatch.setattr(api, "BATCH_PIXELS", 3 * 32 * 32)
-    out = api.extract_frames(torch.rand(7, 3, 32, 32), model=tiny_model)
+    out = api.extract_frames(torch.rand(7, 3, 32, 32), model=tiny_model, max_side=None)
     assert out.shape == (7, 7, 3, 32, 32)
     assert sizes == [3, 3, 1]
 

@@ -22,7 +22,7 @@ def test_a_float64_model_stays_float64_and_unchanged():
     g = perturb(make_tiny_model()).double()
     before = _state(g)
     x = torch.rand(2, 3, 24, 24)
-    out = extract_frames(x, model=g)
+    out = extract_frames(x, model=g, max_side=None)
     assert out.dtype == torch.float32 and out.shape == (2, 7, 3, 24, 24)
     assert all(p.dtype == torch.float64 for p in g.parameters())
     assert all(torch.equal(before[k], v) for k, v in g.state_dict().items())

@@ -164,8 +164,7 @@ def test_gs_probe_reads_the_long_blur_the_estimate_reads_short(photos, default_m
     """``max_side="auto"``'s plan (:func:`blurvid.api.plan_working_scale`) on blur 3x the
     top of the training range: the estimate alone reads about half of it (36 px of 68); G's
     motion at 1/4 of the size reads it within a factor 1.5. Inside the range (11 px) and on
-    the sharp photo the probe does not fire: the estimate stands."""
-    pytest.importorskip("cv2")
+    the sharp photo the probe does not fire: the estimate stands. No OpenCV needed."""
     from blurvid.api import plan_working_scale
 
     for i, photo in enumerate(photos):
@@ -176,3 +175,25 @@ def test_gs_probe_reads_the_long_blur_the_estimate_reads_short(photos, default_m
         for image in (shaken(photo, 12.0, 3)[0], photo):
             est = estimate_blur_extent(image)
             assert plan_working_scale(image, model=default_model).blur_px == est
+
+
+def test_the_default_gives_a_sharp_photo_back_and_keeps_gs_frames_on_blur(photos, default_model):
+    """``extract_frames``' default (``max_side="auto"``) with the bundled model: a sharp
+    photo comes back as it went in (the blur estimate and G's own motion both read it under
+    3 px: 1.0 / 0.7 and 1.5 / 1.8 px), while G at full size changes it; 12 px of camera
+    shake (inside the training range: full size) gives G's own frames."""
+    from blurvid import extract_frames
+
+    for photo in photos:
+        out = extract_frames(photo, model=default_model)
+        assert torch.equal(out, photo.expand(7, -1, -1, -1))
+        assert (
+            extract_frames(photo, model=default_model, max_side=None) - photo
+        ).abs().max() > 0.05
+        blurred = shaken(photo, 12.0, 3)[0]
+        torch.testing.assert_close(
+            extract_frames(blurred, model=default_model),
+            extract_frames(blurred, model=default_model, max_side=None),
+            rtol=0,
+            atol=1e-5,
+        )

@@ -46,7 +46,7 @@ def test_process_writes_strip_gif_zip(tmp_path, tiny_model):
         progress=lambda f, d: steps.append(f),
     )
     assert res.frames == 7 and res.size == (400, 300)
-    assert res.summary().startswith("7 frames of 400x300 in ")
+    assert res.summary().startswith("7 frames of 400x300 at the automatic working scale in ")
     assert [p.name for p in res.strip] == [f"clock_motion_strip_{i}.jpg" for i in range(7)]
     assert _gif_frames(res.gif) == [(400, 300)] * 12  # 7 forward + 5 back
     with Image.open(res.strip_png) as strip:
@@ -107,7 +107,6 @@ def test_process_counts_the_frames_of_a_five_frame_model(png_path, tmp_path, mak
         (lambda p: shutil.copy(CLOCK, p), {"max_pixels": 10_000}, blurvid.InvalidImageError, "400x300 = 120,000 pixels; the demo takes up to 10,000"),
         (lambda p: shutil.copy(CLOCK, p), {"depth": 3}, blurvid.ConfigError, "depth 3 gives 287 frames"),
         (lambda p: shutil.copy(CLOCK, p), {"depth": 4}, blurvid.ConfigError, "depth must be 1, 2 or 3"),
-        (lambda p: shutil.copy(CLOCK, p), {"depth": 2, "max_side": "auto"}, blurvid.ConfigError, "automatic working scale gives 7 frames (depth 1)"),
         (lambda p: shutil.copy(CLOCK, p), {"max_side": 512}, blurvid.ConfigError, "None (full size) or 'auto', got 512"),
     ],
 )  # fmt: skip
@@ -129,7 +128,8 @@ def test_the_automatic_scale_reaches_g_and_the_frames_keep_the_photo_size(
 ):
     """The page's "auto" choice is extract_frames' max_side="auto": with a blur read as 96 px
     G sees the clock photo (400x300) at the size that brings it to 16 px, and the frames,
-    strip and animation keep the photo's size; by default G sees the photo at full size."""
+    strip and animation keep the photo's size; with ``max_side=None`` G sees the photo at
+    full size, and so it does for slow motion (depth 2) whatever the choice."""
     import blurvid.api as api
     from blurvid.working_scale import auto_max_side, plan_scale
 
@@ -138,11 +138,17 @@ def test_the_automatic_scale_reaches_g_and_the_frames_keep_the_photo_size(
     hook = tiny_model.register_forward_pre_hook(lambda m, args: seen.append(args[0].shape[-2:]))
     try:
         auto = process(CLOCK, tmp_path / "auto", model=tiny_model, max_side="auto")
-        full = process(CLOCK, tmp_path / "full", model=tiny_model)
+        full = process(CLOCK, tmp_path / "full", model=tiny_model, max_side=None)
+        seen.append("depth 2")
+        slow = process(CLOCK, tmp_path / "slow", model=tiny_model, depth=2, max_side="auto",
+                       max_frame_pixels=42 * 120_000)  # fmt: skip
     finally:
         hook.remove()
     side = auto_max_side(300, 400, 96.0)
-    assert [tuple(s) for s in seen] == [api.working_size(300, 400, side), (300, 400)]
+    cut = seen.index("depth 2")
+    assert [tuple(s) for s in seen[:cut]] == [api.working_size(300, 400, side), (300, 400)]
+    assert len(seen) > cut + 1 and {tuple(s) for s in seen[cut + 1 :]} == {(300, 400)}
+    assert slow.frames == 42 and slow.size == (400, 300) and "automatic" not in slow.summary()
     assert side < 400 and auto.size == full.size == (400, 300)
     assert auto.summary().startswith("7 frames of 400x300 at the automatic working scale in ")
     assert _gif_frames(auto.gif) == [(400, 300)] * 7

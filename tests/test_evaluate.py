@@ -131,7 +131,11 @@ def oracle_models(monkeypatch):
     """Make ``evaluate`` call plain callables as models (``model(x) -> (1, 7, 3, H, W)``)."""
     import blurvid.api
 
-    monkeypatch.setattr(blurvid.api, "extract_frames", lambda x, model, device=None: model(x))
+    def run(x, model, device=None, max_side="auto"):
+        assert max_side is None  # evaluate scores G itself at full size, not "auto"
+        return model(x)
+
+    monkeypatch.setattr(blurvid.api, "extract_frames", run)
 
 
 # ----------------------------------------------------------------------------- GOPRO layout

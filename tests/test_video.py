@@ -664,7 +664,10 @@ def test_cli_slowmo_max_side_auto(auto_clips, tmp_path, tiny_model, capsys):
     assert line.startswith("working scale: blur ") and f"frames at {AUTO_SIDE}x{AUTO_SIDE}" in line
     with pytest.raises(SystemExit):
         cli.main([*args, "--max-side", "half", "--overwrite"])
-    assert "integer long side in pixels or 'auto'" in capsys.readouterr().err
+    assert "integer long side in pixels, 'auto' or 'full'" in capsys.readouterr().err
+    assert cli.main([*args, "--max-side", "full", "--overwrite"]) == 0  # the default, by name
+    assert "working scale" not in capsys.readouterr().out
+    assert probe_video(out).frames == 28
 
 
 def test_auto_reads_the_sampled_frames_as_photos_g_probe_included(

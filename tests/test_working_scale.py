@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
 from blurvid import ConfigError, extract_frames, interpolate_recursive
+from blurvid.api import plan_working_scale
 from blurvid.working_scale import (
     FULL_EFFECT_PX,
     FULL_SIZE_PX,
@@ -159,7 +161,34 @@ def test_cli_max_side_auto_writes_frames_at_the_input_size(tmp_path, tiny_model,
     assert "--max-side auto is for --depth 1" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         cli.main([*args, "-o", str(tmp_path / "c"), "--max-side", "half"])
-    assert "integer long side in pixels or 'auto'" in capsys.readouterr().err
+    assert "integer long side in pixels, 'auto' or 'full'" in capsys.readouterr().err
+
+
+def test_cli_extract_defaults_to_auto_for_7_frames_and_full_size_for_slow_motion(
+    tmp_path, tiny_model, capsys
+):
+    """No ``--max-side``: "auto" for 7 frames (the flat photo comes back as it is);
+    ``--max-side full``: G's own frames at full size; ``--depth 2``: full size, no refusal."""
+    from PIL import Image
+
+    from blurvid import cli
+
+    model_dir = tmp_path / "model"
+    tiny_model.save_pretrained(model_dir)
+    path = tmp_path / "flat.png"
+    Image.new("RGB", (48, 40), (90, 120, 30)).save(path)
+    args = ["extract", str(path), "--model", str(model_dir), "--format", "png"]
+    assert cli.main([*args, "-o", str(tmp_path / "d")]) == 0
+    assert f"{path}: working scale: blur 0.0 px: no blur, the input" in capsys.readouterr().out
+    first = Image.open(tmp_path / "d" / "flat" / "frame_000.png")
+    assert first.size == (48, 40) and first.getpixel((5, 5)) == (90, 120, 30)
+    assert cli.main([*args, "-o", str(tmp_path / "f"), "--max-side", "full"]) == 0
+    assert "working scale" not in capsys.readouterr().out
+    g_frames = [np.asarray(Image.open(p)) for p in sorted((tmp_path / "f" / "flat").glob("*.png"))]
+    changed = sum(int((f != np.array([90, 120, 30], dtype=np.uint8)).sum()) for f in g_frames)
+    assert len(g_frames) == 7 and changed > 4000  # G's frames: ~19 000 of 40 320 values moved
+    assert cli.main([*args, "-o", str(tmp_path / "s"), "--depth", "2"]) == 0
+    assert len(list((tmp_path / "s" / "flat").glob("*.png"))) == 42
 
 
 def test_to_input_size_upsamples_frame_by_frame_to_the_same_numbers():
@@ -178,6 +207,17 @@ def _texture(h: int, w: int) -> torch.Tensor:
     gen = torch.Generator().manual_seed(5)
     t = F.avg_pool2d(torch.rand(1, 3, h + 4, w + 4, generator=gen), 5, 1)[0]
     return (t - t.min()) / (t.max() - t.min())
+
+
+def _natural(h: int, w: int) -> torch.Tensor:
+    """A texture with detail at every scale from 2 to 64 px (like a photo: a motion of a
+    dozen pixels can be followed coarse to fine; box-filtered noise has nothing coarse)."""
+    gen = torch.Generator().manual_seed(5)
+    t = torch.zeros(1, 3, h, w)
+    for s in (2, 4, 8, 16, 32, 64):
+        noise = torch.rand(1, 3, h // s + 2, w // s + 2, generator=gen)
+        t += F.interpolate(noise, size=(h, w), mode="bilinear", align_corners=False) * s**0.5
+    return ((t - t.min()) / (t.max() - t.min()))[0]
 
 
 def test_guard_blur_px_reads_both_or_the_estimate():
@@ -208,8 +248,7 @@ def test_guard_weight_uses_each_guards_threshold():
 
 def test_frames_blur_px_is_the_motion_between_first_and_last_frame():
     """Frames of a texture 1 px apart each (6 px first to last): the blur they show is
-    7/6 of that, 7 px; in pixels of an input twice their size, 14."""
-    pytest.importorskip("cv2")
+    7/6 of that, 7 px; in pixels of an input twice their size, 14. Read in torch alone."""
     big = _texture(100, 180)
     frames = torch.stack([big[:, 10:90, k : k + 160] for k in range(7)])
     assert frames_blur_px(frames, 160) == pytest.approx(7.0, abs=0.7)
@@ -316,7 +355,6 @@ def test_auto_reads_a_long_blur_the_estimate_misses_from_gs_own_motion(
     import blurvid.blur_extent as be
 
     monkeypatch.setattr(be, "estimate_blur_extent", lambda img: 10.0)
-    monkeypatch.setattr(api, "_flow_available", lambda: True)
     monkeypatch.setattr(api, "frames_blur_px", lambda frames, side, q=0.9: 100.0)
     seen = []
 
@@ -345,7 +383,6 @@ def test_auto_reuses_the_probes_frames_when_the_working_size_is_the_probes(tiny_
     import blurvid.blur_extent as be
 
     monkeypatch.setattr(be, "estimate_blur_extent", lambda img: 10.0)
-    monkeypatch.setattr(api, "_flow_available", lambda: True)
     monkeypatch.setattr(api, "frames_blur_px", lambda frames, side, q=0.9: 56.0)
     seen = []
     monkeypatch.setattr(api, "_extract", lambda g, x, *a: seen.append(x.shape) or _Offsets()(x))
@@ -353,16 +390,27 @@ def test_auto_reuses_the_probes_frames_when_the_working_size_is_the_probes(tiny_
     assert [tuple(s[-2:]) for s in seen] == [(100, 128)] and frames.shape == (7, 3, 400, 512)
 
 
-def test_auto_without_opencv_uses_the_estimate_alone(tiny_model, monkeypatch):
+def test_auto_reads_gs_motion_without_opencv(tiny_model, monkeypatch):
+    """No OpenCV (``import cv2`` fails): G's motion is still read (plain torch). A stand-in G
+    whose frames move 2 px each at the probe's 1/4 size (12 px first to last; 7/6 x 12 x 4 =
+    56 input px) makes the probe fire; the working size that brings 56 px to 16 (long side
+    146) is within 15 % of the probe's 128, so G runs once."""
+    import sys
+
     import blurvid.api as api
     import blurvid.blur_extent as be
 
+    monkeypatch.setitem(sys.modules, "cv2", None)
     monkeypatch.setattr(be, "estimate_blur_extent", lambda img: 10.0)
-    monkeypatch.setattr(api, "_flow_available", lambda: False)
     seen = []
-    monkeypatch.setattr(api, "_extract", lambda g, x, *a: seen.append(x.shape) or _Offsets()(x))
-    extract_frames(_texture(400, 512), model=tiny_model, max_side="auto")
-    assert [tuple(s[-2:]) for s in seen] == [(400, 512)]  # no probe: full size, G once
+    monkeypatch.setattr(api, "_extract", lambda g, x, *a: seen.append(x.shape) or _Offsets(2)(x))
+    x = _natural(400, 512)
+    plan = plan_working_scale(x, model=tiny_model)
+    assert plan.blur_px == pytest.approx(56.0, rel=0.1)
+    assert plan.max_side == pytest.approx(146, rel=0.1)
+    seen.clear()
+    frames = extract_frames(x, model=tiny_model, max_side="auto")
+    assert [tuple(s[-2:]) for s in seen] == [(100, 128)] and frames.shape == (7, 3, 400, 512)
 
 
 def test_plan_working_scale_is_what_auto_does(tiny_model, monkeypatch):
@@ -373,12 +421,11 @@ def test_plan_working_scale_is_what_auto_does(tiny_model, monkeypatch):
     from blurvid.api import plan_working_scale
 
     monkeypatch.setattr(be, "estimate_blur_extent", lambda img: 10.0)
-    monkeypatch.setattr(api, "_flow_available", lambda: True)
     monkeypatch.setattr(api, "frames_blur_px", lambda frames, side, q=0.9: 100.0)
     x = _texture(400, 512)
     plan = plan_working_scale(x, model=tiny_model)
     assert (plan.blur_px, plan.max_side, plan.weight) == (100.0, 82, 1.0)
-    monkeypatch.setattr(api, "_flow_available", lambda: False)  # no OpenCV: the estimate
-    assert plan_working_scale(x, model=tiny_model).blur_px == 10.0
+    monkeypatch.setattr(api, "frames_blur_px", lambda frames, side, q=0.9: math.nan)
+    assert plan_working_scale(x, model=tiny_model).blur_px == 10.0  # no reading: the estimate
     with pytest.raises(InvalidImageError, match="one image"):
         plan_working_scale(torch.rand(2, 3, 64, 64), model=tiny_model)

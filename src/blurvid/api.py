@@ -42,7 +42,7 @@ from .errors import ConfigError, InvalidImageError, OutputTooLargeError
 from .hub import load_model
 from .io import ImageInput, to_batch
 from .model import NUM_FRAMES, Generator
-from .order import _flow_available, orient_groups, thumbnail
+from .order import orient_groups, thumbnail
 from .working_scale import (
     GUARD_QUANTILE,
     GUARDS,
@@ -309,14 +309,12 @@ def _auto_guard(g: Generator) -> str:
 def _plan_auto(g, xi, dev, dtype, tile, overlap, batch_size) -> tuple[ScalePlan, dict]:
     """The plan of ``max_side="auto"`` for one image ``xi`` ``(1, 3, H, W)``: the blur
     estimate, corrected by the motion of G's frames at the coarse probe levels
-    (:func:`~blurvid.working_scale.probed_blur_px`; with OpenCV, images of at least 384 px a
-    side), and the probes' frames by their ``max_side``."""
+    (:func:`~blurvid.working_scale.probed_blur_px`; images of at least 384 px a side), and
+    the probes' frames by their ``max_side``."""
     probed: dict[int | None, torch.Tensor] = {}
     side = max(xi.shape[-2:])
 
     def probe(max_side: int) -> float:
-        if not _flow_available():
-            return math.nan
         probed[max_side] = frames = _extract(g, _to_working_size(xi, max_side), dev, dtype, tile,
                                              overlap, batch_size)  # fmt: skip
         return frames_blur_px(frames[0], side, PROBE_QUANTILE)
@@ -378,7 +376,7 @@ def plan_working_scale(
 ) -> ScalePlan:
     """What ``extract_frames(image, max_side="auto")`` does with one image: the blur length
     it reads (the estimate, corrected by G's own motion at 1/4 and 1/8 of the size where
-    the image is large enough and OpenCV is installed), the working size and the share of
+    the image is large enough), the working size and the share of
     G's frames in the result (:mod:`blurvid.working_scale`). G runs at the probe sizes
     (1/16 and 1/64 of a full-size pass).
 
@@ -420,7 +418,7 @@ def extract_frames(
     tile: int | None = None,
     overlap: int | None = None,
     batch_size: int | None = None,
-    max_side: int | str | None = None,
+    max_side: int | str | None = "auto",
 ) -> Any:
     """Extract the 7 sharp, temporally ordered frames hidden in one motion-blurred image.
 
@@ -436,22 +434,21 @@ def extract_frames(
         overlap: overlap of neighbouring tiles whenever tiling is on (``tile`` given, or
             automatic); default 64 pixels, at most ``tile // 4``; less than ``tile / 2``.
         batch_size: images (or tiles) per forward pass; default: as many as fit in 2.1 MP.
-        max_side: working resolution: an image whose long side is larger is downscaled
-            (antialiased) to this long side before G, and **the frames come back at that
-            working size** (``working_size(H, W, max_side)``). An integer >= 16, or
-            ``None`` (default): full size. Useful when the blur spans tens of pixels, more
-            than G was trained on; see docs/performance.md for what it does to sharpness.
-            ``"auto"``: per image, the blur's estimated length
-            (:func:`blurvid.blur_extent.estimate_blur_extent`; a long blur read from G's own
-            motion at 1/4 or 1/8 of the size, with OpenCV: :func:`plan_working_scale`) picks
-            the working size that brings it to about 16 px (full size up to 24 px), and
-            **the frames come back at the input size** (bilinear, plus the input's own
+        max_side: the working resolution. ``"auto"`` (default): per image, the blur's
+            estimated length (:func:`blurvid.blur_extent.estimate_blur_extent`; a long blur
+            read from G's own motion at 1/4 or 1/8 of the size: :func:`plan_working_scale`)
+            picks the working size that brings it to about 16 px (full size up to 24 px),
+            and **the frames come back at the input size** (bilinear, plus the input's own
             detail above the working resolution); a photo with under 2 px of blur comes
             back as the input (7 copies), G's frames taking over up to 6 px
             (:mod:`blurvid.working_scale`). A model's ``auto_guard`` metadata can add the
             motion G's own frames show to that reading (``"geometric"``, ``"either"``: the
             bundled v0.3 keeps a photo as it is when both read under 3 px;
-            :data:`blurvid.working_scale.GUARDS`).
+            :data:`blurvid.working_scale.GUARDS`). Images are planned one by one.
+            ``None``: G at full size, its frames as they are (batched). An integer >= 16:
+            an image whose long side is larger is downscaled (antialiased) to this long side
+            before G, and **the frames come back at that working size**
+            (``working_size(H, W, max_side)``); see docs/api.md, "Working resolution".
 
     Returns:
         The frames in the input's kind: list of 7 PIL images; numpy ``(7, H, W, 3)``;

@@ -119,14 +119,14 @@ def _log_lines(name: str, prefix: str, on: bool = True) -> Iterator[None]:
 
 
 def _max_side_arg(text: str) -> int | str:
-    """``--max-side``: an integer, or ``auto``."""
-    if text.strip().lower() == "auto":
-        return "auto"
+    """``--max-side``: an integer, ``auto`` or ``full``."""
+    if text.strip().lower() in ("auto", "full"):
+        return text.strip().lower()
     try:
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"expected an integer long side in pixels or 'auto', got {text!r}"
+            f"expected an integer long side in pixels, 'auto' or 'full', got {text!r}"
         ) from None
 
 
@@ -157,10 +157,16 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     _check_fps(fps, "--fps")
     check_int(args.workers, "--workers", minimum=0, optional=True)
     check_tile(args.tile, None, "--tile")
-    if args.max_side != "auto":
+    if args.max_side is None:  # the default: "auto" for 7 frames, full size for slow motion
+        args.max_side = "auto" if args.depth == 1 else "full"
+    if args.max_side == "full":
+        args.max_side = None
+    elif args.max_side != "auto":
         check_max_side(args.max_side, "--max-side")
     elif args.depth != 1:
-        raise ConfigError("--max-side auto is for --depth 1; give an integer N for slow motion")
+        raise ConfigError(
+            "--max-side auto is for --depth 1; give an integer N or 'full' for slow motion"
+        )
     check_device(args.device)
     inputs = _collect_inputs(args.images)
     share, rank, local_rank = _rank_share(len(inputs))
@@ -262,11 +268,12 @@ def _add_extract(sub: argparse._SubParsersAction) -> None:
         "--tile", type=int, default=None, help="process in tiles of this size (bounded memory)"
     )
     p.add_argument(
-        "--max-side", type=_max_side_arg, default=None, metavar="N|auto",
-        help="working resolution: downscale images whose long side is over N pixels to N "
-        "before G; the frames are written at that size (default: full size). 'auto': the "
-        "blur's estimated length picks the size per image, frames at the input size, and a "
-        "photo without blur comes back unchanged (docs/api.md)",
+        "--max-side", type=_max_side_arg, default=None, metavar="auto|full|N",
+        help="working resolution. 'auto' (the default for --depth 1): the blur's length picks "
+        "the size per image, frames at the input size, and a photo without blur comes back "
+        "unchanged (docs/api.md); 'full' (the default for --depth 2-3): G at full size; N: "
+        "downscale images whose long side is over N pixels to N before G, frames written at "
+        "that size",
     )  # fmt: skip
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument(

@@ -3,8 +3,9 @@
 Drop a blurry photo and get its frames as a strip and an animated GIF (optionally boomerang),
 sized for a screen, as soon as the model is done; full-size downloads (PNG frames as a ZIP,
 the strip as one PNG) are written on request. A depth slider gives 42 or 287 frames by
-recursion, and a working-scale choice runs G at full size (the default) or at the size the
-blur's estimated length picks (``max_side="auto"``). The page serves on 127.0.0.1 unless told
+recursion, and a working-scale choice runs G at the size the blur's length picks
+(``max_side="auto"``, the default, as ``extract_frames``': a sharp photo comes back as it is;
+slow motion at full size) or at full size. The page serves on 127.0.0.1 unless told
 otherwise. A bad upload (not an image, corrupt, too large) shows blurvid's one-line error on
 the page; the server goes on.
 
@@ -60,9 +61,9 @@ PNG_LEVEL = 1
 #: Recursion depths the demo offers (7, 42, 287 frames with the paper's 7-frame G; a G of ``T``
 #: frames gives ``blurvid.api.num_recursive_frames(depth, T)``).
 DEPTHS = (1, 2, 3)
-#: Working scales the page offers (label, value): G at full size (the default), or at the
-#: size the blur's estimated length picks (``max_side="auto"``).
-SCALES = (("Full size", "full"), ("Automatic, from the blur's length (7 frames only)", "auto"))
+#: Working scales the page offers (label, value): G at the size the blur's length picks
+#: (``max_side="auto"``, the default; 7 frames, slow motion at full size), or at full size.
+SCALES = (("Automatic, from the blur's length", "auto"), ("Full size", "full"))
 
 Progress = Callable[[float, str], None]
 
@@ -153,15 +154,11 @@ def _check_depth(depth: Any, pixels: int, frame_pixels: int, num_frames: int = 7
 
 
 def _check_scale(max_side: Any, depth: int) -> str | None:
-    """The working scale: ``None`` (full size) or ``"auto"`` (7 frames only)."""
+    """The working scale: ``None`` (full size) or ``"auto"``, which is for 7 frames (depth
+    1): slow motion (depth 2 and 3) runs at full size."""
     if max_side not in (None, "auto"):
         raise ConfigError(f"the working scale must be None (full size) or 'auto', got {max_side!r}")
-    if max_side == "auto" and depth != 1:
-        raise ConfigError(
-            "the automatic working scale gives 7 frames (depth 1); choose depth 1, or full "
-            "size for 42 or 287 frames"
-        )
-    return max_side
+    return max_side if depth == 1 else None
 
 
 def _strip_image(frames: list[Image.Image]) -> Image.Image:
@@ -200,7 +197,7 @@ def process(
     progress: Progress | None = None,
     downloads: bool = True,
     on_frames: Callable[[DemoResult], None] | None = None,
-    max_side: str | None = None,
+    max_side: str | None = "auto",
 ) -> DemoResult:
     """Extract the frames of ``upload`` and write the demo's outputs into ``out_dir``.
 
@@ -223,9 +220,10 @@ def process(
         downloads: also write the full-size downloads now.
         on_frames: called with the result as soon as the strip previews are written,
             before the animation.
-        max_side: the working scale: ``None`` (default): G at full size; ``"auto"``: the
-            size the blur's estimated length picks, frames at the photo's size
-            (``extract_frames(max_side="auto")``; depth 1 only).
+        max_side: the working scale: ``"auto"`` (default): the size the blur's length
+            picks, frames at the photo's size, a sharp photo back as it is
+            (``extract_frames(max_side="auto")``; for depth 1: depth 2 and 3 run at full
+            size); ``None``: G at full size.
 
     Returns:
         A :class:`DemoResult`; errors are :class:`blurvid.BlurvidError` with one-line
@@ -249,9 +247,6 @@ def process(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
-    # full size unless the page asks for "auto": with today's blur estimate "auto" loses
-    # 0.4 dB on in-range blur (docs/api.md, "Automatic working scale"); it is the page's
-    # choice, and its default once it is extract_frames' default (docs/demo.md)
     report(0.15, f"extracting {_frame_count(depth, num_frames)} frames")
     start = time.perf_counter()
     if depth == 1:
@@ -510,10 +505,11 @@ def build_demo(
                 )
                 scale = gr.Radio(
                     choices=list(SCALES),
-                    value="full",
+                    value="auto",
                     label="Working scale",
                     info="Automatic: G runs at the size that brings the blur into its training "
-                    "range, frames at the photo's size (7 frames only)",
+                    "range, frames at the photo's size, a sharp photo comes back as it is "
+                    "(7 frames; slow motion at full size)",
                     elem_id="scale",
                 )
                 fps = gr.Slider(2, 30, value=10, step=1, label="GIF frames per second")

@@ -465,8 +465,8 @@ def clip_scale(
     Rule: ``samples`` frames are decoded at the centres of ``samples`` equal stretches of the
     clip (all of a shorter clip), the blur length of each is read as for a photo
     (:func:`blurvid.api.plan_working_scale` with ``model``: the estimate, and G's own motion
-    at 1/4 and 1/8 of the size for long blur where the frames are large enough and OpenCV
-    is installed; without ``model`` the estimate alone,
+    at 1/4 and 1/8 of the size for long blur where the frames are large enough; without
+    ``model`` the estimate alone,
     :func:`blurvid.blur_extent.estimate_blur_extent`) and their **median** is the clip's
     blur length; :func:`blurvid.working_scale.plan_scale` turns it into one plan for every
     frame: full size up to 24 px, else the size that brings the blur to 16 px; under 2 px G is
@@ -728,7 +728,9 @@ def _cmd_slowmo(args: Any) -> int:
     from .checks import check_max_side, check_tile
     from .hub import load_model
 
-    if args.max_side != "auto":
+    if args.max_side == "full":
+        args.max_side = None
+    elif args.max_side != "auto":
         check_max_side(args.max_side, "--max-side")
     check_tile(args.tile, None, "--tile")
     _check_output(Path(args.output), args.overwrite)  # bad paths fail before the model loads
@@ -812,11 +814,11 @@ def add_slowmo_parser(sub: Any) -> None:
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if any)")
     p.add_argument("--tile", type=int, default=None, help="run G in tiles (automatic for 4K)")
     p.add_argument("--batch-size", type=int, default=None, help="input frames per batch")
-    p.add_argument("--max-side", type=_max_side_arg, default=None, metavar="N|auto",
+    p.add_argument("--max-side", type=_max_side_arg, default=None, metavar="N|auto|full",
                    help="downscale frames whose long side is over N pixels to N before G; "
-                   "the output video has that size (default: full size). 'auto': one size "
-                   "for the whole clip from the median blur length of 5 evenly spaced frames, "
-                   "the output at the input size (docs/video.md)")  # fmt: skip
+                   "the output video has that size ('full', the default: full size). 'auto': "
+                   "one size for the whole clip from the median blur length of 5 evenly "
+                   "spaced frames, the output at the input size (docs/video.md)")  # fmt: skip
     p.add_argument("--no-motion-gate", action="store_true",
                    help="G's frames everywhere, also where the clip does not move (default: "
                    "still pixels stay the input; docs/video.md)")  # fmt: skip

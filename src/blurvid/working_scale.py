@@ -2,7 +2,7 @@
 
 G was trained on camera paths of 4-24 px (``ShakeConfig.path_length``). The rule, per image,
 from the blur length ``L`` that :func:`blurvid.blur_extent.estimate_blur_extent` reads --
-corrected, where the image is large enough and OpenCV is installed, by the motion G's own
+corrected, where the image is large enough, by the motion G's own
 frames show at 1/8 and 1/4 of the size (:func:`probed_blur_px`: the estimate reads blur 3-4x
 the training range at half its length, G reads it once it is small):
 
@@ -153,24 +153,32 @@ GUARD_NO_BLUR_PX = {"estimate": NO_BLUR_PX, "geometric": NO_BLUR_PX, "either": 3
 def frames_blur_px(frames: torch.Tensor, input_side: int, quantile: float = 0.9) -> float:
     """The blur that G's ``frames`` ``(N, 3, h, w)`` show, in pixels of an input whose long
     side is ``input_side``: ``N / (N - 1)`` times the ``quantile`` (the 90th percentile by
-    default) of the optical flow's magnitude between the first and the last frame (the
-    centres of the first and last N-th of the exposure), measured on thumbnails with a long
-    side of at most :data:`blurvid.order.ORDER_SIDE`. NaN without OpenCV (``pip install
-    'blurvid[flow]'``).
+    default) of the motion between the first and the last frame (the centres of the first
+    and last N-th of the exposure), read per tile (:func:`blurvid.tile_motion.tile_motion`,
+    plain torch) on thumbnails with a long side of at most :data:`blurvid.order.ORDER_SIDE`.
+    NaN where no tile's motion can be read (a flat image). (Up to v0.3 OpenCV's DIS flow
+    read it, and without OpenCV there was no reading: the thresholds below were chosen with
+    DIS, which the tiles match, ``experiments/tile_motion.py``.)
+
+    Examples:
+        >>> g = torch.Generator().manual_seed(0)
+        >>> x = torch.nn.functional.avg_pool2d(torch.rand(3, 132, 132, generator=g), 3, 1)
+        >>> frames = torch.stack([torch.roll(x, (0, k), (1, 2)) for k in range(7)])
+        >>> round(frames_blur_px(frames, 260, 0.5), 1)  # 6 px at 130 px, 7/6 of it, x2
+        14.0
     """
     if not 0.0 <= quantile <= 1.0:
         raise ValueError(f"quantile must be in [0, 1], got {quantile}")
-    from .order import ORDER_SIDE, _flow_available, thumbnail
-
-    if not _flow_available():
-        return math.nan
-    from .flow import estimate_flow
+    from .order import ORDER_SIDE, thumbnail
+    from .tile_motion import tile_motion
 
     n = frames.shape[0]
     ends = thumbnail(frames[[0, -1]].float(), ORDER_SIDE)
-    mag = estimate_flow(ends[:1], ends[1:]).norm(dim=1)
+    lengths = tile_motion(ends[0], ends[1])
+    if lengths.numel() == 0:
+        return math.nan
     ratio = input_side / max(ends.shape[-2:])  # input pixels per thumbnail pixel
-    return float(mag.quantile(quantile)) * ratio * n / (n - 1)
+    return float(lengths.quantile(quantile)) * ratio * n / (n - 1)
 
 
 def guard_blur_px(estimate: float, shown: float, guard: str = "estimate") -> float:
@@ -245,8 +253,8 @@ def probed_blur_px(estimate: float, readings: Iterable[tuple[int, float]]) -> fl
     level's threshold. Chosen on training photos (``experiments/probe_levels.py``, 75th
     percentile, 28 px at 1/4): over blur 1-4x the training range the working scale's mean
     error drops from 0.45 to 0.11 log2 there, and from 0.36 to 0.16 on the held-out photos
-    (3x: 0.78 to 0.15). Without readings (an image too small to probe, or no OpenCV: NaN
-    readings) the estimate.
+    (3x: 0.78 to 0.15). Without readings (an image too small to probe, or NaN readings: no
+    tile whose motion can be read) the estimate.
 
     Examples:
         >>> probed_blur_px(20.0, [(2, 60.0)]), probed_blur_px(150.0, [(2, 12.0)])
