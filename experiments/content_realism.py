@@ -138,7 +138,7 @@ def real_sharpness(model: torch.nn.Module, root: Path) -> dict[str, float]:
     for path in real_photos(root):
         x = read_image(path)[None]
         with torch.inference_mode():
-            centre = extract_frames(x, model=model)[:, 3]
+            centre = extract_frames(x, model=model, max_side=None)[:, 3]
         ratios.append(math.log2(gradient_sharpness(centre) / gradient_sharpness(x)))
     return {"real_sharpness_log2": round(sum(ratios) / len(ratios), 4), "real_photos": len(ratios)}
 

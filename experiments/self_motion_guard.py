@@ -10,8 +10,10 @@ nearly sharp (docs/api.md: 0.37 of auto's 0.41 dB loss inside the training range
 sharp photo read as 3 px. A second reading comes free once G has run: how far its first and
 last frames are apart. G's frames 1 and 7 are the centres of the first and last seventh of
 the exposure, so the blur G sees is ``7/6`` of that distance; here the 90th percentile of
-the DIS optical flow between them (:func:`blurvid.working_scale.frames_blur_px`: thumbnails
-with a long side of :data:`blurvid.order.ORDER_SIDE`, in input pixels).
+the motion between them (:func:`blurvid.working_scale.frames_blur_px`: thumbnails with a
+long side of :data:`blurvid.order.ORDER_SIDE`, in input pixels; read by OpenCV's DIS flow
+until session 16 -- the result files of sessions 13-16 -- and per 32 px tile in torch since
+session 17, :mod:`blurvid.tile_motion`: ``..._tiles.json``).
 
 Samples as ``benchmarks/auto_scale.py`` renders them (the 6 validation photos, 512 px, the
 project's synthetic camera shake, 8 bits): sharp photos, tiny blur (0.15x the training
@@ -26,8 +28,7 @@ and ``either``, the library's guard of that name
 its 75th percentile, the input up to 3 px; session 15: chosen among variants of the
 percentile and the threshold on these samples, then checked on others, ``--seed 777``).
 Scores: PSNR of the 7 frames against the 7 true frames (best order) minus the input's,
-mean and worst per row. Needs OpenCV (``pip install 'blurvid[flow]'``). Not part of the
-library.
+mean and worst per row. Not part of the library.
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def guarded(x: torch.Tensor, truth: torch.Tensor, row: dict) -> dict:
         base = input_score(x, truth)
-        frames = extract_frames(x, model=g)
+        frames = extract_frames(x, model=g, max_side=None)
         side = max(x.shape[-2:])
         est, shown = estimate_blur_extent(x), frames_blur_px(frames, side)
         shown75 = frames_blur_px(frames, side, GUARD_QUANTILE["either"])

@@ -201,7 +201,7 @@ def measure_synthetic(samples: list[dict], g) -> tuple[list[dict], dict]:
                     resize(s["blurry"], size // d, size // d, mode),
                     resize(s["sharp"], size // d, size // d, mode),
                 )
-                out = extract_frames(b, model=g)
+                out = extract_frames(b, model=g, max_side=None)
                 filt[f"{mode} {name}"].append(psnr(out[:, out.shape[1] // 2], t) - psnr(b, t))
         rows.append(row)
         print(f"  {s['photo']} {size}px: identity {ident:.2f} dB, " + ", ".join(

@@ -147,6 +147,26 @@ def make_model():
     return make_tiny_model
 
 
+def natural_texture(h: int, w: int, seed: int = 3) -> torch.Tensor:
+    """``(3, h, w)`` in [0, 1] with detail at every scale from 2 to 64 px, as photos have (a
+    motion of a dozen pixels can be followed coarse to fine; box-filtered noise has nothing
+    coarse to follow)."""
+    import torch.nn.functional as F
+
+    gen = torch.Generator().manual_seed(seed)
+    t = torch.zeros(1, 3, h, w)
+    for s in (2, 4, 8, 16, 32, 64):
+        noise = torch.rand(1, 3, h // s + 2, w // s + 2, generator=gen)
+        t += F.interpolate(noise, size=(h, w), mode="bilinear", align_corners=False) * s**0.5
+    return ((t - t.min()) / (t.max() - t.min()))[0]
+
+
+@pytest.fixture
+def natural():
+    """``natural(h, w, seed=3)``: a photo-like texture (see :func:`natural_texture`)."""
+    return natural_texture
+
+
 @pytest.fixture
 def perturbed():
     """``perturbed(model, seed=1, std=0.2)``: randomise all parameters in place (see :func:`perturb`)."""

@@ -57,7 +57,7 @@ def test_onnx_matches_pytorch(session, default_model, shape):
     (the file was exported from a 2x35x53 example)."""
     b, h, w = shape
     x = torch.stack([_crop(h, w, top=40 + 17 * i) for i in range(b)])
-    ref = blurvid.extract_frames(x, model=default_model).numpy()
+    ref = blurvid.extract_frames(x, model=default_model, max_side=None).numpy()
     (out,) = session.run(["frames"], {"blurry": x.numpy()})
     assert out.shape == (b, 7, 3, h, w) and out.dtype == np.float32
     np.testing.assert_allclose(out, ref, rtol=0, atol=1e-4)
@@ -101,7 +101,7 @@ def test_docs_snippet_runs_with_onnxruntime_and_numpy_alone(onnx_file, tmp_path,
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
-    ref = blurvid.extract_frames(tmp_path / "blurry.png", model=default_model)
+    ref = blurvid.extract_frames(tmp_path / "blurry.png", model=default_model, max_side=None)
     for i in range(7):
         got = np.asarray(Image.open(tmp_path / f"frame_{i}.png"), dtype=np.int16)
         want = np.asarray(ref[i], dtype=np.int16)

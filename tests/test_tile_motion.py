@@ -11,16 +11,6 @@ import torch.nn.functional as F
 from blurvid.tile_motion import tile_motion
 
 
-def _natural(h: int, w: int, seed: int = 3) -> torch.Tensor:
-    """``(3, h, w)`` with detail at every scale from 2 to 64 px, as photos have."""
-    gen = torch.Generator().manual_seed(seed)
-    t = torch.zeros(1, 3, h, w)
-    for s in (2, 4, 8, 16, 32, 64):
-        noise = torch.rand(1, 3, h // s + 2, w // s + 2, generator=gen)
-        t += F.interpolate(noise, size=(h, w), mode="bilinear", align_corners=False) * s**0.5
-    return ((t - t.min()) / (t.max() - t.min()))[0]
-
-
 def _shift(x: torch.Tensor, dx: float, dy: float) -> torch.Tensor:
     """``x`` moved by ``(dx, dy)`` px (bilinear; the content of pixel p appears at p + d)."""
     h, w = x.shape[-2:]
@@ -31,18 +21,18 @@ def _shift(x: torch.Tensor, dx: float, dy: float) -> torch.Tensor:
 
 
 @pytest.mark.parametrize(("dx", "dy"), [(0.6, 0.0), (2.5, -1.5), (0.0, 7.0), (-9.0, 9.0)])
-def test_a_known_shift_comes_back_on_every_inner_tile(dx, dy):
+def test_a_known_shift_comes_back_on_every_inner_tile(natural, dx, dy):
     """Sub-pixel to ~13 px: the median tile reads the shift's length within 0.1 px."""
-    x = _natural(160, 224)
+    x = natural(160, 224)
     lengths = tile_motion(x, _shift(x, dx, dy))
     assert lengths.numel() >= 60  # (160-32)/16+1 x (224-32)/16+1 = 9 x 13 tiles, most read
     assert float(lengths.median()) == pytest.approx((dx * dx + dy * dy) ** 0.5, abs=0.1)
 
 
-def test_the_same_frame_twice_reads_no_motion_and_so_does_noise():
+def test_the_same_frame_twice_reads_no_motion_and_so_does_noise(natural):
     """Identical frames: 0 on every tile. Frames that differ by noise alone (no motion to
     explain it): the moved tile does not match better than the unmoved one, so 0 too."""
-    x = _natural(128, 128)
+    x = natural(128, 128)
     assert float(tile_motion(x, x).abs().max()) == 0.0
     noisy = x + 0.01 * torch.randn(x.shape, generator=torch.Generator().manual_seed(1))
     assert float(tile_motion(x, noisy).quantile(0.9)) < 0.5
@@ -57,9 +47,9 @@ def test_a_flat_frame_and_a_single_edge_cannot_be_read():
     assert tile_motion(stripes, stripes.roll(5, dims=-2)).numel() == 0
 
 
-def test_half_moving_half_still_reads_both_halves():
+def test_half_moving_half_still_reads_both_halves(natural):
     """The left half moves 4 px, the right half stays: the tiles read 0 and 4."""
-    x = _natural(128, 256)
+    x = natural(128, 256)
     y = x.clone()
     y[..., :128] = _shift(x, 4.0, 0.0)[..., :128]
     lengths = tile_motion(x, y)
@@ -67,9 +57,9 @@ def test_half_moving_half_still_reads_both_halves():
     assert float(lengths.quantile(0.8)) == pytest.approx(4.0, abs=0.2)
 
 
-def test_it_needs_no_opencv_and_frames_of_one_size(monkeypatch):
+def test_it_needs_no_opencv_and_frames_of_one_size(natural, monkeypatch):
     monkeypatch.setitem(sys.modules, "cv2", None)  # import cv2 fails
-    x = _natural(64, 80)
+    x = natural(64, 80)
     assert float(tile_motion(x[None], _shift(x, 2.0, 0.0)[None]).median()) == pytest.approx(
         2.0, abs=0.1
     )

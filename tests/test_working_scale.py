@@ -209,17 +209,6 @@ def _texture(h: int, w: int) -> torch.Tensor:
     return (t - t.min()) / (t.max() - t.min())
 
 
-def _natural(h: int, w: int) -> torch.Tensor:
-    """A texture with detail at every scale from 2 to 64 px (like a photo: a motion of a
-    dozen pixels can be followed coarse to fine; box-filtered noise has nothing coarse)."""
-    gen = torch.Generator().manual_seed(5)
-    t = torch.zeros(1, 3, h, w)
-    for s in (2, 4, 8, 16, 32, 64):
-        noise = torch.rand(1, 3, h // s + 2, w // s + 2, generator=gen)
-        t += F.interpolate(noise, size=(h, w), mode="bilinear", align_corners=False) * s**0.5
-    return ((t - t.min()) / (t.max() - t.min()))[0]
-
-
 def test_guard_blur_px_reads_both_or_the_estimate():
     assert guard_blur_px(16.0, 1.0, "geometric") == pytest.approx(4.0)
     assert guard_blur_px(16.0, 1.0) == 16.0  # "estimate"
@@ -390,7 +379,7 @@ def test_auto_reuses_the_probes_frames_when_the_working_size_is_the_probes(tiny_
     assert [tuple(s[-2:]) for s in seen] == [(100, 128)] and frames.shape == (7, 3, 400, 512)
 
 
-def test_auto_reads_gs_motion_without_opencv(tiny_model, monkeypatch):
+def test_auto_reads_gs_motion_without_opencv(tiny_model, natural, monkeypatch):
     """No OpenCV (``import cv2`` fails): G's motion is still read (plain torch). A stand-in G
     whose frames move 2 px each at the probe's 1/4 size (12 px first to last; 7/6 x 12 x 4 =
     56 input px) makes the probe fire; the working size that brings 56 px to 16 (long side
@@ -404,7 +393,7 @@ def test_auto_reads_gs_motion_without_opencv(tiny_model, monkeypatch):
     monkeypatch.setattr(be, "estimate_blur_extent", lambda img: 10.0)
     seen = []
     monkeypatch.setattr(api, "_extract", lambda g, x, *a: seen.append(x.shape) or _Offsets(2)(x))
-    x = _natural(400, 512)
+    x = natural(400, 512, seed=5)
     plan = plan_working_scale(x, model=tiny_model)
     assert plan.blur_px == pytest.approx(56.0, rel=0.1)
     assert plan.max_side == pytest.approx(146, rel=0.1)
