@@ -132,11 +132,56 @@ def _pil(x):
     return Image.fromarray((x.permute(1, 2, 0).numpy() * 255).round().astype("uint8"))
 
 
-def test_auto_is_refused_where_it_is_not_supported(tiny_model):
-    with pytest.raises(ConfigError, match="extract_frames"):
-        interpolate_recursive(torch.rand(3, 32, 32), 2, model=tiny_model, max_side="auto")
+def test_only_the_word_auto_is_taken(tiny_model):
     with pytest.raises(ConfigError, match="'auto'"):
         extract_frames(torch.rand(3, 32, 32), model=tiny_model, max_side="automatic")
+    with pytest.raises(ConfigError, match="'auto'"):
+        interpolate_recursive(torch.rand(3, 32, 32), 2, model=tiny_model, max_side="Auto")
+
+
+def test_recursion_with_auto_runs_every_level_small_and_returns_the_input_size(
+    tiny_model, monkeypatch
+):
+    """Slow motion with ``max_side="auto"``: a blur read as 100 px puts level 1 at long side
+    82 (after the probe at 128); the 6 pairs of level 2 run there too, and the 42 frames come
+    back at the input size. A flat photo (no blur) comes back as 42 copies of itself."""
+    import blurvid.api as api
+    import blurvid.blur_extent as be
+
+    monkeypatch.setattr(be, "estimate_blur_extent", lambda img: 10.0)
+    monkeypatch.setattr(api, "frames_blur_px", lambda frames, side, q=0.9: 100.0)
+    seen = []
+
+    def spy(g, x, *args):
+        seen.append((x.shape[0], *x.shape[-2:]))
+        return _Offsets()(x.float())
+
+    monkeypatch.setattr(api, "_extract", spy)
+    x = _texture(400, 512)
+    frames = interpolate_recursive(x, 2, model=tiny_model, max_side="auto")
+    assert seen == [(1, 100, 128), (1, 64, 82), (6, 64, 82)]  # probe, level 1, level 2
+    assert frames.shape == (42, 3, 400, 512)
+    monkeypatch.undo()
+    flat = torch.full((3, 64, 80), 0.4)
+    out = interpolate_recursive(flat, 2, model=tiny_model, max_side="auto")
+    assert out.shape == (42, 3, 64, 80) and torch.equal(out, flat.expand(42, -1, -1, -1))
+
+
+def test_recursion_with_auto_at_full_size_is_the_plain_recursion(
+    tiny_model, perturbed, monkeypatch
+):
+    """Blur inside the training range (read as 12 px): full size, G's frames in full, so
+    ``"auto"`` gives what ``None`` gives; the memory check is for the input size."""
+    import blurvid.blur_extent as be
+    from blurvid import OutputTooLargeError
+
+    g = perturbed(tiny_model, std=0.05)
+    monkeypatch.setattr(be, "estimate_blur_extent", lambda img: 12.0)
+    x = _texture(64, 96)
+    auto = interpolate_recursive(x, 2, model=g, max_side="auto")
+    torch.testing.assert_close(auto, interpolate_recursive(x, 2, model=g), rtol=0, atol=1e-6)
+    with pytest.raises(OutputTooLargeError):
+        interpolate_recursive(_texture(400, 512), 3, model=g, max_side="auto", memory_limit="50M")
 
 
 def test_cli_max_side_auto_writes_frames_at_the_input_size(tmp_path, tiny_model, capsys):
@@ -157,8 +202,11 @@ def test_cli_max_side_auto_writes_frames_at_the_input_size(tmp_path, tiny_model,
     assert f"{path}: working scale: blur 0.0 px: no blur, the input" in capsys.readouterr().out
     assert cli.main([*args, "-o", str(tmp_path / "q"), "--max-side", "auto", "-q"]) == 0
     assert "working scale" not in capsys.readouterr().out
-    assert cli.main([*args, "-o", str(tmp_path / "b"), "--max-side", "auto", "--depth", "2"]) == 1
-    assert "--max-side auto is for --depth 1" in capsys.readouterr().err
+    # slow motion: every level at the size "auto" picks; the flat photo, 42 times as it is
+    assert cli.main([*args, "-o", str(tmp_path / "b"), "--max-side", "auto", "--depth", "2"]) == 0
+    assert f"{path}: working scale: blur 0.0 px: no blur, the input" in capsys.readouterr().out
+    pngs = sorted((tmp_path / "b" / "flat").glob("*.png"))
+    assert len(pngs) == 42 and Image.open(pngs[41]).getpixel((5, 5)) == (90, 120, 30)
     with pytest.raises(SystemExit):
         cli.main([*args, "-o", str(tmp_path / "c"), "--max-side", "half"])
     assert "integer long side in pixels, 'auto' or 'full'" in capsys.readouterr().err

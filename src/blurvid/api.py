@@ -335,35 +335,51 @@ def _probed_frames(probed: dict, max_side: int | None) -> torch.Tensor | None:
     return None
 
 
-def _extract_auto(g, x, dev, dtype, tile, overlap, batch_size) -> torch.Tensor:
-    """``max_side="auto"``, image by image (:mod:`blurvid.working_scale`): the blur's length
-    picks the working size, G runs there, the frames come back at the input size and move
-    towards the input as the blur vanishes. With the ``"estimate"`` guard an image without
-    blur skips G; with ``"geometric"`` or ``"either"`` (a model whose metadata says so) G
-    always runs and the blur its frames show joins the estimate
+def _auto_level_one(g, xi, dev, dtype, tile, overlap, batch_size):
+    """``max_side="auto"`` for one image ``xi`` ``(1, 3, H, W)`` (:mod:`blurvid.working_scale`):
+    the blur's length picks the working size and G runs there. Returns G's frames at the
+    working size (None where G need not run: the ``"estimate"`` guard on an image without
+    blur) and the share of them to keep. With ``"geometric"`` or ``"either"`` (a model whose
+    metadata says so) the blur G's frames show joins the estimate
     (:func:`~blurvid.working_scale.guard_weight`)."""
     guard = _auto_guard(g)
+    plan, probed = _plan_auto(g, xi, dev, dtype, tile, overlap, batch_size)
+    if plan.weight <= 0.0 and guard == "estimate":
+        _log.info("working scale: blur %.1f px: no blur, the input (G not run)", plan.blur_px)
+        return None, 0.0
+    frames = _probed_frames(probed, plan.max_side)
+    probed.clear()  # the other probes' frames are not kept while G runs again
+    if frames is None:
+        frames = _extract(g, _to_working_size(xi, plan.max_side), dev, dtype, tile, overlap,
+                          batch_size)  # fmt: skip
+    weight = plan.weight
+    if guard != "estimate" and math.isfinite(plan.blur_px):
+        shown = frames_blur_px(frames[0], max(xi.shape[-2:]), GUARD_QUANTILE[guard])
+        weight = guard_weight(plan.blur_px, shown, guard)
+    (h, w), (wh, ww) = xi.shape[-2:], frames.shape[-2:]
+    _log.info("working scale: blur %.1f px: G at %dx%d, frames at %dx%d, %.0f%% G's frames",
+              plan.blur_px, ww, wh, w, h, 100 * weight)  # fmt: skip
+    return frames, weight
+
+
+def _at_input(frames: torch.Tensor | None, xi: torch.Tensor, weight: float, count: int):
+    """``(1, count, 3, H, W)``: ``frames`` (at the working size) back at the size of ``xi``
+    and moved towards it by ``weight``; ``count`` copies of ``xi`` where G's frames are
+    not kept at all."""
+    if frames is None or weight <= 0.0:
+        return xi.float().unsqueeze(1).expand(-1, count, -1, -1, -1)
+    xi = xi.to(frames)
+    return blend_to_input(to_input_size(frames, xi), xi, weight)
+
+
+def _extract_auto(g, x, dev, dtype, tile, overlap, batch_size) -> torch.Tensor:
+    """``max_side="auto"``, image by image (:func:`_auto_level_one`): the frames come back
+    at the input size and move towards the input as the blur vanishes."""
+    k = g.config.num_frames
     out = []
     for xi in x.split(1):
-        plan, probed = _plan_auto(g, xi, dev, dtype, tile, overlap, batch_size)
-        if plan.weight <= 0.0 and guard == "estimate":
-            _log.info("working scale: blur %.1f px: no blur, the input (G not run)", plan.blur_px)
-            out.append(xi.float().unsqueeze(1).expand(-1, g.config.num_frames, -1, -1, -1))
-            continue
-        frames = _probed_frames(probed, plan.max_side)
-        probed.clear()  # the other probes' frames are not kept while G runs again
-        if frames is None:
-            frames = _extract(g, _to_working_size(xi, plan.max_side), dev, dtype, tile, overlap,
-                              batch_size)  # fmt: skip
-        weight = plan.weight
-        if guard != "estimate" and math.isfinite(plan.blur_px):
-            shown = frames_blur_px(frames[0], max(xi.shape[-2:]), GUARD_QUANTILE[guard])
-            weight = guard_weight(plan.blur_px, shown, guard)
-        (h, w), (wh, ww) = xi.shape[-2:], frames.shape[-2:]
-        _log.info("working scale: blur %.1f px: G at %dx%d, frames at %dx%d, %.0f%% G's frames",
-                  plan.blur_px, ww, wh, w, h, 100 * weight)  # fmt: skip
-        xi = xi.to(frames)
-        out.append(blend_to_input(to_input_size(frames, xi), xi, weight))
+        frames, weight = _auto_level_one(g, xi, dev, dtype, tile, overlap, batch_size)
+        out.append(_at_input(frames, xi, weight, k))
     return out[0] if len(out) == 1 else torch.cat(out)  # one image: no copy of its frames
 
 
@@ -601,6 +617,31 @@ def _count_text(depth: int, num_frames: int) -> str:
     return f"{n:,}" if n < 10**12 else f"{Decimal(n):.3e}"
 
 
+def _recurse(frames: torch.Tensor, depth: int, run: tuple, bar) -> torch.Tensor:
+    """Levels 2 to ``depth`` of the recursion from level 1's ``frames`` ``(B, k, 3, H, W)``
+    (``run``: G, device, dtype, tile, overlap, batch_size; ``bar`` counts images through G)."""
+    g, dev, dtype, tile, overlap, batch_size = run
+    b, _, c, h, w = frames.shape
+    k = g.config.num_frames
+    chunk = batch_size or max(1, min(64, BATCH_PIXELS // (h * w)))
+    for _ in range(depth - 1):
+        n = frames.shape[1]
+        out = torch.empty(b * (n - 1), k, c, h, w, device=frames.device, dtype=frames.dtype)
+        for start in range(0, b * (n - 1), chunk):  # pairs (image i, frame j), flattened
+            idx = torch.arange(start, min(start + chunk, b * (n - 1)), device=frames.device)
+            i, j = idx // (n - 1), idx % (n - 1)
+            before, after = thumbnail(frames[i, j]), thumbnail(frames[i, j + 1])
+            pairs = frames[i, j].add_(frames[i, j + 1]).mul_(0.5)  # the blur model F
+            sub = _extract(g, pairs, dev, dtype, tile, overlap, batch_size)
+            # G's order is arbitrary per call: run each new group from the frame before
+            # it to the frame after it, so the slow motion never turns back in between
+            out[start : start + len(idx)] = orient_groups(sub, before, after)[0]
+            bar.update(len(idx))
+        frames = out.view(b, (n - 1) * k, c, h, w)
+        del out
+    return frames
+
+
 def interpolate_recursive(
     image: ImageInput,
     depth: int = 2,
@@ -613,7 +654,7 @@ def interpolate_recursive(
     batch_size: int | None = None,
     progress: bool = False,
     memory_limit: int | str | None = None,
-    max_side: int | None = None,
+    max_side: int | str | None = None,
 ) -> Any:
     """Slow motion by recursion (paper Sec. 4.3, "Fine-grained Motion Interpolation").
 
@@ -640,8 +681,13 @@ def interpolate_recursive(
         progress: show a tqdm progress bar (images through G).
         memory_limit: memory budget in bytes (or ``"12G"``); default: the environment
             variable ``BLURVID_MEMORY_LIMIT``, else the memory available now.
-        max_side: as for :func:`extract_frames`: the frames come back at the working size,
-            and the memory estimate is made for that size.
+        max_side: ``None`` (default): full size. An integer: as for
+            :func:`extract_frames`: the frames come back at the working size, and the memory
+            estimate is made for that size. ``"auto"``: per image, level 1 as
+            ``extract_frames(max_side="auto")`` (the blur's length picks the working size;
+            a photo without blur comes back as ``num_recursive_frames(depth)`` copies of
+            itself, G not run past level 1), the further levels at the same working size,
+            and all frames back at the input size (the memory estimate is for that size).
 
     Returns:
         ``num_recursive_frames(depth)`` frames, in the input's kind.
@@ -651,14 +697,12 @@ def interpolate_recursive(
         OutputTooLargeError: the frames would not fit in memory (the message has the count).
     """
     depth = _check_depth(depth)
-    if _is_auto(max_side):
-        raise ConfigError(
-            "max_side='auto' is for extract_frames (depth 1); for slow motion pick the size "
-            "from the blur: blurvid.api.plan_working_scale(image).max_side"
-        )
     model, dev = _check_args(model, device, dtype, tile, overlap, batch_size, max_side)
     x, restore = to_batch(image)
-    x = _to_working_size(x, max_side)  # the memory plan below is for the working size
+    auto = _is_auto(max_side)
+    if not auto:
+        # the memory plan below is for the working size
+        x = _to_working_size(x, check_max_side(max_side))
     dt = _resolve_dtype(dtype, dev)
     g = _get_model(model, dev, dt)
     k = g.config.num_frames
@@ -666,7 +710,6 @@ def interpolate_recursive(
     plan = plan_recursive(depth, h, w, batch=b, num_frames=k, memory_limit=memory_limit)
     batch_size = check_int(batch_size, "batch_size", minimum=1, optional=True)
     g = _runnable(g, dev, dt)  # once, not per batch (the caller's model stays as it is)
-    chunk = batch_size or max(1, min(64, BATCH_PIXELS // (h * w)))
     counts = [k]
     for _ in range(depth - 1):
         counts.append(k * (counts[-1] - 1))
@@ -674,24 +717,23 @@ def interpolate_recursive(
     from tqdm.auto import tqdm
 
     bar = tqdm(total=total, desc=f"depth {depth}", unit="img", disable=not progress, leave=False)
+    run = (g, dev, dtype, tile, overlap, batch_size)
     with bar:
-        frames = _extract(g, x, dev, dtype, tile, overlap, batch_size)  # (B, k, 3, H, W)
-        bar.update(b)
-        for _ in range(depth - 1):
-            n = frames.shape[1]
-            out = torch.empty(b * (n - 1), k, c, h, w, device=frames.device, dtype=frames.dtype)
-            for start in range(0, b * (n - 1), chunk):  # pairs (image i, frame j), flattened
-                idx = torch.arange(start, min(start + chunk, b * (n - 1)), device=frames.device)
-                i, j = idx // (n - 1), idx % (n - 1)
-                before, after = thumbnail(frames[i, j]), thumbnail(frames[i, j + 1])
-                pairs = frames[i, j].add_(frames[i, j + 1]).mul_(0.5)  # the blur model F
-                sub = _extract(g, pairs, dev, dtype, tile, overlap, batch_size)
-                # G's order is arbitrary per call: run each new group from the frame before
-                # it to the frame after it, so the slow motion never turns back in between
-                out[start : start + len(idx)] = orient_groups(sub, before, after)[0]
-                bar.update(len(idx))
-            frames = out.view(b, (n - 1) * k, c, h, w)
-            del out
+        if auto:  # per image: level 1 at the working size "auto" picks, the rest there too
+            out = []
+            for xi in x.split(1):
+                level_one, weight = _auto_level_one(g, xi, dev, dtype, tile, overlap, batch_size)
+                bar.update(1)
+                if level_one is not None and weight > 0.0:
+                    level_one = _recurse(level_one, depth, run, bar)
+                else:  # the input itself: the further levels are not run
+                    bar.update(total // b - 1)
+                out.append(_at_input(level_one, xi, weight, plan.frames))
+            frames = out[0] if len(out) == 1 else torch.cat(out)
+        else:
+            frames = _extract(g, x, dev, dtype, tile, overlap, batch_size)  # (B, k, 3, H, W)
+            bar.update(b)
+            frames = _recurse(frames, depth, run, bar)
     if frames.shape[1] != plan.frames:  # pragma: no cover - internal consistency
         raise RuntimeError(f"expected {plan.frames} frames, got {frames.shape[1]}")
     return restore(frames)

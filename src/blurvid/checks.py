@@ -270,7 +270,7 @@ def check_max_side(value: Any, name: str = "max_side") -> int | None:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         raise ConfigError(
             f"{name} must be an integer long side in pixels (e.g. 1024), None for full "
-            f"size, or 'auto' (extract_frames), got {value!r} ({type(value).__name__})"
+            f"size, or 'auto', got {value!r} ({type(value).__name__})"
         )
     if value < MIN_MAX_SIDE:
         raise ConfigError(

@@ -18,7 +18,7 @@ from typing import Any, Callable, cast
 
 from ._fs import Terminated, sigterm_as_interrupt
 from ._version import __version__
-from .errors import BlurvidError, ConfigError, InvalidImageError
+from .errors import BlurvidError, InvalidImageError
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -163,10 +163,6 @@ def _cmd_extract(args: argparse.Namespace) -> int:
         args.max_side = None
     elif args.max_side != "auto":
         check_max_side(args.max_side, "--max-side")
-    elif args.depth != 1:
-        raise ConfigError(
-            "--max-side auto is for --depth 1; give an integer N or 'full' for slow motion"
-        )
     check_device(args.device)
     inputs = _collect_inputs(args.images)
     share, rank, local_rank = _rank_share(len(inputs))
@@ -192,7 +188,8 @@ def _cmd_extract(args: argparse.Namespace) -> int:
             plan = plan_recursive(args.depth, h, w, num_frames=model.config.num_frames)
             if not args.quiet:
                 tqdm.write(f"{path}: depth {args.depth} -> {plan.describe(h, w)}")
-            frames = interpolate_recursive(x, args.depth, progress=not args.quiet, **kw)[0]
+            with _log_lines("blurvid.api", f"{path}: ", on=auto and not args.quiet):
+                frames = interpolate_recursive(x, args.depth, progress=not args.quiet, **kw)[0]
         written = _write_outputs(frames, path, out, formats, fps, args)
         if not args.quiet:
             size = f" of {w}x{h}" if (h, w) != tuple(image.shape[-2:]) else ""
@@ -271,7 +268,8 @@ def _add_extract(sub: argparse._SubParsersAction) -> None:
         "--max-side", type=_max_side_arg, default=None, metavar="auto|full|N",
         help="working resolution. 'auto' (the default for --depth 1): the blur's length picks "
         "the size per image, frames at the input size, and a photo without blur comes back "
-        "unchanged (docs/api.md); 'full' (the default for --depth 2-3): G at full size; N: "
+        "unchanged (docs/api.md; with --depth 2-3 every level runs at that size); 'full' (the "
+        "default for --depth 2-3): G at full size; N: "
         "downscale images whose long side is over N pixels to N before G, frames written at "
         "that size",
     )  # fmt: skip
