@@ -333,7 +333,8 @@ def gallery(data: Path) -> None:
         "",
         "Every photo of `data/blurry` (`blurvid data download data/`; real motion blur, no ground",
         "truth; licences in that folder's README) through the current default model, downscaled to",
-        "320 px on the long side. Regenerate with `python docs/make_figures.py`.",
+        "320 px on the long side, G at that size (`max_side=None`: what the network does, not",
+        "the automatic working scale). Regenerate with `python docs/make_figures.py`.",
         "",
     ]
     if placeholder:
