@@ -337,6 +337,10 @@ def test_batch_size_chunks_the_forward_passes(tiny_model):
     spy = Spy(tiny_model)
     extract_frames(torch.rand(5, 3, 16, 16), model=tiny_model, batch_size=2, max_side=None)
     assert [t.shape[0] for t in spy.inputs] == [2, 2, 1]
+    # the default "auto" too: images too small to read run at full size, together
+    spy.inputs.clear()
+    extract_frames(torch.rand(5, 3, 16, 16), model=tiny_model, batch_size=2)
+    assert [t.shape[0] for t in spy.inputs] == [2, 2, 1]
 
 
 def test_deterministic_on_cpu(tiny_model, perturbed):

@@ -132,6 +132,32 @@ def _pil(x):
     return Image.fromarray((x.permute(1, 2, 0).numpy() * 255).round().astype("uint8"))
 
 
+def test_auto_on_a_batch_runs_the_full_size_images_through_g_together(tiny_model, monkeypatch):
+    """A batch of four read as 1, 12, 12 and 100 px: the first is the input (G not run), the
+    two in range go through G together at full size, the long one alone at its size; each
+    image's frames are what it gets alone."""
+    import blurvid.api as api
+    import blurvid.blur_extent as be
+
+    x = torch.stack([_texture(64, 96) * s for s in (1.0, 0.9, 0.8, 0.7)])
+    reads = {1.0: 1.0, 0.9: 12.0, 0.8: 12.0, 0.7: 100.0}
+    monkeypatch.setattr(be, "estimate_blur_extent", lambda img: reads[round(float(img.max()), 1)])
+    seen = []
+
+    def spy(g, xs, *args):
+        seen.append((xs.shape[0], *xs.shape[-2:]))
+        return _Offsets()(xs.float())
+
+    monkeypatch.setattr(api, "_extract", spy)
+    frames = extract_frames(x, model=tiny_model)
+    small = api.working_size(64, 96, auto_max_side(64, 96, 100.0))  # 100 px brought to 16
+    assert seen == [(2, 64, 96), (1, *small)] and small[1] < 20
+    assert frames.shape == (4, 7, 3, 64, 96)
+    assert torch.equal(frames[0], x[0].expand(7, -1, -1, -1))
+    for i in range(4):
+        torch.testing.assert_close(frames[i], extract_frames(x[i], model=tiny_model))
+
+
 def test_only_the_word_auto_is_taken(tiny_model):
     with pytest.raises(ConfigError, match="'auto'"):
         extract_frames(torch.rand(3, 32, 32), model=tiny_model, max_side="automatic")

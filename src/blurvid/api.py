@@ -335,23 +335,28 @@ def _probed_frames(probed: dict, max_side: int | None) -> torch.Tensor | None:
     return None
 
 
-def _auto_level_one(g, xi, dev, dtype, tile, overlap, batch_size):
-    """``max_side="auto"`` for one image ``xi`` ``(1, 3, H, W)`` (:mod:`blurvid.working_scale`):
-    the blur's length picks the working size and G runs there. Returns G's frames at the
-    working size (None where G need not run: the ``"estimate"`` guard on an image without
-    blur) and the share of them to keep. With ``"geometric"`` or ``"either"`` (a model whose
-    metadata says so) the blur G's frames show joins the estimate
-    (:func:`~blurvid.working_scale.guard_weight`)."""
-    guard = _auto_guard(g)
+def _auto_plan(g, xi, dev, dtype, tile, overlap, batch_size):
+    """The plan of ``max_side="auto"`` for one image ``xi`` ``(1, 3, H, W)``
+    (:func:`_plan_auto`) and the frames a probe already made at the planned size (else
+    None; the other probes' frames are dropped)."""
     plan, probed = _plan_auto(g, xi, dev, dtype, tile, overlap, batch_size)
-    if plan.weight <= 0.0 and guard == "estimate":
+    return plan, _probed_frames(probed, plan.max_side)
+
+
+def _skips_g(g: Generator, plan: ScalePlan) -> bool:
+    """With the ``"estimate"`` guard an image read as without blur is the input: G need not
+    run (it is logged)."""
+    if plan.weight <= 0.0 and _auto_guard(g) == "estimate":
         _log.info("working scale: blur %.1f px: no blur, the input (G not run)", plan.blur_px)
-        return None, 0.0
-    frames = _probed_frames(probed, plan.max_side)
-    probed.clear()  # the other probes' frames are not kept while G runs again
-    if frames is None:
-        frames = _extract(g, _to_working_size(xi, plan.max_side), dev, dtype, tile, overlap,
-                          batch_size)  # fmt: skip
+        return True
+    return False
+
+
+def _auto_weight(g: Generator, xi: torch.Tensor, plan: ScalePlan, frames: torch.Tensor) -> float:
+    """The share of G's ``frames`` (at the working size) to keep for ``xi``: the plan's, or
+    with ``"geometric"`` or ``"either"`` (a model whose metadata says so) the blur G's frames
+    show joined to the estimate (:func:`~blurvid.working_scale.guard_weight`); logged."""
+    guard = _auto_guard(g)
     weight = plan.weight
     if guard != "estimate" and math.isfinite(plan.blur_px):
         shown = frames_blur_px(frames[0], max(xi.shape[-2:]), GUARD_QUANTILE[guard])
@@ -359,7 +364,21 @@ def _auto_level_one(g, xi, dev, dtype, tile, overlap, batch_size):
     (h, w), (wh, ww) = xi.shape[-2:], frames.shape[-2:]
     _log.info("working scale: blur %.1f px: G at %dx%d, frames at %dx%d, %.0f%% G's frames",
               plan.blur_px, ww, wh, w, h, 100 * weight)  # fmt: skip
-    return frames, weight
+    return weight
+
+
+def _auto_level_one(g, xi, dev, dtype, tile, overlap, batch_size):
+    """``max_side="auto"`` for one image ``xi`` ``(1, 3, H, W)`` (:mod:`blurvid.working_scale`):
+    the blur's length picks the working size and G runs there. Returns G's frames at the
+    working size (None where G need not run, :func:`_skips_g`) and the share of them to keep
+    (:func:`_auto_weight`)."""
+    plan, frames = _auto_plan(g, xi, dev, dtype, tile, overlap, batch_size)
+    if _skips_g(g, plan):
+        return None, 0.0
+    if frames is None:
+        frames = _extract(g, _to_working_size(xi, plan.max_side), dev, dtype, tile, overlap,
+                          batch_size)  # fmt: skip
+    return frames, _auto_weight(g, xi, plan, frames)
 
 
 def _at_input(frames: torch.Tensor | None, xi: torch.Tensor, weight: float, count: int):
@@ -373,14 +392,34 @@ def _at_input(frames: torch.Tensor | None, xi: torch.Tensor, weight: float, coun
 
 
 def _extract_auto(g, x, dev, dtype, tile, overlap, batch_size) -> torch.Tensor:
-    """``max_side="auto"``, image by image (:func:`_auto_level_one`): the frames come back
-    at the input size and move towards the input as the blur vanishes."""
+    """``max_side="auto"`` for a batch ``x`` ``(B, 3, H, W)``: each image planned on its own
+    (:func:`_auto_plan`), the images whose plan is full size through G together (as with
+    ``max_side=None``), the others at their own working size; the frames come back at the
+    input size and move towards the input as the blur vanishes."""
     k = g.config.num_frames
+    if x.shape[0] == 1:  # one image: no copy of its frames
+        frames, weight = _auto_level_one(g, x, dev, dtype, tile, overlap, batch_size)
+        return _at_input(frames, x, weight, k)
+    plans = [_auto_plan(g, xi, dev, dtype, tile, overlap, batch_size) for xi in x.split(1)]
+    skip = [_skips_g(g, plan) for plan, _ in plans]
+    full = [i for i, (plan, _) in enumerate(plans) if plan.max_side is None and not skip[i]]
+    together = {}
+    if full:
+        batch = _extract(g, x[full], dev, dtype, tile, overlap, batch_size)
+        together = dict(zip(full, batch.split(1)))
     out = []
-    for xi in x.split(1):
-        frames, weight = _auto_level_one(g, xi, dev, dtype, tile, overlap, batch_size)
-        out.append(_at_input(frames, xi, weight, k))
-    return out[0] if len(out) == 1 else torch.cat(out)  # one image: no copy of its frames
+    for i, xi in enumerate(x.split(1)):
+        plan, frames = plans[i]
+        if skip[i]:
+            out.append(_at_input(None, xi, 0.0, k))
+            continue
+        if frames is None:
+            frames = together.get(i)
+        if frames is None:
+            frames = _extract(g, _to_working_size(xi, plan.max_side), dev, dtype, tile, overlap,
+                              batch_size)  # fmt: skip
+        out.append(_at_input(frames, xi, _auto_weight(g, xi, plan, frames), k))
+    return torch.cat(out)
 
 
 # ----------------------------------------------------------------------------- public API
@@ -460,8 +499,9 @@ def extract_frames(
             (:mod:`blurvid.working_scale`). A model's ``auto_guard`` metadata can add the
             motion G's own frames show to that reading (``"geometric"``, ``"either"``: the
             bundled v0.3 keeps a photo as it is when both read under 3 px;
-            :data:`blurvid.working_scale.GUARDS`). Images are planned one by one.
-            ``None``: G at full size, its frames as they are (batched). An integer >= 16:
+            :data:`blurvid.working_scale.GUARDS`). Images are planned one by one; those of
+            a batch whose plan is full size go through G together. ``None``: G at full
+            size, its frames as they are. An integer >= 16:
             an image whose long side is larger is downscaled (antialiased) to this long side
             before G, and **the frames come back at that working size**
             (``working_size(H, W, max_side)``); see docs/api.md, "Working resolution".
