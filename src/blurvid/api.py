@@ -306,12 +306,13 @@ def _auto_guard(g: Generator) -> str:
     return guard if guard in GUARDS else "estimate"
 
 
-def _plan_auto(g, xi, dev, dtype, tile, overlap, batch_size) -> tuple[ScalePlan, dict]:
+def _plan_auto(g, xi, dev, dtype, tile, overlap, batch_size):
     """The plan of ``max_side="auto"`` for one image ``xi`` ``(1, 3, H, W)``: the blur
     estimate, corrected by the motion of G's frames at the coarse probe levels
     (:func:`~blurvid.working_scale.probed_blur_px`; images of at least 384 px a side), and
-    the probes' frames by their ``max_side``."""
-    probed: dict[int | None, torch.Tensor] = {}
+    the frames of the probe whose size is within :data:`PROBE_REUSE` of the planned one
+    (the blur lands within 15 % of the same length: G need not run again), else None."""
+    probed: dict[int, torch.Tensor] = {}
     side = max(xi.shape[-2:])
 
     def probe(max_side: int) -> float:
@@ -319,28 +320,16 @@ def _plan_auto(g, xi, dev, dtype, tile, overlap, batch_size) -> tuple[ScalePlan,
                                              overlap, batch_size)  # fmt: skip
         return frames_blur_px(frames[0], side, PROBE_QUANTILE)
 
-    return plan_scale(xi[0], probe=probe), probed
+    plan = plan_scale(xi[0], probe=probe)
+    if plan.max_side is not None:
+        for probe_side, frames in probed.items():
+            if abs(probe_side - plan.max_side) <= PROBE_REUSE * plan.max_side:
+                return plan, frames
+    return plan, None
 
 
 #: A working size within this share of a probe's (:func:`_plan_auto`) takes the probe's frames.
 PROBE_REUSE = 0.15
-
-
-def _probed_frames(probed: dict, max_side: int | None) -> torch.Tensor | None:
-    """The frames of the probe whose ``max_side`` is within :data:`PROBE_REUSE` of the
-    planned one (the blur lands within 15 % of the same length: G need not run again)."""
-    for side, frames in probed.items():
-        if max_side is not None and abs(side - max_side) <= PROBE_REUSE * max_side:
-            return frames
-    return None
-
-
-def _auto_plan(g, xi, dev, dtype, tile, overlap, batch_size):
-    """The plan of ``max_side="auto"`` for one image ``xi`` ``(1, 3, H, W)``
-    (:func:`_plan_auto`) and the frames a probe already made at the planned size (else
-    None; the other probes' frames are dropped)."""
-    plan, probed = _plan_auto(g, xi, dev, dtype, tile, overlap, batch_size)
-    return plan, _probed_frames(probed, plan.max_side)
 
 
 def _skips_g(g: Generator, plan: ScalePlan) -> bool:
@@ -367,18 +356,32 @@ def _auto_weight(g: Generator, xi: torch.Tensor, plan: ScalePlan, frames: torch.
     return weight
 
 
-def _auto_level_one(g, xi, dev, dtype, tile, overlap, batch_size):
-    """``max_side="auto"`` for one image ``xi`` ``(1, 3, H, W)`` (:mod:`blurvid.working_scale`):
-    the blur's length picks the working size and G runs there. Returns G's frames at the
-    working size (None where G need not run, :func:`_skips_g`) and the share of them to keep
-    (:func:`_auto_weight`)."""
-    plan, frames = _auto_plan(g, xi, dev, dtype, tile, overlap, batch_size)
-    if _skips_g(g, plan):
-        return None, 0.0
-    if frames is None:
-        frames = _extract(g, _to_working_size(xi, plan.max_side), dev, dtype, tile, overlap,
-                          batch_size)  # fmt: skip
-    return frames, _auto_weight(g, xi, plan, frames)
+def _auto_level_one(g, x, dev, dtype, tile, overlap, batch_size):
+    """``max_side="auto"`` for a batch ``x`` ``(B, 3, H, W)`` (:mod:`blurvid.working_scale`):
+    each image planned on its own (:func:`_plan_auto`), the images whose plan is full size
+    through G together (as with ``max_side=None``), the others at their own working size.
+    Yields, per image, ``(xi, frames, weight)``: G's frames at the working size (None where
+    G need not run, :func:`_skips_g`) and the share of them to keep (:func:`_auto_weight`)."""
+    images = x.split(1)
+    plans = [_plan_auto(g, xi, dev, dtype, tile, overlap, batch_size) for xi in images]
+    skip = [_skips_g(g, plan) for plan, _ in plans]
+    full = [i for i, (plan, _) in enumerate(plans) if plan.max_side is None and not skip[i]]
+    together = {}
+    if full:  # the whole batch (no copy) when every image runs at full size
+        batch = x if len(full) == len(images) else x[full]
+        together = dict(zip(full, _extract(g, batch, dev, dtype, tile, overlap, batch_size)
+                                .split(1)))  # fmt: skip
+    for i, xi in enumerate(images):
+        plan, frames = plans[i]
+        if skip[i]:
+            yield xi, None, 0.0
+            continue
+        if frames is None:
+            frames = together.pop(i, None)
+        if frames is None:
+            frames = _extract(g, _to_working_size(xi, plan.max_side), dev, dtype, tile, overlap,
+                              batch_size)  # fmt: skip
+        yield xi, frames, _auto_weight(g, xi, plan, frames)
 
 
 def _at_input(frames: torch.Tensor | None, xi: torch.Tensor, weight: float, count: int):
@@ -392,34 +395,12 @@ def _at_input(frames: torch.Tensor | None, xi: torch.Tensor, weight: float, coun
 
 
 def _extract_auto(g, x, dev, dtype, tile, overlap, batch_size) -> torch.Tensor:
-    """``max_side="auto"`` for a batch ``x`` ``(B, 3, H, W)``: each image planned on its own
-    (:func:`_auto_plan`), the images whose plan is full size through G together (as with
-    ``max_side=None``), the others at their own working size; the frames come back at the
-    input size and move towards the input as the blur vanishes."""
+    """``max_side="auto"`` (:func:`_auto_level_one`): the frames come back at the input size
+    and move towards the input as the blur vanishes."""
     k = g.config.num_frames
-    if x.shape[0] == 1:  # one image: no copy of its frames
-        frames, weight = _auto_level_one(g, x, dev, dtype, tile, overlap, batch_size)
-        return _at_input(frames, x, weight, k)
-    plans = [_auto_plan(g, xi, dev, dtype, tile, overlap, batch_size) for xi in x.split(1)]
-    skip = [_skips_g(g, plan) for plan, _ in plans]
-    full = [i for i, (plan, _) in enumerate(plans) if plan.max_side is None and not skip[i]]
-    together = {}
-    if full:
-        batch = _extract(g, x[full], dev, dtype, tile, overlap, batch_size)
-        together = dict(zip(full, batch.split(1)))
-    out = []
-    for i, xi in enumerate(x.split(1)):
-        plan, frames = plans[i]
-        if skip[i]:
-            out.append(_at_input(None, xi, 0.0, k))
-            continue
-        if frames is None:
-            frames = together.get(i)
-        if frames is None:
-            frames = _extract(g, _to_working_size(xi, plan.max_side), dev, dtype, tile, overlap,
-                              batch_size)  # fmt: skip
-        out.append(_at_input(frames, xi, _auto_weight(g, xi, plan, frames), k))
-    return torch.cat(out)
+    level_one = _auto_level_one(g, x, dev, dtype, tile, overlap, batch_size)
+    out = [_at_input(frames, xi, weight, k) for xi, frames, weight in level_one]
+    return out[0] if len(out) == 1 else torch.cat(out)  # one image: no copy of its frames
 
 
 # ----------------------------------------------------------------------------- public API
@@ -761,8 +742,8 @@ def interpolate_recursive(
     with bar:
         if auto:  # per image: level 1 at the working size "auto" picks, the rest there too
             out = []
-            for xi in x.split(1):
-                level_one, weight = _auto_level_one(g, xi, dev, dtype, tile, overlap, batch_size)
+            for xi, level_one, weight in _auto_level_one(g, x, dev, dtype, tile, overlap,
+                                                         batch_size):  # fmt: skip
                 bar.update(1)
                 if level_one is not None and weight > 0.0:
                     level_one = _recurse(level_one, depth, run, bar)
