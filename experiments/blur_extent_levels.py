@@ -28,14 +28,13 @@ Not part of the library.
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import statistics
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import study  # experiments/study.py, beside this script
 import torch
 
 HERE = Path(__file__).resolve().parent
@@ -59,12 +58,10 @@ def readings(data_root: Path, held_out: bool, per_photo: int, seed: int) -> list
         load_blur_extent_net,
         to_length,
     )
-    from blurvid.data import find_split, item_generator
+    from blurvid.data import item_generator
     from blurvid.io import read_image
 
-    held = find_split().validation_photos
-    names = sorted(p.name for p in (data_root / "photos").glob("*.jpg"))
-    names = [n for n in names if (n in held) == held_out]
+    names = study.part_photos(data_root, held_out)
     net = load_blur_extent_net()
     rows = []
     with torch.inference_mode():
@@ -169,30 +166,21 @@ def table(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from blurvid._fs import atomic_write_bytes
-    from blurvid.data.download import default_data_dir
-
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data-root", type=Path, default=default_data_dir(REPO))
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--out", type=Path, default=HERE / "results" / "blur_extent_levels.json")
-    ap.add_argument("--table", action="store_true", help="print the table of --out and stop")
+    ap = study.parser(__doc__, "blur_extent_levels.json", threads=1, model=False)
     args = ap.parse_args(argv)
     if args.table:
-        print(table(json.loads(args.out.read_text())))
-        return 0
+        return study.show(args.out, table)
     torch.set_num_threads(args.threads)
     rows = {"training": readings(args.data_root, False, 2, 777),
             "validation": readings(args.data_root, True, 3, 4242)}  # fmt: skip
     result = {
-        "command": " ".join([COMMAND, *(sys.argv[1:] if argv is None else argv)]),
+        "command": study.command(COMMAND, argv),
         "scores": {
             part: {n: score(r, rule) for n, rule in RULES.items()} for part, r in rows.items()
         },  # fmt: skip
         "rows": rows,
     }
-    atomic_write_bytes(args.out, (json.dumps(result, indent=1) + "\n").encode())
-    print(table(result))
+    study.write(result, args.out, table(result))
     return 0
 
 

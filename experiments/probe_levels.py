@@ -51,13 +51,12 @@ Not part of the library: the rule it chose is
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import study  # experiments/study.py, beside this script
 import torch
 
 HERE = Path(__file__).resolve().parent
@@ -77,15 +76,11 @@ def readings(g, data_root: Path, held_out: bool, per_photo: int, seed: int) -> l
 
     from blurvid import extract_frames
     from blurvid.blur_extent import estimate_blur_extent
-    from blurvid.data import find_split, item_generator
+    from blurvid.data import item_generator
     from blurvid.io import read_image
     from blurvid.working_scale import frames_blur_px
 
-    held = find_split().validation_photos
-    names = sorted(p.name for p in (data_root / "photos").glob("*.jpg"))
-    names = [n for n in names if (n in held) == held_out]
-    if not held_out:  # 8 training photos, spread over the sorted list
-        names = names[:: max(1, len(names) // 8)][:8]
+    names = study.part_photos(data_root, held_out, training=8)
     rows = []
     for factor in FACTORS:
         for i, name in enumerate(names):
@@ -193,21 +188,13 @@ def native_sharp(g, data_root: Path) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> int:
     from blurvid import load_model
-    from blurvid._fs import atomic_write_bytes
-    from blurvid.data.download import default_data_dir
 
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data-root", type=Path, default=default_data_dir(REPO))
-    ap.add_argument("--model", default="default")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--out", type=Path, default=HERE / "results" / "probe_levels.json")
-    ap.add_argument("--table", action="store_true", help="print the table of --out and stop")
+    ap = study.parser(__doc__, "probe_levels.json")
     ap.add_argument("--native", action="store_true",
                     help="the plan for every sharp photo at its own size (its own --out)")  # fmt: skip
     args = ap.parse_args(argv)
     if args.table:
-        print(table(json.loads(args.out.read_text())))
-        return 0
+        return study.show(args.out, table)
     torch.set_num_threads(args.threads)
     g = load_model(args.model).eval()
     if args.native:
@@ -216,16 +203,15 @@ def main(argv: list[str] | None = None) -> int:
             out = out.with_name("probe_levels_native.json")
         rows = native_sharp(g, args.data_root)
         fired = [r["photo"] for r in rows if r["plan_px"] != r["estimate"]]
-        result = {"command": " ".join([COMMAND, *(sys.argv[1:] if argv is None else argv)]),
-                  "model": args.model, "photos": len(rows), "probe_changed": fired,
-                  "rows": rows}  # fmt: skip
-        atomic_write_bytes(out, (json.dumps(result, indent=1) + "\n").encode())
-        print(f"{len(rows)} photos; the probe changed the reading of {len(fired)}: {fired}")
+        result = {"command": study.command(COMMAND, argv), "model": args.model,
+                  "photos": len(rows), "probe_changed": fired, "rows": rows}  # fmt: skip
+        study.write(result, out, f"{len(rows)} photos; the probe changed the reading of "
+                                 f"{len(fired)}: {fired}")  # fmt: skip
         return 0
     rows = {"training": readings(g, args.data_root, False, 2, 777),
             "validation": readings(g, args.data_root, True, 2, 4242)}  # fmt: skip
     result = {
-        "command": " ".join([COMMAND, *(sys.argv[1:] if argv is None else argv)]),
+        "command": study.command(COMMAND, argv),
         "model": args.model,
         "scores": {
             part: {n: score(r, rule) for n, rule in RULES.items()} for part, r in rows.items()
@@ -233,8 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         "highest_g_quarter": {part: highest_sharp_readings(r) for part, r in rows.items()},
         "rows": rows,
     }
-    atomic_write_bytes(args.out, (json.dumps(result, indent=1) + "\n").encode())
-    print(table(result))
+    study.write(result, args.out, table(result))
     return 0
 
 

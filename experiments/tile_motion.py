@@ -34,13 +34,12 @@ not an unseen check of them: ``benchmarks/auto_scale.py`` (``--seed 777`` too) a
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import statistics
 import sys
 from pathlib import Path
 
+import study  # experiments/study.py, beside this script
 import torch
 
 HERE = Path(__file__).resolve().parent
@@ -71,15 +70,11 @@ def readings(g, data_root: Path, held_out: bool, seed: int) -> list[dict]:
     from blur_extent import draw_length, render
 
     from blurvid import extract_frames
-    from blurvid.data import find_split, item_generator
+    from blurvid.data import item_generator
     from blurvid.io import read_image
     from blurvid.order import ORDER_SIDE, thumbnail
 
-    held = find_split().validation_photos
-    names = sorted(p.name for p in (data_root / "photos").glob("*.jpg"))
-    names = [n for n in names if (n in held) == held_out]
-    if not held_out:  # 8 training photos, spread over the sorted list
-        names = names[:: max(1, len(names) // 8)][:8]
+    names = study.part_photos(data_root, held_out, training=8)
     rows = []
     for factor in FACTORS:
         for i, name in enumerate(names):
@@ -121,31 +116,21 @@ def table(result: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     from blurvid import load_model
-    from blurvid._fs import atomic_write_bytes
-    from blurvid.data.download import default_data_dir
 
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data-root", type=Path, default=default_data_dir(REPO))
-    ap.add_argument("--model", default="default")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--out", type=Path, default=HERE / "results" / "tile_motion.json")
-    ap.add_argument("--table", action="store_true", help="print the table of --out and stop")
-    args = ap.parse_args(argv)
+    args = study.parser(__doc__, "tile_motion.json").parse_args(argv)
     if args.table:
-        print(table(json.loads(args.out.read_text())))
-        return 0
+        return study.show(args.out, table)
     torch.set_num_threads(args.threads)
     g = load_model(args.model).eval()
     rows = {"training": readings(g, args.data_root, False, 777),
             "validation": readings(g, args.data_root, True, 4242)}  # fmt: skip
     result = {
-        "command": " ".join([COMMAND, *(sys.argv[1:] if argv is None else argv)]),
+        "command": study.command(COMMAND, argv),
         "model": args.model,
         "agreement": {part: agreement(r) for part, r in rows.items()},
         "rows": rows,
     }
-    atomic_write_bytes(args.out, (json.dumps(result, indent=1) + "\n").encode())
-    print(table(result))
+    study.write(result, args.out, table(result))
     return 0
 
 
